@@ -1,0 +1,1 @@
+"""gladdesk core: the desk, headless. Never imports textual or rich."""

@@ -1,0 +1,70 @@
+"""The `gladdesk` command line (headless commands).
+
+Each module in this package that defines `register(main)` adds its commands; `tui.cli` adds
+the terminal ones (console, demo, train). Exit codes: 0 success, 1 a rejection or failed
+check, 2 usage error.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from core.errors import DeskError
+
+DEFAULT_DB = "desk.db"
+
+
+class DeskGroup(click.Group):
+    """Turns a DeskError into a one-line message and exit code 1 (tracebacks are for bugs)."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except DeskError as exc:
+            click.echo(f"gladdesk: error: {exc}", err=True)
+            sys.exit(1)
+
+
+@click.group(cls=DeskGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--db",
+    "db_path",
+    type=click.Path(path_type=Path),
+    default=DEFAULT_DB,
+    envvar="GLADDESK_DB",
+    show_default=True,
+    help="The desk database file.",
+)
+@click.pass_context
+def main(ctx: click.Context, db_path: Path) -> None:
+    """gladdesk: a chat support desk for agents who work in the terminal."""
+    ctx.obj = db_path
+
+
+def db_path(ctx: click.Context) -> Path:
+    """The --db path given to the top-level command."""
+    return ctx.find_root().obj  # type: ignore[no-any-return]
+
+
+def open_desk(ctx: click.Context, *, create: bool = False) -> Any:
+    """Open the --db desk; a missing file is an error unless `create`."""
+    from core.store import Desk
+
+    return Desk.open(db_path(ctx), create=create)
+
+
+def _register_all() -> None:
+    for module in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
+        loaded = importlib.import_module(f"{__name__}.{module.name}")
+        register = getattr(loaded, "register", None)
+        if register is not None:
+            register(main)
+
+
+_register_all()

@@ -1,0 +1,24 @@
+"""Errors a user can cause. Each carries a message naming the input and the fix."""
+
+from __future__ import annotations
+
+
+class DeskError(Exception):
+    """A user-caused error: bad input, a missing thing, a refused action. Nothing changed."""
+
+    #: Short stable code for HTTP/JSON callers.
+    code = "invalid"
+
+
+class NotFound(DeskError):
+    code = "not_found"
+
+
+class Conflict(DeskError):
+    code = "conflict"
+
+
+class StoreError(DeskError):
+    """The database file cannot be opened as a desk."""
+
+    code = "store"

@@ -1,0 +1,253 @@
+"""The versioned desk schema and its migrations.
+
+The version lives in `PRAGMA user_version`. Each migration takes the database from version
+N-1 to N inside one transaction. DDL here is plain, portable SQL where that costs nothing;
+triggers are the SQLite spelling of rules a PostgreSQL backend would keep as triggers too.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+
+IDENTITY_STATES = ("ANONYMOUS", "CLAIMED", "TRUSTED")
+IDENTITY_SOURCES = ("none", "onboarding_form", "set_user", "jwt")
+CONVERSATION_STATUSES = ("OPEN", "WAITING", "CLOSED")
+TRUST_PATHS = ("before_routing", "after_routing", "never", "different_identity")
+
+
+def _in(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+def _v1(conn: sqlite3.Connection) -> None:
+    run_script(
+        conn,
+        f"""
+        CREATE TABLE settings (
+            key TEXT PRIMARY KEY,
+            value TEXT NOT NULL
+        );
+        CREATE TABLE apps (
+            app_id TEXT PRIMARY KEY,
+            store_name TEXT NOT NULL,
+            login_url TEXT NOT NULL,
+            signup_url TEXT NOT NULL,
+            first_message TEXT NOT NULL,
+            greeting TEXT NOT NULL,
+            onboarding_enabled INTEGER NOT NULL DEFAULT 1 CHECK (onboarding_enabled IN (0, 1)),
+            onboarding_identity TEXT NOT NULL DEFAULT 'email'
+                CHECK (onboarding_identity IN ('email', 'phone')),
+            trust_window_s INTEGER NOT NULL DEFAULT 3600 CHECK (trust_window_s > 0),
+            allowed_origins TEXT NOT NULL DEFAULT '[]'
+        );
+        CREATE TABLE inboxes (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL UNIQUE
+        );
+        CREATE TABLE agents (
+            id INTEGER PRIMARY KEY,
+            handle TEXT NOT NULL UNIQUE,
+            name TEXT NOT NULL,
+            capacity INTEGER NOT NULL DEFAULT 5 CHECK (capacity >= 0),
+            available INTEGER NOT NULL DEFAULT 1 CHECK (available IN (0, 1))
+        );
+        CREATE TABLE profiles (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL,
+            created_at INTEGER NOT NULL
+        );
+        CREATE INDEX profiles_name ON profiles (name COLLATE NOCASE);
+        CREATE TABLE profile_emails (
+            email TEXT PRIMARY KEY,
+            profile_id INTEGER NOT NULL REFERENCES profiles (id)
+        );
+        CREATE INDEX profile_emails_profile ON profile_emails (profile_id);
+        CREATE TABLE profile_phones (
+            phone TEXT PRIMARY KEY,
+            profile_id INTEGER NOT NULL REFERENCES profiles (id)
+        );
+        CREATE INDEX profile_phones_profile ON profile_phones (profile_id);
+
+        CREATE TABLE conversations (
+            id INTEGER PRIMARY KEY,
+            profile_id INTEGER NOT NULL REFERENCES profiles (id),
+            inbox_id INTEGER NOT NULL REFERENCES inboxes (id),
+            assignee_id INTEGER REFERENCES agents (id),
+            status TEXT NOT NULL CHECK ({_in("status", CONVERSATION_STATUSES)}),
+            created_at INTEGER NOT NULL,
+            updated_at INTEGER NOT NULL,
+            routed_at INTEGER,
+            closed_at INTEGER,
+            -- the first customer message still without an agent reply; NULL when none waits
+            waiting_since INTEGER,
+            -- queue order: waiting_since while a customer waits, else last activity pushed
+            -- behind every waiting one (see store.queue_key)
+            queue_key INTEGER NOT NULL,
+            identity_state TEXT NOT NULL DEFAULT 'ANONYMOUS'
+                CHECK ({_in("identity_state", IDENTITY_STATES)}),
+            identity_source TEXT NOT NULL DEFAULT 'none'
+                CHECK ({_in("identity_source", IDENTITY_SOURCES)}),
+            authenticated_at INTEGER,
+            trust_path TEXT CHECK (trust_path IS NULL OR {_in("trust_path", TRUST_PATHS)}),
+            last_customer_item_id INTEGER,
+            last_customer_trusted INTEGER,
+            last_preview TEXT NOT NULL DEFAULT '',
+            item_count INTEGER NOT NULL DEFAULT 0
+        );
+        CREATE INDEX conversations_assignee_queue
+            ON conversations (assignee_id, status, queue_key, id);
+        CREATE INDEX conversations_inbox_queue ON conversations (inbox_id, status, queue_key, id);
+        CREATE INDEX conversations_queue ON conversations (status, queue_key, id);
+        CREATE INDEX conversations_profile ON conversations (profile_id, status);
+        CREATE INDEX conversations_created ON conversations (created_at);
+
+        CREATE TABLE conversation_tags (
+            conversation_id INTEGER NOT NULL REFERENCES conversations (id),
+            tag TEXT NOT NULL,
+            PRIMARY KEY (conversation_id, tag)
+        );
+
+        CREATE TABLE widget_sessions (
+            id TEXT PRIMARY KEY,
+            app_id TEXT NOT NULL REFERENCES apps (app_id),
+            token_hash TEXT UNIQUE,
+            profile_id INTEGER REFERENCES profiles (id),
+            identity_state TEXT NOT NULL DEFAULT 'ANONYMOUS'
+                CHECK ({_in("identity_state", IDENTITY_STATES)}),
+            identity_source TEXT NOT NULL DEFAULT 'none'
+                CHECK ({_in("identity_source", IDENTITY_SOURCES)}),
+            display_name TEXT,
+            trusted_until INTEGER,
+            trusted_kid TEXT,
+            expiry_notified INTEGER NOT NULL DEFAULT 0,
+            conversation_id INTEGER REFERENCES conversations (id),
+            client_address TEXT,
+            created_at INTEGER NOT NULL,
+            ended_at INTEGER
+        );
+
+        CREATE TABLE items (
+            id INTEGER PRIMARY KEY,
+            conversation_id INTEGER NOT NULL REFERENCES conversations (id),
+            type TEXT NOT NULL CHECK (type IN ('message', 'event')),
+            sender TEXT NOT NULL CHECK (sender IN ('customer', 'agent', 'bot', 'system')),
+            event TEXT,
+            body TEXT NOT NULL,
+            at INTEGER NOT NULL,
+            -- fixed when a customer message is received; NULL for every other item
+            trusted INTEGER CHECK (trusted IN (0, 1)),
+            agent_id INTEGER REFERENCES agents (id),
+            session_id TEXT,
+            CHECK ((type = 'message' AND sender = 'customer') = (trusted IS NOT NULL)),
+            CHECK ((type = 'event') = (event IS NOT NULL))
+        );
+        CREATE INDEX items_conversation ON items (conversation_id, id);
+
+        CREATE TABLE signing_keys (
+            kid TEXT PRIMARY KEY,
+            alg TEXT NOT NULL,
+            source TEXT NOT NULL CHECK (source IN ('desk', 'secret', 'pem', 'jwks_file', 'jwks_url')),
+            public_material TEXT,
+            jwks_url TEXT,
+            issuer TEXT,
+            audience TEXT,
+            status TEXT NOT NULL DEFAULT 'active' CHECK (status IN ('active', 'retired')),
+            fingerprint TEXT,
+            demo_only INTEGER NOT NULL DEFAULT 0,
+            created_at INTEGER NOT NULL,
+            retired_at INTEGER
+        );
+
+        CREATE TABLE api_users (
+            id INTEGER PRIMARY KEY,
+            email TEXT NOT NULL UNIQUE,
+            token_hash TEXT NOT NULL,
+            created_at INTEGER NOT NULL
+        );
+
+        CREATE TABLE token_audit (
+            id INTEGER PRIMARY KEY,
+            at INTEGER NOT NULL,
+            code TEXT NOT NULL,
+            kid TEXT,
+            session_id TEXT,
+            client_address TEXT,
+            detail TEXT NOT NULL DEFAULT ''
+        );
+        CREATE INDEX token_audit_at ON token_audit (at);
+
+        CREATE TABLE jti_bindings (
+            jti TEXT PRIMARY KEY,
+            session_id TEXT NOT NULL,
+            bound_at INTEGER NOT NULL,
+            expires_at INTEGER NOT NULL
+        );
+
+        -- The change feed: append-only; consoles, servers and feeds tail it by id.
+        CREATE TABLE events (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            kind TEXT NOT NULL,
+            at INTEGER NOT NULL,
+            conversation_id INTEGER,
+            item_id INTEGER,
+            session_id TEXT,
+            profile_id INTEGER,
+            agent_id INTEGER
+        );
+        CREATE INDEX events_session ON events (session_id, id);
+
+        -- Timeline items and the feed never change once written.
+        CREATE TRIGGER items_immutable BEFORE UPDATE ON items
+        BEGIN SELECT RAISE(ABORT, 'timeline items are immutable once written'); END;
+        CREATE TRIGGER items_no_delete BEFORE DELETE ON items
+        BEGIN SELECT RAISE(ABORT, 'timeline items cannot be deleted'); END;
+        CREATE TRIGGER events_immutable BEFORE UPDATE ON events
+        BEGIN SELECT RAISE(ABORT, 'the events feed is append-only'); END;
+        CREATE TRIGGER events_no_delete BEFORE DELETE ON events
+        BEGIN SELECT RAISE(ABORT, 'the events feed is append-only'); END;
+        """,
+    )
+
+
+def run_script(conn: sqlite3.Connection, script: str) -> None:
+    """Execute a multi-statement script inside the caller's transaction.
+
+    `Connection.executescript` commits first, which would break a migration's atomicity.
+    """
+    statement = ""
+    for line in script.splitlines(keepends=True):
+        statement += line
+        if sqlite3.complete_statement(statement):
+            conn.execute(statement)
+            statement = ""
+    if statement.strip():
+        raise ValueError(f"incomplete SQL statement: {statement.strip()[:60]}")
+
+
+#: MIGRATIONS[n] takes the schema from version n to n + 1. Append only; never edit one that shipped.
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1]
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def schema_version(conn: sqlite3.Connection) -> int:
+    return int(conn.execute("PRAGMA user_version").fetchone()[0])
+
+
+def migrate(conn: sqlite3.Connection) -> int:
+    """Bring the schema up to SCHEMA_VERSION, one transaction per step. Returns the version."""
+    version = schema_version(conn)
+    while version < SCHEMA_VERSION:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            # Re-read under the write lock: another process may have migrated meanwhile.
+            version = schema_version(conn)
+            if version < SCHEMA_VERSION:
+                MIGRATIONS[version](conn)
+                version += 1
+                conn.execute(f"PRAGMA user_version = {version}")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+    return version

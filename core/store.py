@@ -1,0 +1,258 @@
+"""The desk store: one SQLite file in WAL mode, shared by consoles, servers and feeds.
+
+Every user action is one `Desk.transaction()`; every change appends a row to `events`, the
+change feed other processes tail. All SQL of the desk lives in `core`, never in `tui`.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from core.clock import Clock, SystemClock
+from core.errors import StoreError
+from core.schema import SCHEMA_VERSION, migrate, schema_version
+
+SQLITE_HEADER = b"SQLite format 3\x00"
+BUSY_TIMEOUT_MS = 10_000
+#: queue_key of a conversation nobody waits on: its last activity pushed behind every waiting one.
+NOT_WAITING_OFFSET = 1 << 50
+
+
+def queue_key(waiting_since: int | None, updated_at: int) -> int:
+    """Queue order: longest-waiting customers first, then the rest by last activity."""
+    return waiting_since if waiting_since is not None else NOT_WAITING_OFFSET + updated_at
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One row of the change feed."""
+
+    id: int
+    kind: str
+    at: int
+    conversation_id: int | None
+    item_id: int | None
+    session_id: str | None
+    profile_id: int | None
+    agent_id: int | None
+
+
+def _check_file(path: Path, *, create: bool) -> None:
+    """Refuse, before SQLite touches it, anything that is not a desk file we may open."""
+    if path.is_dir():
+        raise StoreError(f"{path}: is a directory, not a desk database file")
+    if not path.exists():
+        if not create:
+            raise StoreError(f"{path}: no such desk database (build one: gladdesk db build-demo)")
+        if not path.parent.is_dir():
+            raise StoreError(f"{path}: directory {path.parent} does not exist")
+        return
+    try:
+        with path.open("rb") as handle:
+            header = handle.read(len(SQLITE_HEADER))
+    except OSError as exc:
+        raise StoreError(f"{path}: cannot read: {exc.strerror}") from None
+    if not header:
+        raise StoreError(f"{path}: empty file, not a desk database (remove it or pick another path)")
+    if header != SQLITE_HEADER:
+        raise StoreError(f"{path}: not an SQLite database file")
+
+
+class Desk:
+    """An open desk database. Thread-safe: one connection guarded by a lock."""
+
+    def __init__(self, path: Path, conn: sqlite3.Connection, clock: Clock) -> None:
+        self.path = path
+        self.conn = conn
+        self.clock = clock
+        self._lock = threading.RLock()
+        self._depth = 0
+
+    # -- opening ---------------------------------------------------------------------------
+
+    @classmethod
+    def open(cls, path: str | Path, *, clock: Clock | None = None, create: bool = True) -> Desk:
+        """Open (creating or migrating) the desk at `path`.
+
+        A file that is not a desk, or one from a newer gladdesk, raises StoreError and is left
+        exactly as it was.
+        """
+        path = Path(path)
+        _check_file(path, create=create)
+        existed = path.exists()
+        try:
+            conn = sqlite3.connect(
+                str(path), isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT_MS / 1000
+            )
+        except sqlite3.Error as exc:
+            raise StoreError(f"{path}: cannot open: {exc}") from None
+        try:
+            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            version = schema_version(conn)
+            if existed:
+                cls._check_existing(path, conn, version)
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = NORMAL")
+            conn.execute("PRAGMA foreign_keys = ON")
+            migrate(conn)
+        except StoreError:
+            conn.close()
+            raise
+        except sqlite3.Error as exc:
+            conn.close()
+            if not existed:
+                path.unlink(missing_ok=True)
+            raise StoreError(f"{path}: cannot open as a desk: {exc}") from None
+        conn.row_factory = sqlite3.Row
+        return cls(path, conn, clock or SystemClock())
+
+    @staticmethod
+    def _check_existing(path: Path, conn: sqlite3.Connection, version: int) -> None:
+        if version > SCHEMA_VERSION:
+            raise StoreError(
+                f"{path}: schema version {version} is newer than this gladdesk supports "
+                f"({SCHEMA_VERSION}); upgrade gladdesk to open it"
+            )
+        if version == 0:
+            tables = conn.execute(
+                "SELECT count(*) FROM sqlite_master WHERE type = 'table'"
+            ).fetchone()[0]
+            if tables:
+                raise StoreError(f"{path}: an SQLite database, but not a gladdesk desk")
+
+    def close(self) -> None:
+        with self._lock:
+            self.conn.close()
+
+    def __enter__(self) -> Desk:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- transactions -----------------------------------------------------------------------
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction (BEGIN IMMEDIATE). Nested use joins the outer one."""
+        with self._lock:
+            if self._depth:
+                self._depth += 1
+                try:
+                    yield self.conn
+                finally:
+                    self._depth -= 1
+                return
+            self._begin()
+            self._depth = 1
+            try:
+                yield self.conn
+            except BaseException:
+                self._depth = 0
+                self.conn.execute("ROLLBACK")
+                raise
+            self._depth = 0
+            self.conn.execute("COMMIT")
+
+    def _begin(self) -> None:
+        # busy_timeout covers ordinary waits; this loop outlasts a long checkpoint too.
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                self.conn.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) and "busy" not in str(exc):
+                    raise
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.01)
+
+    @contextmanager
+    def reading(self) -> Iterator[sqlite3.Connection]:
+        """A consistent snapshot for several SELECTs."""
+        with self._lock:
+            if self._depth:
+                yield self.conn
+                return
+            self.conn.execute("BEGIN")
+            try:
+                yield self.conn
+            finally:
+                self.conn.execute("COMMIT")
+
+    def query(self, sql: str, params: tuple | dict = ()) -> list[sqlite3.Row]:
+        with self._lock:
+            return self.conn.execute(sql, params).fetchall()
+
+    def query_one(self, sql: str, params: tuple | dict = ()) -> sqlite3.Row | None:
+        with self._lock:
+            return self.conn.execute(sql, params).fetchone()
+
+    # -- change feed ------------------------------------------------------------------------
+
+    def emit(
+        self,
+        kind: str,
+        *,
+        at: int | None = None,
+        conversation_id: int | None = None,
+        item_id: int | None = None,
+        session_id: str | None = None,
+        profile_id: int | None = None,
+        agent_id: int | None = None,
+    ) -> int:
+        """Append to the change feed. Call inside `transaction()`."""
+        assert self._depth, "emit() outside a transaction"
+        cursor = self.conn.execute(
+            "INSERT INTO events (kind, at, conversation_id, item_id, session_id, profile_id, agent_id)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                kind,
+                self.clock.now_ms() if at is None else at,
+                conversation_id,
+                item_id,
+                session_id,
+                profile_id,
+                agent_id,
+            ),
+        )
+        return int(cursor.lastrowid or 0)
+
+    def events_after(self, last_id: int, limit: int = 1000) -> list[Event]:
+        rows = self.query(
+            "SELECT id, kind, at, conversation_id, item_id, session_id, profile_id, agent_id"
+            " FROM events WHERE id > ? ORDER BY id LIMIT ?",
+            (last_id, limit),
+        )
+        return [Event(*row) for row in rows]
+
+    def last_event_id(self) -> int:
+        row = self.query_one("SELECT coalesce(max(id), 0) FROM events")
+        return int(row[0]) if row else 0
+
+    # -- settings ---------------------------------------------------------------------------
+
+    def setting(self, key: str, default: str | None = None) -> str | None:
+        row = self.query_one("SELECT value FROM settings WHERE key = ?", (key,))
+        return row[0] if row else default
+
+    def set_setting(self, key: str, value: str) -> None:
+        with self.transaction() as conn:
+            conn.execute(
+                "INSERT INTO settings (key, value) VALUES (?, ?)"
+                " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (key, value),
+            )
+            self.emit("settings.changed")
+
+    @property
+    def keystore_path(self) -> Path:
+        """Secrets (HS256 secrets, the desk's private key) live beside the database, never in it."""
+        return self.path.with_name(self.path.name + ".keys")

@@ -1,0 +1,1 @@
+"""gladdesk terminal UI (Textual)."""
