@@ -72,12 +72,15 @@ def _v1(conn: sqlite3.Connection) -> None:
         CREATE TABLE conversations (
             id INTEGER PRIMARY KEY,
             profile_id INTEGER NOT NULL REFERENCES profiles (id),
+            app_id TEXT REFERENCES apps (app_id),
             inbox_id INTEGER NOT NULL REFERENCES inboxes (id),
             assignee_id INTEGER REFERENCES agents (id),
             status TEXT NOT NULL CHECK ({_in("status", CONVERSATION_STATUSES)}),
             created_at INTEGER NOT NULL,
             updated_at INTEGER NOT NULL,
             routed_at INTEGER,
+            -- routing held until the customer logs in (a rule), or until this time
+            hold_until INTEGER,
             closed_at INTEGER,
             -- the first customer message still without an agent reply; NULL when none waits
             waiting_since INTEGER,

@@ -1,0 +1,226 @@
+"""Build the demo desk (`demo.db`) from `fixtures/`, byte-for-byte reproducibly.
+
+Every time and id comes from the fixtures: the desk clock is frozen at `[clock] built_at`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from core.clock import ManualClock, parse_iso
+from core.contacts import normalize_email, normalize_phone, normalize_name
+from core.errors import DeskError
+from core.store import Desk, queue_key
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = PROJECT_ROOT / "fixtures"
+DEMO_DB = PROJECT_ROOT / "demo.db"
+
+
+class FixtureError(DeskError):
+    code = "bad_fixture"
+
+
+def _load(fixtures: Path) -> tuple[dict[str, Any], list[dict], list[dict]]:
+    try:
+        desk = tomllib.loads((fixtures / "desk.toml").read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise FixtureError(f"{fixtures / 'desk.toml'}: not found") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise FixtureError(f"{fixtures / 'desk.toml'}: {exc}") from None
+    loaded: list[list[dict]] = []
+    for name in ("customers.json", "conversations.json"):
+        path = fixtures / name
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise FixtureError(f"{path}: not found") from None
+        except json.JSONDecodeError as exc:
+            raise FixtureError(f"{path}: line {exc.lineno}: {exc.msg}") from None
+        if not isinstance(data, list):
+            raise FixtureError(f"{path}: expected a JSON array")
+        loaded.append(data)
+    return desk, loaded[0], loaded[1]
+
+
+def build_demo(out: Path = DEMO_DB, fixtures: Path = FIXTURES) -> Path:
+    """Write the demo desk to `out` (and its keystore beside it); returns `out`.
+
+    Built in a temporary file and moved into place, so a failed build leaves `out` untouched.
+    """
+    config, customers, conversations = _load(fixtures)
+    out = Path(out)
+    temp = out.with_name(f".{out.name}.building")
+    for stale in (temp, Path(f"{temp}.keys"), Path(f"{temp}-wal"), Path(f"{temp}-shm")):
+        stale.unlink(missing_ok=True)
+    try:
+        built_at = parse_iso(config["clock"]["built_at"])
+        desk = Desk.open(temp, clock=ManualClock(built_at))
+        try:
+            _fill(desk, config, customers, conversations, fixtures, built_at)
+            desk.conn.execute("VACUUM")
+        finally:
+            desk.close()
+    except (KeyError, TypeError, ValueError) as exc:
+        for stale in (temp, Path(f"{temp}.keys")):
+            stale.unlink(missing_ok=True)
+        raise FixtureError(f"{fixtures}: invalid fixture data: {exc!r}") from None
+    except BaseException:
+        for stale in (temp, Path(f"{temp}.keys")):
+            stale.unlink(missing_ok=True)
+        raise
+    os.replace(temp, out)
+    keys = Path(f"{temp}.keys")
+    if keys.exists():
+        os.replace(keys, Path(f"{out}.keys"))
+    return out
+
+
+def _fill(
+    desk: Desk,
+    config: dict[str, Any],
+    customers: list[dict],
+    conversations: list[dict],
+    fixtures: Path,
+    built_at: int,
+) -> None:
+    with desk.transaction() as conn:
+        for app in config["apps"]:
+            conn.execute(
+                "INSERT INTO apps (app_id, store_name, login_url, signup_url, first_message,"
+                " greeting, onboarding_enabled, onboarding_identity, trust_window_s, allowed_origins)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    app["app_id"],
+                    app["store_name"],
+                    app["login_url"],
+                    app["signup_url"],
+                    app["first_message"],
+                    app["greeting"],
+                    int(bool(app.get("onboarding_enabled", True))),
+                    app.get("onboarding_identity", "email"),
+                    int(app.get("trust_window_s", 3600)),
+                    json.dumps(app.get("allowed_origins", [])),
+                ),
+            )
+        inbox_ids = {}
+        for number, inbox in enumerate(config["inboxes"], start=1):
+            conn.execute("INSERT INTO inboxes (id, name) VALUES (?, ?)", (number, inbox["name"]))
+            inbox_ids[inbox["name"]] = number
+        conn.execute(
+            "INSERT INTO settings (key, value) VALUES ('default_inbox', ?)",
+            (config["inboxes"][0]["name"],),
+        )
+        agent_ids = {}
+        for number, agent in enumerate(config["agents"], start=1):
+            conn.execute(
+                "INSERT INTO agents (id, handle, name, capacity) VALUES (?, ?, ?, ?)",
+                (number, agent["handle"], agent["name"], int(agent.get("capacity", 5))),
+            )
+            agent_ids[agent["handle"]] = number
+        for person in customers:
+            conn.execute(
+                "INSERT INTO profiles (id, name, created_at) VALUES (?, ?, ?)",
+                (int(person["id"]), normalize_name(person["name"]), parse_iso(person["created_at"])),
+            )
+            for email in person.get("emails", []):
+                conn.execute(
+                    "INSERT INTO profile_emails (email, profile_id) VALUES (?, ?)",
+                    (normalize_email(email), person["id"]),
+                )
+            for phone in person.get("phones", []):
+                conn.execute(
+                    "INSERT INTO profile_phones (phone, profile_id) VALUES (?, ?)",
+                    (normalize_phone(phone), person["id"]),
+                )
+        for conversation in conversations:
+            _insert_conversation(conn, conversation, inbox_ids, agent_ids)
+        desk.emit("desk.built", at=built_at)
+    key = config.get("signing_key")
+    if key:
+        from core.identity import install_desk_key
+
+        pem = (fixtures / key["private_key_file"]).read_bytes()
+        install_desk_key(desk, pem, kid=key["kid"], demo_only=True, at_ms=built_at)
+
+
+def _insert_conversation(
+    conn: Any, conversation: dict, inbox_ids: dict[str, int], agent_ids: dict[str, int]
+) -> None:
+    items = conversation["items"]
+    status = conversation["status"]
+    if status not in ("OPEN", "WAITING", "CLOSED"):
+        raise ValueError(f"conversation {conversation['id']}: unknown status {status!r}")
+    times = [parse_iso(item["at"]) for item in items]
+    created_at, updated_at = times[0], times[-1]
+    waiting_since = None
+    last_customer: tuple[int, bool, str] | None = None
+    authenticated_at = None
+    item_rows = []
+    next_id = conn.execute("SELECT coalesce(max(id), 0) + 1 FROM items").fetchone()[0]
+    for offset, (item, moment) in enumerate(zip(items, times, strict=True)):
+        item_id = next_id + offset
+        is_customer = item["type"] == "message" and item["sender"] == "customer"
+        trusted = int(bool(item.get("trusted"))) if is_customer else None
+        if is_customer:
+            last_customer = (item_id, bool(trusted), item["body"])
+            if waiting_since is None:
+                waiting_since = moment
+        elif item["type"] == "message":
+            waiting_since = None
+        if item.get("event") == "authenticated" and authenticated_at is None:
+            authenticated_at = moment
+        item_rows.append(
+            (
+                item_id,
+                conversation["id"],
+                item["type"],
+                item["sender"],
+                item.get("event"),
+                item["body"],
+                moment,
+                trusted,
+                agent_ids[conversation["assignee"]] if item["sender"] == "agent" else None,
+            )
+        )
+    if status == "CLOSED":
+        waiting_since = None
+    source = conversation["identity_source"]
+    conn.execute(
+        "INSERT INTO conversations (id, profile_id, app_id, inbox_id, assignee_id, status, created_at,"
+        " updated_at, routed_at, closed_at, waiting_since, queue_key, identity_state,"
+        " identity_source, authenticated_at, trust_path, last_customer_item_id,"
+        " last_customer_trusted, last_preview, item_count)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            conversation["id"],
+            conversation["customer"],
+            conversation.get("app", "retale"),
+            inbox_ids[conversation["inbox"]],
+            agent_ids[conversation["assignee"]],
+            status,
+            created_at,
+            updated_at,
+            created_at,
+            updated_at if status == "CLOSED" else None,
+            waiting_since,
+            queue_key(waiting_since, updated_at),
+            "TRUSTED" if source == "jwt" else "CLAIMED",
+            source,
+            authenticated_at,
+            conversation["trust_path"],
+            last_customer[0] if last_customer else None,
+            int(last_customer[1]) if last_customer else None,
+            last_customer[2][:200] if last_customer else "",
+            len(items),
+        ),
+    )
+    conn.executemany(
+        "INSERT INTO items (id, conversation_id, type, sender, event, body, at, trusted, agent_id)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        item_rows,
+    )
