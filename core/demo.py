@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from core.clock import ManualClock, parse_iso
-from core.contacts import normalize_email, normalize_phone, normalize_name
+from core.contacts import normalize_email, normalize_name, normalize_phone
 from core.errors import DeskError
 from core.store import Desk, queue_key
 
@@ -125,7 +125,11 @@ def _fill(
         for person in customers:
             conn.execute(
                 "INSERT INTO profiles (id, name, created_at) VALUES (?, ?, ?)",
-                (int(person["id"]), normalize_name(person["name"]), parse_iso(person["created_at"])),
+                (
+                    int(person["id"]),
+                    normalize_name(person["name"]),
+                    parse_iso(person["created_at"]),
+                ),
             )
             for email in person.get("emails", []):
                 conn.execute(

@@ -59,7 +59,9 @@ def _check_file(path: Path, *, create: bool) -> None:
     except OSError as exc:
         raise StoreError(f"{path}: cannot read: {exc.strerror}") from None
     if not header:
-        raise StoreError(f"{path}: empty file, not a desk database (remove it or pick another path)")
+        raise StoreError(
+            f"{path}: empty file, not a desk database (remove it or pick another path)"
+        )
     if header != SQLITE_HEADER:
         raise StoreError(f"{path}: not an SQLite database file")
 
@@ -88,7 +90,10 @@ class Desk:
         existed = path.exists()
         try:
             conn = sqlite3.connect(
-                str(path), isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT_MS / 1000
+                str(path),
+                isolation_level=None,
+                check_same_thread=False,
+                timeout=BUSY_TIMEOUT_MS / 1000,
             )
         except sqlite3.Error as exc:
             raise StoreError(f"{path}: cannot open: {exc}") from None

@@ -20,3 +20,28 @@ def console(ctx: click.Context, agent: str) -> None:
     from tui.app import run_console
 
     run_console(db_path(ctx), agent=agent)
+
+
+@main.command()
+@click.option("--agent", default="alice", show_default=True, help="Agent handle to work as.")
+@click.option("--reset", is_flag=True, help="Start from a fresh copy of demo.db.")
+@click.option("--headless", is_flag=True, help="Run the feed without a terminal; print a summary.")
+@click.option("--duration", type=click.FloatRange(min=0.1), default=None, help="Seconds to run.")
+@click.pass_context
+def demo(
+    ctx: click.Context, agent: str, reset: bool, headless: bool, duration: float | None
+) -> None:
+    """The agent console on a working copy of demo.db with the simulated customer feed."""
+    from tui.demo import run_demo
+
+    run_demo(agent=agent, reset=reset, headless=headless, duration=duration)
+
+
+@main.command()
+@click.option("--order", default=None, help="Start at this authentication order (e.g. standard).")
+@click.pass_context
+def train(ctx: click.Context, order: str | None) -> None:
+    """Trainer mode: step through the five authentication orders."""
+    from tui.train import run_train
+
+    run_train(order=order)

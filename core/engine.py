@@ -1,0 +1,1372 @@
+"""The conversation engine: widget sessions, identity, per-message trust, routing, agent actions.
+
+Every public method is one transaction and appends to the `events` change feed, so consoles
+and servers sharing the database file see it. Times come from `desk.clock` (ms).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+import sqlite3
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+from core.clock import iso
+from core.contacts import first_name, normalize_email, normalize_name, normalize_phone
+from core.errors import Conflict, DeskError, NotFound
+from core.models import (
+    ConversationView,
+    PastConversation,
+    ProfileView,
+    SentMessage,
+    SessionStart,
+    SessionView,
+    TimelineItem,
+    WidgetEvent,
+    glyph,
+)
+from core.store import Desk, queue_key
+
+if TYPE_CHECKING:
+    from core.identity import Keyring
+
+#: Longest customer or agent message accepted, in characters (documented in the README).
+MAX_MESSAGE_CHARS = 4000
+#: How long a conversation held for login by a rule waits before going to the default inbox.
+DEFAULT_LOGIN_HOLD_S = 120
+OPEN_STATUSES = ("OPEN", "WAITING")
+
+
+class InvalidInput(DeskError):
+    code = "invalid"
+
+
+# -- rules hook ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class RuleFacts:
+    """What a rule may look at. `trigger` is `routing`, `message` or `identity`."""
+
+    trigger: str
+    app_id: str
+    identity_state: str
+    identity_source: str
+    trust_timing: str | None  # before_routing | after_routing | None (not trusted)
+    first_message: str
+    message: str
+    inbox: str | None
+    name: str | None
+    first_name: str
+    conversation_id: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class RuleAction:
+    """`bot_message` (templated text), `login_prompt`, `route` (inbox), `tag`, `require_login`."""
+
+    kind: str
+    value: str = ""
+
+
+class Rules(Protocol):
+    def evaluate(self, facts: RuleFacts) -> list[RuleAction]: ...
+
+
+class NoRules:
+    def evaluate(self, facts: RuleFacts) -> list[RuleAction]:
+        return []
+
+
+# -- helpers ------------------------------------------------------------------------------
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def check_body(body: object) -> str:
+    if not isinstance(body, str):
+        raise InvalidInput("message: expected text")
+    text = body.strip()
+    if not text:
+        raise InvalidInput("message: empty; type something first")
+    if len(text) > MAX_MESSAGE_CHARS:
+        raise InvalidInput(
+            f"message: {len(text)} characters is over the limit of {MAX_MESSAGE_CHARS}"
+        )
+    return text
+
+
+def render(template: str, **values: str) -> str:
+    """Fill `{placeholder}`s; unknown placeholders and stray braces are left as written."""
+    out = template
+    for key, value in values.items():
+        out = out.replace("{" + key + "}", value)
+    return out
+
+
+class Engine:
+    """The desk's behaviour. One per process (or per thread group) over an open `Desk`."""
+
+    def __init__(
+        self, desk: Desk, *, keyring: Keyring | None = None, rules: Rules | None = None
+    ) -> None:
+        self.desk = desk
+        self._keyring = keyring
+        self.rules: Rules = rules or NoRules()
+        self._apps: dict[str, sqlite3.Row] = {}
+        self._agents_by_handle: dict[str, tuple[int, str]] = {}
+
+    @property
+    def keyring(self) -> Keyring:
+        if self._keyring is None:
+            from core.identity import Keyring
+
+            self._keyring = Keyring(self.desk)
+        return self._keyring
+
+    @property
+    def now(self) -> int:
+        return self.desk.clock.now_ms()
+
+    # -- lookups ----------------------------------------------------------------------------
+
+    def app(self, app_id: str) -> sqlite3.Row:
+        row = self._apps.get(app_id)
+        if row is None:
+            row = self.desk.query_one("SELECT * FROM apps WHERE app_id = ?", (app_id,))
+            if row is None:
+                known = ", ".join(r[0] for r in self.desk.query("SELECT app_id FROM apps"))
+                raise NotFound(f"app {app_id!r} is not configured (known: {known or 'none'})")
+            self._apps[app_id] = row
+        return row
+
+    def agent_id(self, handle: str) -> int:
+        found = self._agents_by_handle.get(handle)
+        if found is None:
+            row = self.desk.query_one("SELECT id, name FROM agents WHERE handle = ?", (handle,))
+            if row is None:
+                known = ", ".join(self.agent_handles())
+                raise NotFound(f"no agent {handle!r} (known: {known or 'none'})")
+            found = self._agents_by_handle[handle] = (row[0], row[1])
+        return found[0]
+
+    def agent_handles(self) -> list[str]:
+        return [r[0] for r in self.desk.query("SELECT handle FROM agents ORDER BY handle")]
+
+    def inbox_id(self, name: str) -> int:
+        row = self.desk.query_one("SELECT id FROM inboxes WHERE name = ?", (name,))
+        if row is None:
+            known = ", ".join(r[0] for r in self.desk.query("SELECT name FROM inboxes ORDER BY id"))
+            raise NotFound(f"no inbox {name!r} (known: {known})")
+        return int(row[0])
+
+    def default_inbox(self) -> str:
+        configured = self.desk.setting("default_inbox")
+        if configured:
+            return configured
+        row = self.desk.query_one("SELECT name FROM inboxes ORDER BY id LIMIT 1")
+        if row is None:
+            raise NotFound("the desk has no inbox; add one first")
+        return str(row[0])
+
+    def _session_row(self, conn: sqlite3.Connection, session_id: object) -> sqlite3.Row:
+        if not isinstance(session_id, str) or not session_id:
+            raise NotFound("session: expected a session id")
+        row = conn.execute("SELECT * FROM widget_sessions WHERE id = ?", (session_id,)).fetchone()
+        if row is None:
+            raise NotFound(f"no widget session {session_id!r}")
+        if row["ended_at"] is not None:
+            raise Conflict(f"widget session {session_id!r} has ended; start a new one with init")
+        return row
+
+    def session_for_token(self, token: str) -> str:
+        """The session id a widget bearer token belongs to (HTTP API auth)."""
+        row = self.desk.query_one(
+            "SELECT id FROM widget_sessions WHERE token_hash = ?", (hash_token(token),)
+        )
+        if row is None:
+            raise NotFound("unknown or expired widget session token")
+        return str(row[0])
+
+    # -- widget sessions ----------------------------------------------------------------------
+
+    def init_session(self, app_id: str, *, client_address: str | None = None) -> SessionStart:
+        """Open a widget session: returns the first message and whether onboarding is needed."""
+        app = self.app(app_id)
+        session_id = "ws_" + secrets.token_urlsafe(12)
+        token = secrets.token_urlsafe(32)
+        now = self.now
+        with self.desk.transaction() as conn:
+            conn.execute(
+                "INSERT INTO widget_sessions (id, app_id, token_hash, client_address, created_at)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (session_id, app_id, hash_token(token), client_address, now),
+            )
+            self.desk.emit("session.started", at=now, session_id=session_id)
+        return SessionStart(
+            session_id=session_id,
+            token=token,
+            app_id=app_id,
+            first_message=self._first_message(app, None),
+            onboarding_required=bool(app["onboarding_enabled"]),
+            onboarding_identity=app["onboarding_identity"],
+        )
+
+    def _first_message(self, app: sqlite3.Row, name: str | None) -> str:
+        return render(
+            app["first_message"],
+            login_url=app["login_url"],
+            signup_url=app["signup_url"],
+            first_name=first_name(name),
+            store_name=app["store_name"],
+        )
+
+    def session(self, session_id: str) -> SessionView:
+        row = self.desk.query_one("SELECT * FROM widget_sessions WHERE id = ?", (session_id,))
+        if row is None:
+            raise NotFound(f"no widget session {session_id!r}")
+        return self._session_view(row)
+
+    def _session_view(self, row: sqlite3.Row) -> SessionView:
+        app = self.app(row["app_id"])
+        name = row["display_name"]
+        identified = row["identity_state"] != "ANONYMOUS"
+        return SessionView(
+            id=row["id"],
+            app_id=row["app_id"],
+            identity_state=row["identity_state"],
+            identity_source=row["identity_source"],
+            profile_id=row["profile_id"],
+            name=name,
+            first_name=first_name(name),
+            trusted_until=row["trusted_until"],
+            conversation_id=row["conversation_id"],
+            greeting=render(
+                app["greeting"], first_name=first_name(name), store_name=app["store_name"]
+            )
+            if identified
+            else None,
+            onboarding_required=bool(app["onboarding_enabled"]) and not identified,
+            ended=row["ended_at"] is not None,
+        )
+
+    def submit_onboarding(
+        self,
+        session_id: str,
+        *,
+        name: object,
+        email: object = None,
+        phone: object = None,
+    ) -> SessionView:
+        """The onboarding form: name plus the app's identity field (email or phone). Claimed."""
+        with self.desk.transaction() as conn:
+            row = self._session_row(conn, session_id)
+            app = self.app(row["app_id"])
+            if row["identity_state"] != "ANONYMOUS":
+                raise Conflict("onboarding: this session is already identified")
+            field = app["onboarding_identity"]
+            if field == "email" and phone is not None and email is None:
+                raise InvalidInput("onboarding: this app asks for an email, not a phone")
+            if field == "phone" and email is not None and phone is None:
+                raise InvalidInput("onboarding: this app asks for a phone number, not an email")
+            clean_name = normalize_name(name)
+            contact = normalize_email(email) if field == "email" else normalize_phone(phone)
+            self._identify(
+                conn,
+                row,
+                name=clean_name,
+                email=contact if field == "email" else None,
+                phone=contact if field == "phone" else None,
+                state="CLAIMED",
+                source="onboarding_form",
+            )
+            return self._session_view(self._session_row(conn, session_id))
+
+    def set_user(
+        self,
+        session_id: str,
+        *,
+        name: object = None,
+        email: object = None,
+        phone: object = None,
+        jwt: object = None,
+    ) -> SessionView:
+        """`setUser`: a JWT makes the session TRUSTED; name + email/phone makes it CLAIMED.
+
+        A rejected token raises `TokenRejected` and leaves the session exactly as it was.
+        """
+        if jwt is not None:
+            return self._set_user_jwt(session_id, jwt, client_name=name)
+        if (email is None) == (phone is None):
+            raise InvalidInput("set_user: give exactly one of email or phone (or a jwt)")
+        clean_name = normalize_name(name)
+        clean_email = normalize_email(email) if email is not None else None
+        clean_phone = normalize_phone(phone) if phone is not None else None
+        with self.desk.transaction() as conn:
+            row = self._session_row(conn, session_id)
+            self._identify(
+                conn,
+                row,
+                name=clean_name,
+                email=clean_email,
+                phone=clean_phone,
+                state="CLAIMED",
+                source="set_user",
+            )
+            return self._session_view(self._session_row(conn, session_id))
+
+    def _set_user_jwt(self, session_id: str, token: object, *, client_name: object) -> SessionView:
+        if not isinstance(token, str):
+            raise InvalidInput("set_user: jwt must be a string")
+        with self.desk.transaction() as conn:
+            # Check the session first: a token for a dead session is not even looked at.
+            row = self._session_row(conn, session_id)
+        identity = self.keyring.verify(
+            token, session_id=session_id, client_address=row["client_address"]
+        )
+        with self.desk.transaction() as conn:
+            row = self._session_row(conn, session_id)
+            name = identity.name
+            if name is None:
+                existing = self._find_profile(conn, identity.email, identity.phone)
+                name = existing["name"] if existing else None
+            if name is None and isinstance(client_name, str) and client_name.strip():
+                name = normalize_name(client_name)
+            self._identify(
+                conn,
+                row,
+                name=name,
+                email=identity.email,
+                phone=identity.phone,
+                state="TRUSTED",
+                source="jwt",
+                kid=identity.kid,
+            )
+            return self._session_view(self._session_row(conn, session_id))
+
+    def _find_profile(
+        self, conn: sqlite3.Connection, email: str | None, phone: str | None
+    ) -> sqlite3.Row | None:
+        if email is not None:
+            sql = (
+                "SELECT p.* FROM profile_emails e JOIN profiles p ON p.id = e.profile_id"
+                " WHERE e.email = ?"
+            )
+            return conn.execute(sql, (email,)).fetchone()
+        sql = (
+            "SELECT p.* FROM profile_phones f JOIN profiles p ON p.id = f.profile_id"
+            " WHERE f.phone = ?"
+        )
+        return conn.execute(sql, (phone,)).fetchone()
+
+    def _profile_for(
+        self, conn: sqlite3.Connection, name: str | None, email: str | None, phone: str | None
+    ) -> tuple[int, str]:
+        """Find the profile owning this email/phone, or create it. Never matches by name."""
+        found = self._find_profile(conn, email, phone)
+        if found is not None:
+            return int(found["id"]), str(found["name"])
+        display = name or (email.split("@")[0] if email else phone) or "Customer"
+        cursor = conn.execute(
+            "INSERT INTO profiles (name, created_at) VALUES (?, ?)", (display, self.now)
+        )
+        profile_id = int(cursor.lastrowid or 0)
+        if email is not None:
+            conn.execute(
+                "INSERT INTO profile_emails (email, profile_id) VALUES (?, ?)", (email, profile_id)
+            )
+        if phone is not None:
+            conn.execute(
+                "INSERT INTO profile_phones (phone, profile_id) VALUES (?, ?)", (phone, profile_id)
+            )
+        self.desk.emit("profile.created", profile_id=profile_id)
+        return profile_id, display
+
+    def _identify(
+        self,
+        conn: sqlite3.Connection,
+        row: sqlite3.Row,
+        *,
+        name: str | None,
+        email: str | None,
+        phone: str | None,
+        state: str,
+        source: str,
+        kid: str | None = None,
+    ) -> None:
+        now = self.now
+        session_id = row["id"]
+        profile_id, profile_name = self._profile_for(conn, name, email, phone)
+        display = name or profile_name
+        same_person = row["profile_id"] == profile_id
+        conversation_id = row["conversation_id"]
+        if not same_person and conversation_id is not None:
+            # A different person on the same widget: nothing carries across (scenario 5).
+            conversation_id = None
+        was_trusted_now = row["identity_state"] == "TRUSTED" and (row["trusted_until"] or 0) > now
+        if state == "CLAIMED" and same_person and row["identity_state"] == "TRUSTED":
+            # A plain setUser never lowers nor raises trust for the person already proven.
+            state, source = row["identity_state"], row["identity_source"]
+        trusted_until = None
+        if state == "TRUSTED":
+            window_s = self.app(row["app_id"])["trust_window_s"]
+            trusted_until = now + int(window_s) * 1000
+            if source != "jwt":
+                trusted_until = row["trusted_until"]
+        conn.execute(
+            "UPDATE widget_sessions SET profile_id = ?, identity_state = ?, identity_source = ?,"
+            " display_name = ?, trusted_until = ?, trusted_kid = coalesce(?, trusted_kid),"
+            " expiry_notified = 0, conversation_id = ? WHERE id = ?",
+            (
+                profile_id,
+                state,
+                source,
+                display,
+                trusted_until,
+                kid,
+                conversation_id,
+                session_id,
+            ),
+        )
+        self.desk.emit("session.identified", at=now, session_id=session_id, profile_id=profile_id)
+        if conversation_id is None:
+            return
+        conv = conn.execute(
+            "SELECT * FROM conversations WHERE id = ?", (conversation_id,)
+        ).fetchone()
+        if conv is None or conv["status"] == "CLOSED":
+            return
+        becomes_trusted = state == "TRUSTED" and source == "jwt" and not was_trusted_now
+        updates: dict[str, Any] = {"identity_state": state, "identity_source": source}
+        if becomes_trusted:
+            self._add_item(
+                conn,
+                conv,
+                type_="event",
+                sender="system",
+                event="authenticated",
+                body="Customer authenticated with a signed identity token"
+                + (" after the chat was routed" if conv["routed_at"] is not None else ""),
+                session_id=session_id,
+            )
+            if conv["authenticated_at"] is None:
+                updates["authenticated_at"] = now
+                updates["trust_path"] = (
+                    "after_routing" if conv["routed_at"] is not None else "before_routing"
+                )
+        self._update_conversation(conn, conversation_id, updates)
+        if becomes_trusted and conv["routed_at"] is None:
+            self._route(conn, conversation_id, session=row)
+        if becomes_trusted:
+            self._apply_rules(conn, "identity", conversation_id, session_id=session_id, message="")
+
+    def clear_user(self, session_id: str) -> SessionView:
+        """Logout: back to ANONYMOUS; the session loses all access to the previous chat."""
+        with self.desk.transaction() as conn:
+            row = self._session_row(conn, session_id)
+            conversation_id = row["conversation_id"]
+            conn.execute(
+                "UPDATE widget_sessions SET profile_id = NULL, identity_state = 'ANONYMOUS',"
+                " identity_source = 'none', display_name = NULL, trusted_until = NULL,"
+                " trusted_kid = NULL, expiry_notified = 0, conversation_id = NULL WHERE id = ?",
+                (session_id,),
+            )
+            if conversation_id is not None:
+                conv = conn.execute(
+                    "SELECT * FROM conversations WHERE id = ?", (conversation_id,)
+                ).fetchone()
+                if conv is not None and conv["status"] != "CLOSED":
+                    self._add_item(
+                        conn,
+                        conv,
+                        type_="event",
+                        sender="system",
+                        event="identity_cleared",
+                        body="Customer logged out; the widget no longer has access to this chat",
+                        session_id=session_id,
+                    )
+                    self._update_conversation(
+                        conn, conversation_id, {"identity_state": "ANONYMOUS"}
+                    )
+            self.desk.emit("session.cleared", session_id=session_id)
+            return self._session_view(self._session_row(conn, session_id))
+
+    def end_session(self, session_id: str) -> None:
+        with self.desk.transaction() as conn:
+            self._session_row(conn, session_id)
+            conn.execute(
+                "UPDATE widget_sessions SET ended_at = ? WHERE id = ?", (self.now, session_id)
+            )
+            self.desk.emit("session.ended", session_id=session_id)
+
+    # -- trust window --------------------------------------------------------------------------
+
+    def expire_trust(self) -> list[str]:
+        """Lapse every session whose trust window ended; returns their ids.
+
+        Each gets a `trust_expired` timeline event and an `identity:expired` widget event.
+        """
+        now = self.now
+        rows = self.desk.query(
+            "SELECT id FROM widget_sessions WHERE identity_state = 'TRUSTED'"
+            " AND trusted_until <= ? AND ended_at IS NULL",
+            (now,),
+        )
+        expired = []
+        for (session_id,) in rows:
+            with self.desk.transaction() as conn:
+                row = conn.execute(
+                    "SELECT * FROM widget_sessions WHERE id = ?", (session_id,)
+                ).fetchone()
+                if self._lapse(conn, row, now):
+                    expired.append(session_id)
+        return expired
+
+    def _lapse(self, conn: sqlite3.Connection, row: sqlite3.Row, now: int) -> bool:
+        if row["identity_state"] != "TRUSTED" or (row["trusted_until"] or 0) > now:
+            return False
+        conn.execute(
+            "UPDATE widget_sessions SET identity_state = 'CLAIMED', expiry_notified = 1"
+            " WHERE id = ?",
+            (row["id"],),
+        )
+        conversation_id = row["conversation_id"]
+        if conversation_id is not None:
+            conv = conn.execute(
+                "SELECT * FROM conversations WHERE id = ?", (conversation_id,)
+            ).fetchone()
+            if conv is not None and conv["status"] != "CLOSED":
+                self._add_item(
+                    conn,
+                    conv,
+                    type_="event",
+                    sender="system",
+                    event="trust_expired",
+                    body="Trust window ended; new messages are not verified until the customer"
+                    " logs in again",
+                    session_id=row["id"],
+                )
+                self._update_conversation(conn, conversation_id, {"identity_state": "CLAIMED"})
+        self.desk.emit("session.expired", at=now, session_id=row["id"])
+        return True
+
+    # -- customer messages -----------------------------------------------------------------------
+
+    def send_message(self, session_id: str, body: object) -> SentMessage:
+        """A customer message. Its `trusted` flag is decided now and stored once."""
+        text = check_body(body)
+        with self.desk.transaction() as conn:
+            row = self._session_row(conn, session_id)
+            now = self.now
+            if row["identity_state"] == "TRUSTED" and (row["trusted_until"] or 0) <= now:
+                self._lapse(conn, row, now)
+                row = self._session_row(conn, session_id)
+            trusted = row["identity_state"] == "TRUSTED" and (row["trusted_until"] or 0) > now
+            profile_id = row["profile_id"]
+            if profile_id is None:
+                app = self.app(row["app_id"])
+                if app["onboarding_enabled"]:
+                    raise Conflict(
+                        "message: introduce yourself first (onboarding form, setUser or login)"
+                    )
+                profile_id = self._anonymous_profile(conn, session_id)
+            conv = None
+            if row["conversation_id"] is not None:
+                conv = conn.execute(
+                    "SELECT * FROM conversations WHERE id = ?", (row["conversation_id"],)
+                ).fetchone()
+                if conv["status"] == "CLOSED":
+                    conv = None
+            new = False
+            if conv is None:
+                conv = conn.execute(
+                    "SELECT * FROM conversations WHERE profile_id = ? AND status != 'CLOSED'"
+                    " ORDER BY id DESC LIMIT 1",
+                    (profile_id,),
+                ).fetchone()
+                if conv is None:
+                    conv = self._start_conversation(conn, row, profile_id, text)
+                    new = True
+                conn.execute(
+                    "UPDATE widget_sessions SET conversation_id = ? WHERE id = ?",
+                    (conv["id"], session_id),
+                )
+            item_id = self._add_item(
+                conn,
+                conv,
+                type_="message",
+                sender="customer",
+                body=text,
+                trusted=trusted,
+                session_id=session_id,
+                at=now,
+            )
+            updates: dict[str, Any] = {
+                "status": "OPEN",
+                "last_customer_item_id": item_id,
+                "last_customer_trusted": int(trusted),
+                "last_preview": text[:200],
+                "identity_state": row["identity_state"],
+                "identity_source": row["identity_source"],
+            }
+            if conv["waiting_since"] is None or conv["status"] == "CLOSED":
+                updates["waiting_since"] = now
+            self._update_conversation(conn, conv["id"], updates, conv=conv)
+            if new:
+                self._route_new(conn, conv["id"], row, text)
+            else:
+                self._apply_rules(conn, "message", conv["id"], session_id=session_id, message=text)
+            assignee = conn.execute(
+                "SELECT a.handle FROM conversations c LEFT JOIN agents a ON a.id = c.assignee_id"
+                " WHERE c.id = ?",
+                (conv["id"],),
+            ).fetchone()[0]
+            return SentMessage(
+                item_id=item_id,
+                conversation_id=int(conv["id"]),
+                trusted=trusted,
+                new_conversation=new,
+                assignee=assignee,
+            )
+
+    def _anonymous_profile(self, conn: sqlite3.Connection, session_id: str) -> int:
+        cursor = conn.execute(
+            "INSERT INTO profiles (name, created_at) VALUES (?, ?)",
+            ("Anonymous visitor", self.now),
+        )
+        profile_id = int(cursor.lastrowid or 0)
+        conn.execute(
+            "UPDATE widget_sessions SET profile_id = ? WHERE id = ?", (profile_id, session_id)
+        )
+        return profile_id
+
+    def _start_conversation(
+        self, conn: sqlite3.Connection, session: sqlite3.Row, profile_id: int, text: str
+    ) -> sqlite3.Row:
+        now = self.now
+        inbox_id = self.inbox_id(self.default_inbox())
+        trusted = session["identity_state"] == "TRUSTED"
+        # A switch of identity in this session (scenario 5) marks how trust came about.
+        switched = conn.execute(
+            "SELECT 1 FROM events WHERE session_id = ? AND kind = 'session.identified'"
+            " AND profile_id != ? LIMIT 1",
+            (session["id"], profile_id),
+        ).fetchone()
+        trust_path = None
+        if trusted:
+            trust_path = "different_identity" if switched else "before_routing"
+        cursor = conn.execute(
+            "INSERT INTO conversations (profile_id, app_id, inbox_id, status, created_at,"
+            " updated_at, queue_key, identity_state, identity_source, authenticated_at, trust_path)"
+            " VALUES (?, ?, ?, 'OPEN', ?, ?, ?, ?, ?, ?, ?)",
+            (
+                profile_id,
+                session["app_id"],
+                inbox_id,
+                now,
+                now,
+                queue_key(now, now),
+                session["identity_state"],
+                session["identity_source"],
+                now if trusted else None,
+                trust_path,
+            ),
+        )
+        conversation_id = int(cursor.lastrowid or 0)
+        self.desk.emit(
+            "conversation.created",
+            at=now,
+            conversation_id=conversation_id,
+            session_id=session["id"],
+            profile_id=profile_id,
+        )
+        conv = conn.execute(
+            "SELECT * FROM conversations WHERE id = ?", (conversation_id,)
+        ).fetchone()
+        if trusted:
+            self._add_item(
+                conn,
+                conv,
+                type_="event",
+                sender="system",
+                event="authenticated",
+                body="Customer authenticated with a signed identity token before the chat started",
+                session_id=session["id"],
+            )
+        return conn.execute(
+            "SELECT * FROM conversations WHERE id = ?", (conversation_id,)
+        ).fetchone()
+
+    def _route_new(
+        self, conn: sqlite3.Connection, conversation_id: int, session: sqlite3.Row, text: str
+    ) -> None:
+        """Rules decide inbox, tags and greetings; then the least-loaded agent takes it."""
+        actions = self._rule_actions(conn, "routing", conversation_id, session, text, text)
+        hold = False
+        for action in actions:
+            if action.kind == "route":
+                self._update_conversation(
+                    conn, conversation_id, {"inbox_id": self.inbox_id(action.value)}
+                )
+            elif action.kind == "require_login" and session["identity_state"] != "TRUSTED":
+                hold = True
+        self._run_actions(conn, conversation_id, actions, session_id=session["id"])
+        if hold:
+            hold_s = int(self.desk.setting("login_hold_s", str(DEFAULT_LOGIN_HOLD_S)) or 0)
+            self._update_conversation(
+                conn, conversation_id, {"hold_until": self.now + hold_s * 1000}
+            )
+            self.desk.emit("conversation.held", conversation_id=conversation_id)
+            return
+        self._route(conn, conversation_id, session=session)
+
+    def _route(
+        self,
+        conn: sqlite3.Connection,
+        conversation_id: int,
+        *,
+        session: sqlite3.Row | None,
+        inbox_override: str | None = None,
+    ) -> None:
+        avoid = None
+        if session is not None:
+            # After an identity switch, prefer an agent other than the previous person's.
+            previous = conn.execute(
+                "SELECT c.assignee_id FROM events e JOIN conversations c ON c.id = e.conversation_id"
+                " WHERE e.session_id = ? AND e.kind = 'conversation.created'"
+                " AND e.conversation_id != ? ORDER BY e.id DESC LIMIT 1",
+                (session["id"], conversation_id),
+            ).fetchone()
+            avoid = previous[0] if previous else None
+        updates: dict[str, Any] = {"routed_at": self.now, "hold_until": None}
+        if inbox_override is not None:
+            updates["inbox_id"] = self.inbox_id(inbox_override)
+        agent = self._pick_agent(conn, avoid=avoid)
+        self._update_conversation(conn, conversation_id, updates)
+        if agent is not None:
+            self._assign(conn, conversation_id, agent, by=None)
+
+    def _pick_agent(self, conn: sqlite3.Connection, *, avoid: int | None) -> sqlite3.Row | None:
+        """The available agent with spare capacity and the fewest open conversations."""
+        rows = conn.execute(
+            "SELECT a.id, a.handle, a.name, a.capacity, ("
+            "  SELECT count(*) FROM conversations c"
+            "  WHERE c.assignee_id = a.id AND c.status IN ('OPEN', 'WAITING')) AS load"
+            " FROM agents a WHERE a.available = 1 ORDER BY load, a.id"
+        ).fetchall()
+        candidates = [r for r in rows if r["load"] < r["capacity"]]
+        preferred = [r for r in candidates if r["id"] != avoid]
+        pool = preferred or candidates
+        return pool[0] if pool else None
+
+    def _assign(
+        self, conn: sqlite3.Connection, conversation_id: int, agent: sqlite3.Row, *, by: str | None
+    ) -> None:
+        conv = conn.execute(
+            "SELECT * FROM conversations WHERE id = ?", (conversation_id,)
+        ).fetchone()
+        self._update_conversation(conn, conversation_id, {"assignee_id": agent["id"]}, conv=conv)
+        self._add_item(
+            conn,
+            conv,
+            type_="event",
+            sender="system",
+            event="assigned",
+            body=f"Assigned to {agent['name']} ({agent['handle']})",
+            agent_id=agent["id"],
+        )
+
+    # -- rules --------------------------------------------------------------------------------
+
+    def _rule_actions(
+        self,
+        conn: sqlite3.Connection,
+        trigger: str,
+        conversation_id: int,
+        session: sqlite3.Row,
+        first_message: str,
+        message: str,
+    ) -> list[RuleAction]:
+        if isinstance(self.rules, NoRules):
+            return []
+        conv = conn.execute(
+            "SELECT c.*, i.name AS inbox FROM conversations c JOIN inboxes i ON i.id = c.inbox_id"
+            " WHERE c.id = ?",
+            (conversation_id,),
+        ).fetchone()
+        trusted_now = (
+            session["identity_state"] == "TRUSTED" and (session["trusted_until"] or 0) > self.now
+        )
+        timing = None
+        if trusted_now:
+            timing = conv["trust_path"] if conv["trust_path"] else "before_routing"
+            if timing == "different_identity":
+                timing = "before_routing"
+        facts = RuleFacts(
+            trigger=trigger,
+            app_id=session["app_id"],
+            identity_state=session["identity_state"],
+            identity_source=session["identity_source"],
+            trust_timing=timing,
+            first_message=first_message,
+            message=message,
+            inbox=conv["inbox"],
+            name=session["display_name"],
+            first_name=first_name(session["display_name"]),
+            conversation_id=conversation_id,
+        )
+        return self.rules.evaluate(facts)
+
+    def _apply_rules(
+        self,
+        conn: sqlite3.Connection,
+        trigger: str,
+        conversation_id: int,
+        *,
+        session_id: str,
+        message: str,
+    ) -> None:
+        if isinstance(self.rules, NoRules):
+            return
+        session = conn.execute(
+            "SELECT * FROM widget_sessions WHERE id = ?", (session_id,)
+        ).fetchone()
+        first = conn.execute(
+            "SELECT body FROM items WHERE conversation_id = ? AND sender = 'customer'"
+            " ORDER BY id LIMIT 1",
+            (conversation_id,),
+        ).fetchone()
+        actions = self._rule_actions(
+            conn, trigger, conversation_id, session, first[0] if first else "", message
+        )
+        self._run_actions(conn, conversation_id, actions, session_id=session_id)
+
+    def _run_actions(
+        self,
+        conn: sqlite3.Connection,
+        conversation_id: int,
+        actions: Iterable[RuleAction],
+        *,
+        session_id: str | None,
+    ) -> None:
+        for action in actions:
+            conv = conn.execute(
+                "SELECT * FROM conversations WHERE id = ?", (conversation_id,)
+            ).fetchone()
+            if action.kind == "bot_message":
+                self._add_item(
+                    conn,
+                    conv,
+                    type_="message",
+                    sender="bot",
+                    body=action.value,
+                    session_id=session_id,
+                )
+            elif action.kind == "login_prompt":
+                self._login_prompt(conn, conv, agent_id=None, sender="bot")
+            elif action.kind == "tag":
+                conn.execute(
+                    "INSERT OR IGNORE INTO conversation_tags (conversation_id, tag) VALUES (?, ?)",
+                    (conversation_id, action.value),
+                )
+                self.desk.emit("conversation.updated", conversation_id=conversation_id)
+
+    def release_holds(self) -> list[int]:
+        """Route every conversation whose login hold timed out to the default inbox."""
+        now = self.now
+        rows = self.desk.query(
+            "SELECT id FROM conversations WHERE routed_at IS NULL AND hold_until <= ?"
+            " AND status != 'CLOSED'",
+            (now,),
+        )
+        released = []
+        for (conversation_id,) in rows:
+            with self.desk.transaction() as conn:
+                self._route(
+                    conn, conversation_id, session=None, inbox_override=self.default_inbox()
+                )
+                released.append(conversation_id)
+        return released
+
+    def tick(self) -> None:
+        """Timers: lapse trust windows and release login holds. Servers call this periodically."""
+        self.expire_trust()
+        self.release_holds()
+
+    # -- items and conversation rows -------------------------------------------------------------
+
+    def _add_item(
+        self,
+        conn: sqlite3.Connection,
+        conv: sqlite3.Row,
+        *,
+        type_: str,
+        sender: str,
+        body: str,
+        event: str | None = None,
+        trusted: bool | None = None,
+        agent_id: int | None = None,
+        session_id: str | None = None,
+        at: int | None = None,
+    ) -> int:
+        now = self.now if at is None else at
+        cursor = conn.execute(
+            "INSERT INTO items (conversation_id, type, sender, event, body, at, trusted, agent_id,"
+            " session_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                conv["id"],
+                type_,
+                sender,
+                event,
+                body,
+                now,
+                None if trusted is None else int(trusted),
+                agent_id,
+                session_id,
+            ),
+        )
+        item_id = int(cursor.lastrowid or 0)
+        conn.execute(
+            "UPDATE conversations SET item_count = item_count + 1, updated_at = ?,"
+            " queue_key = CASE WHEN waiting_since IS NULL THEN ? ELSE waiting_since END"
+            " WHERE id = ?",
+            (now, queue_key(None, now), conv["id"]),
+        )
+        self.desk.emit(
+            "item.created",
+            at=now,
+            conversation_id=conv["id"],
+            item_id=item_id,
+            session_id=session_id,
+            agent_id=agent_id,
+        )
+        return item_id
+
+    def _update_conversation(
+        self,
+        conn: sqlite3.Connection,
+        conversation_id: int,
+        updates: dict[str, Any],
+        *,
+        conv: sqlite3.Row | None = None,
+    ) -> None:
+        if not updates:
+            return
+        if "waiting_since" in updates or "status" in updates:
+            if conv is None:
+                conv = conn.execute(
+                    "SELECT * FROM conversations WHERE id = ?", (conversation_id,)
+                ).fetchone()
+            waiting = updates.get("waiting_since", conv["waiting_since"])
+            updates["queue_key"] = queue_key(waiting, self.now)
+        columns = ", ".join(f"{column} = ?" for column in updates)
+        conn.execute(
+            f"UPDATE conversations SET {columns}, updated_at = ? WHERE id = ?",
+            (*updates.values(), self.now, conversation_id),
+        )
+        self.desk.emit("conversation.updated", conversation_id=conversation_id)
+
+    # -- agent actions ---------------------------------------------------------------------------
+
+    def _conversation_row(self, conn: sqlite3.Connection, conversation_id: object) -> sqlite3.Row:
+        if not isinstance(conversation_id, int) or isinstance(conversation_id, bool):
+            raise InvalidInput("conversation: expected a numeric id")
+        conv = conn.execute(
+            "SELECT * FROM conversations WHERE id = ?", (conversation_id,)
+        ).fetchone()
+        if conv is None:
+            raise NotFound(f"no conversation {conversation_id}")
+        return conv
+
+    def _open_conversation(self, conn: sqlite3.Connection, conversation_id: object) -> sqlite3.Row:
+        conv = self._conversation_row(conn, conversation_id)
+        if conv["status"] == "CLOSED":
+            raise Conflict(f"conversation {conversation_id} is closed; reopen it first")
+        return conv
+
+    def reply(self, conversation_id: int, agent: str, body: object) -> int:
+        """An agent message. The conversation then waits on the customer."""
+        text = check_body(body)
+        agent_id = self.agent_id(agent)
+        with self.desk.transaction() as conn:
+            conv = self._open_conversation(conn, conversation_id)
+            if conv["assignee_id"] is None:
+                self._assign(conn, conversation_id, self._agent_row(conn, agent_id), by=agent)
+            item_id = self._add_item(
+                conn, conv, type_="message", sender="agent", body=text, agent_id=agent_id
+            )
+            self._update_conversation(
+                conn, conversation_id, {"status": "WAITING", "waiting_since": None}
+            )
+            return item_id
+
+    def _agent_row(self, conn: sqlite3.Connection, agent_id: int) -> sqlite3.Row:
+        return conn.execute("SELECT * FROM agents WHERE id = ?", (agent_id,)).fetchone()
+
+    def send_login_prompt(self, conversation_id: int, agent: str) -> int:
+        """A message carrying the app's login link, recorded as a login prompt."""
+        agent_id = self.agent_id(agent)
+        with self.desk.transaction() as conn:
+            conv = self._open_conversation(conn, conversation_id)
+            item_id = self._login_prompt(conn, conv, agent_id=agent_id, sender="agent")
+            self._update_conversation(
+                conn, conversation_id, {"status": "WAITING", "waiting_since": None}
+            )
+            return item_id
+
+    def _login_prompt(
+        self, conn: sqlite3.Connection, conv: sqlite3.Row, *, agent_id: int | None, sender: str
+    ) -> int:
+        app = self.app(conv["app_id"] or self._any_app())
+        item_id = self._add_item(
+            conn,
+            conv,
+            type_="message",
+            sender=sender,
+            body=f"Please log in so we can verify it's you: {app['login_url']}",
+            agent_id=agent_id,
+        )
+        self._add_item(
+            conn,
+            conv,
+            type_="event",
+            sender="system",
+            event="login_prompt_sent",
+            body="Login prompt sent",
+            agent_id=agent_id,
+        )
+        return item_id
+
+    def _any_app(self) -> str:
+        row = self.desk.query_one("SELECT app_id FROM apps ORDER BY app_id LIMIT 1")
+        if row is None:
+            raise NotFound("the desk has no app configured")
+        return str(row[0])
+
+    def transfer(
+        self,
+        conversation_id: int,
+        agent: str,
+        *,
+        to_agent: str | None = None,
+        to_inbox: str | None = None,
+    ) -> None:
+        """Move a conversation to another agent and/or inbox."""
+        if to_agent is None and to_inbox is None:
+            raise InvalidInput("transfer: name an agent or an inbox to transfer to")
+        self.agent_id(agent)
+        target_agent = self.agent_id(to_agent) if to_agent is not None else None
+        target_inbox = self.inbox_id(to_inbox) if to_inbox is not None else None
+        with self.desk.transaction() as conn:
+            conv = self._open_conversation(conn, conversation_id)
+            updates: dict[str, Any] = {}
+            parts = []
+            if target_inbox is not None and target_inbox != conv["inbox_id"]:
+                updates["inbox_id"] = target_inbox
+                parts.append(f"inbox {to_inbox}")
+                if target_agent is None:
+                    updates["assignee_id"] = None
+            if target_agent is not None and target_agent != conv["assignee_id"]:
+                updates["assignee_id"] = target_agent
+                parts.append(f"agent {to_agent}")
+            if not updates:
+                raise Conflict("transfer: the conversation is already there")
+            self._update_conversation(conn, conversation_id, updates)
+            self._add_item(
+                conn,
+                conv,
+                type_="event",
+                sender="system",
+                event="transferred",
+                body=f"Transferred by {agent} to " + " and ".join(parts),
+                agent_id=self.agent_id(agent),
+            )
+
+    def close(self, conversation_id: int, agent: str, *, force: bool = False) -> None:
+        """Close; a customer still waiting for a reply needs `force`."""
+        agent_id = self.agent_id(agent)
+        with self.desk.transaction() as conn:
+            conv = self._open_conversation(conn, conversation_id)
+            if conv["waiting_since"] is not None and not force:
+                raise Conflict(
+                    f"conversation {conversation_id}: the customer is waiting for a reply;"
+                    " close with force to close anyway"
+                )
+            self._add_item(
+                conn,
+                conv,
+                type_="event",
+                sender="system",
+                event="closed",
+                body=f"Closed by {agent}" + (" while the customer waited" if force else ""),
+                agent_id=agent_id,
+            )
+            self._update_conversation(
+                conn,
+                conversation_id,
+                {"status": "CLOSED", "waiting_since": None, "closed_at": self.now},
+            )
+            self.desk.emit("conversation.closed", conversation_id=conversation_id)
+
+    def reopen(self, conversation_id: int, agent: str) -> None:
+        agent_id = self.agent_id(agent)
+        with self.desk.transaction() as conn:
+            conv = self._conversation_row(conn, conversation_id)
+            if conv["status"] != "CLOSED":
+                raise Conflict(f"conversation {conversation_id} is not closed")
+            other = conn.execute(
+                "SELECT id FROM conversations WHERE profile_id = ? AND status != 'CLOSED'",
+                (conv["profile_id"],),
+            ).fetchone()
+            if other is not None:
+                raise Conflict(
+                    f"conversation {conversation_id}: the customer already has open conversation"
+                    f" {other[0]}"
+                )
+            self._update_conversation(
+                conn,
+                conversation_id,
+                {"status": "WAITING", "closed_at": None, "assignee_id": agent_id},
+            )
+            self._add_item(
+                conn,
+                conv,
+                type_="event",
+                sender="system",
+                event="reopened",
+                body=f"Reopened by {agent}",
+                agent_id=agent_id,
+            )
+            self.desk.emit("conversation.reopened", conversation_id=conversation_id)
+
+    # -- reads ------------------------------------------------------------------------------------
+
+    def conversation(self, conversation_id: int) -> ConversationView:
+        with self.desk.reading() as conn:
+            conv = self._conversation_row(conn, conversation_id)
+            return self._conversation_view(conn, conv)
+
+    def _conversation_view(self, conn: sqlite3.Connection, conv: sqlite3.Row) -> ConversationView:
+        inbox = conn.execute(
+            "SELECT name FROM inboxes WHERE id = ?", (conv["inbox_id"],)
+        ).fetchone()
+        agent = None
+        if conv["assignee_id"] is not None:
+            agent = conn.execute(
+                "SELECT handle, name FROM agents WHERE id = ?", (conv["assignee_id"],)
+            ).fetchone()
+        tags = tuple(
+            r[0]
+            for r in conn.execute(
+                "SELECT tag FROM conversation_tags WHERE conversation_id = ? ORDER BY tag",
+                (conv["id"],),
+            )
+        )
+        last = conv["last_customer_trusted"]
+        return ConversationView(
+            id=conv["id"],
+            status=conv["status"],
+            inbox=inbox[0],
+            assignee=agent[0] if agent else None,
+            assignee_name=agent[1] if agent else None,
+            profile=self._profile_view(conn, conv["profile_id"]),
+            app_id=conv["app_id"],
+            identity_state=conv["identity_state"],
+            identity_source=conv["identity_source"],
+            trust_path=conv["trust_path"],
+            authenticated_at=conv["authenticated_at"],
+            created_at=conv["created_at"],
+            updated_at=conv["updated_at"],
+            routed_at=conv["routed_at"],
+            waiting_since=conv["waiting_since"],
+            last_customer_trusted=None if last is None else bool(last),
+            tags=tags,
+        )
+
+    def profile(self, profile_id: int) -> ProfileView:
+        with self.desk.reading() as conn:
+            return self._profile_view(conn, profile_id)
+
+    def _profile_view(self, conn: sqlite3.Connection, profile_id: int) -> ProfileView:
+        row = conn.execute("SELECT id, name FROM profiles WHERE id = ?", (profile_id,)).fetchone()
+        if row is None:
+            raise NotFound(f"no customer profile {profile_id}")
+        emails = tuple(
+            r[0]
+            for r in conn.execute(
+                "SELECT email FROM profile_emails WHERE profile_id = ? ORDER BY email",
+                (profile_id,),
+            )
+        )
+        phones = tuple(
+            r[0]
+            for r in conn.execute(
+                "SELECT phone FROM profile_phones WHERE profile_id = ? ORDER BY phone",
+                (profile_id,),
+            )
+        )
+        return ProfileView(id=row[0], name=row[1], emails=emails, phones=phones)
+
+    def find_profile(self, email_or_phone: str) -> ProfileView:
+        """The profile owning an email or phone number (normalized first)."""
+        text = email_or_phone.strip()
+        with self.desk.reading() as conn:
+            if "@" in text:
+                row = self._find_profile(conn, normalize_email(text), None)
+            else:
+                row = self._find_profile(conn, None, normalize_phone(text))
+            if row is None:
+                raise NotFound(f"no customer profile with {text!r}")
+            return self._profile_view(conn, row["id"])
+
+    def past_conversations(
+        self, profile_id: int, *, exclude: int | None = None
+    ) -> list[PastConversation]:
+        rows = self.desk.query(
+            "SELECT c.id, c.status, i.name, c.created_at, c.trust_path,"
+            " (SELECT count(*) FROM items t WHERE t.conversation_id = c.id AND t.trusted = 1),"
+            " (SELECT count(*) FROM items t WHERE t.conversation_id = c.id"
+            "   AND t.sender = 'customer' AND t.type = 'message')"
+            " FROM conversations c JOIN inboxes i ON i.id = c.inbox_id"
+            " WHERE c.profile_id = ? AND c.id != ? ORDER BY c.created_at DESC, c.id DESC",
+            (profile_id, -1 if exclude is None else exclude),
+        )
+        return [PastConversation(*row) for row in rows]
+
+    def timeline(
+        self, conversation_id: int, *, after_id: int = 0, limit: int = -1
+    ) -> list[TimelineItem]:
+        with self.desk.reading() as conn:
+            conv = self._conversation_row(conn, conversation_id)
+            rows = conn.execute(
+                "SELECT i.id, i.conversation_id, i.type, i.sender, i.event, i.body, i.at,"
+                " i.trusted, a.handle FROM items i LEFT JOIN agents a ON a.id = i.agent_id"
+                " WHERE i.conversation_id = ? AND i.id > ? ORDER BY i.id LIMIT ?",
+                (conversation_id, after_id, limit),
+            ).fetchall()
+        return [
+            TimelineItem(
+                id=r[0],
+                conversation_id=r[1],
+                type=r[2],
+                sender=r[3],
+                event=r[4],
+                body=r[5],
+                at=r[6],
+                trusted=None if r[7] is None else bool(r[7]),
+                glyph=glyph(r[7], conv["status"]),
+                agent=r[8],
+            )
+            for r in rows
+        ]
+
+    # -- what the widget sees ----------------------------------------------------------------------
+
+    def session_timeline(self, session_id: str) -> list[TimelineItem]:
+        """The current conversation's messages as the customer sees them (no internal events)."""
+        with self.desk.reading() as conn:
+            row = self._session_row(conn, session_id)
+        if row["conversation_id"] is None:
+            return []
+        return [item for item in self.timeline(row["conversation_id"]) if item.type == "message"]
+
+    def widget_events(
+        self, session_id: str, *, after: int = 0, limit: int = 200
+    ) -> list[WidgetEvent]:
+        """What the widget of this session receives after change-feed id `after`.
+
+        Only the session's current conversation is visible: after clear_user, nothing of the
+        previous customer's chat reaches it.
+        """
+        with self.desk.reading() as conn:
+            row = self._session_row(conn, session_id)
+            conversation_id = row["conversation_id"]
+            events = conn.execute(
+                "SELECT e.id, e.kind, e.at, e.conversation_id, e.item_id, e.session_id,"
+                " i.sender, i.body, i.type"
+                " FROM events e LEFT JOIN items i ON i.id = e.item_id"
+                " WHERE e.id > ? AND (e.session_id = ? OR (e.conversation_id = ?"
+                "   AND e.kind IN ('item.created', 'conversation.closed', 'conversation.reopened')))"
+                " ORDER BY e.id LIMIT ?",
+                (after, session_id, -1 if conversation_id is None else conversation_id, limit),
+            ).fetchall()
+        out = []
+        for event_id, kind, at, conv_id, item_id, _sid, sender, body, item_type in events:
+            if kind == "item.created" and item_type == "message" and sender in ("agent", "bot"):
+                out.append(
+                    WidgetEvent(
+                        event_id,
+                        "message:received",
+                        {"id": item_id, "sender": sender, "body": body, "at": iso(at)},
+                    )
+                )
+            elif kind == "conversation.created":
+                out.append(WidgetEvent(event_id, "conversation:started", {"id": conv_id}))
+            elif kind == "conversation.closed":
+                out.append(WidgetEvent(event_id, "conversation:ended", {"id": conv_id}))
+            elif kind == "session.expired":
+                out.append(WidgetEvent(event_id, "identity:expired", {"at": iso(at)}))
+        return out
+
+    # -- export ---------------------------------------------------------------------------------
+
+    def export_conversations(self, customer: str | None = None) -> list[dict[str, Any]]:
+        """Conversations with their timelines, as `gladdesk export conversations` prints them."""
+        with self.desk.reading() as conn:
+            if customer is not None:
+                profile = self.find_profile(customer)
+                convs = conn.execute(
+                    "SELECT * FROM conversations WHERE profile_id = ? ORDER BY id", (profile.id,)
+                ).fetchall()
+            else:
+                convs = conn.execute("SELECT * FROM conversations ORDER BY id").fetchall()
+            out = []
+            for conv in convs:
+                view = self._conversation_view(conn, conv)
+                items = conn.execute(
+                    "SELECT type, sender, event, body, at, trusted FROM items"
+                    " WHERE conversation_id = ? ORDER BY id",
+                    (conv["id"],),
+                ).fetchall()
+                out.append(
+                    {
+                        "id": view.id,
+                        "status": view.status,
+                        "inbox": view.inbox,
+                        "assignee": view.assignee,
+                        "identity": {
+                            "state": view.identity_state,
+                            "source": view.identity_source,
+                            "trust_path": view.trust_path,
+                        },
+                        "tags": list(view.tags),
+                        "customer": {
+                            "id": view.profile.id,
+                            "name": view.profile.name,
+                            "emails": list(view.profile.emails),
+                            "phones": list(view.profile.phones),
+                        },
+                        "items": [
+                            {
+                                "type": t,
+                                "sender": s,
+                                "event": e,
+                                "body": b,
+                                "at": iso(a),
+                                "trusted": None if tr is None else bool(tr),
+                                "glyph": glyph(tr, view.status),
+                            }
+                            for t, s, e, b, a, tr in items
+                        ],
+                    }
+                )
+            return out
+
+
+def dumps(data: object) -> str:
+    return json.dumps(data, ensure_ascii=False, indent=2)

@@ -1,0 +1,119 @@
+"""Domain dataclasses the desk hands to its callers (console, server, feed, CLI)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+Glyph = Literal["green", "gray"] | None
+
+
+def glyph(trusted: bool | int | None, status: str) -> Glyph:
+    """The trusted glyph of a customer message (SPEC §1): only from the stored flag."""
+    if not trusted:
+        return None
+    return "gray" if status == "CLOSED" else "green"
+
+
+@dataclass(frozen=True, slots=True)
+class SessionStart:
+    """What `Engine.init_session` returns to the widget."""
+
+    session_id: str
+    token: str  # secret bearer token for the HTTP widget API; stored only hashed
+    app_id: str
+    first_message: str
+    onboarding_required: bool
+    onboarding_identity: str  # "email" or "phone"
+
+
+@dataclass(frozen=True, slots=True)
+class SessionView:
+    id: str
+    app_id: str
+    identity_state: str  # ANONYMOUS | CLAIMED | TRUSTED
+    identity_source: str  # none | onboarding_form | set_user | jwt
+    profile_id: int | None
+    name: str | None
+    first_name: str
+    trusted_until: int | None
+    conversation_id: int | None
+    greeting: str | None  # "Hi Julie, ..." once identified
+    onboarding_required: bool
+    ended: bool
+
+
+@dataclass(frozen=True, slots=True)
+class SentMessage:
+    item_id: int
+    conversation_id: int
+    trusted: bool
+    new_conversation: bool
+    assignee: str | None  # agent handle
+
+
+@dataclass(frozen=True, slots=True)
+class TimelineItem:
+    id: int
+    conversation_id: int
+    type: str  # message | event
+    sender: str  # customer | agent | bot | system
+    event: str | None
+    body: str
+    at: int
+    trusted: bool | None
+    glyph: Glyph
+    agent: str | None  # handle of the agent who wrote it
+
+
+@dataclass(frozen=True, slots=True)
+class ProfileView:
+    id: int
+    name: str
+    emails: tuple[str, ...]
+    phones: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class PastConversation:
+    id: int
+    status: str
+    inbox: str
+    created_at: int
+    trust_path: str | None
+    trusted_messages: int
+    customer_messages: int
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationView:
+    id: int
+    status: str
+    inbox: str
+    assignee: str | None  # agent handle
+    assignee_name: str | None
+    profile: ProfileView
+    app_id: str | None
+    identity_state: str
+    identity_source: str
+    trust_path: str | None
+    authenticated_at: int | None
+    created_at: int
+    updated_at: int
+    routed_at: int | None
+    waiting_since: int | None
+    last_customer_trusted: bool | None
+    tags: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def customer_waiting(self) -> bool:
+        return self.waiting_since is not None and self.status != "CLOSED"
+
+
+@dataclass(frozen=True, slots=True)
+class WidgetEvent:
+    """One thing the widget receives: message:received, conversation:started, ..."""
+
+    id: int  # the change-feed id; pass it back as `after` to resume
+    kind: str
+    data: dict
