@@ -7,7 +7,6 @@ and servers sharing the database file see it. Times come from `desk.clock` (ms).
 from __future__ import annotations
 
 import hashlib
-import json
 import secrets
 import sqlite3
 from collections.abc import Iterable
@@ -270,9 +269,9 @@ class Engine:
             if row["identity_state"] != "ANONYMOUS":
                 raise Conflict("onboarding: this session is already identified")
             field = app["onboarding_identity"]
-            if field == "email" and phone is not None and email is None:
+            if field == "email" and phone is not None:
                 raise InvalidInput("onboarding: this app asks for an email, not a phone")
-            if field == "phone" and email is not None and phone is None:
+            if field == "phone" and email is not None:
                 raise InvalidInput("onboarding: this app asks for a phone number, not an email")
             clean_name = normalize_name(name)
             contact = normalize_email(email) if field == "email" else normalize_phone(phone)
@@ -1366,7 +1365,3 @@ class Engine:
                     }
                 )
             return out
-
-
-def dumps(data: object) -> str:
-    return json.dumps(data, ensure_ascii=False, indent=2)

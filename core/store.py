@@ -183,7 +183,7 @@ class Desk:
     def reading(self) -> Iterator[sqlite3.Connection]:
         """A consistent snapshot for several SELECTs."""
         with self._lock:
-            if self._depth:
+            if self.conn.in_transaction:
                 yield self.conn
                 return
             self.conn.execute("BEGIN")

@@ -1,0 +1,52 @@
+"""Shared test helpers: a small desk seeded in tmp_path."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from core.store import Desk
+
+LOGIN_URL = "https://shop.example.com/login"
+SIGNUP_URL = "https://shop.example.com/signup"
+
+
+def seed_desk(
+    desk: Desk,
+    *,
+    agents: tuple[str, ...] = ("alice", "bruno", "chen"),
+    capacity: int = 5,
+    onboarding_identity: str = "email",
+    onboarding_enabled: bool = True,
+    trust_window_s: int = 3600,
+) -> None:
+    """One app (`shop`), inboxes Chat/Returns/Billing, and the given agents."""
+    with desk.transaction() as conn:
+        conn.execute(
+            "INSERT INTO apps (app_id, store_name, login_url, signup_url, first_message, greeting,"
+            " onboarding_enabled, onboarding_identity, trust_window_s, allowed_origins)"
+            " VALUES ('shop', 'Shop', ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                LOGIN_URL,
+                SIGNUP_URL,
+                "Welcome! Log in at {login_url} or sign up at {signup_url}.",
+                "Hi {first_name}, how can we help?",
+                int(onboarding_enabled),
+                onboarding_identity,
+                trust_window_s,
+                json.dumps(["http://127.0.0.1"]),
+            ),
+        )
+        for name in ("Chat", "Returns", "Billing"):
+            conn.execute("INSERT INTO inboxes (name) VALUES (?)", (name,))
+        for handle in agents:
+            conn.execute(
+                "INSERT INTO agents (handle, name, capacity) VALUES (?, ?, ?)",
+                (handle, handle.title() + " Agent", capacity),
+            )
+
+
+def file_digest(path: Path) -> str:
+    import hashlib
+
+    return hashlib.sha256(path.read_bytes()).hexdigest()
