@@ -35,6 +35,7 @@ from core.keyring import (
     SUPPORTED_ALGS,
     KeyInfo,
     KeyringError,
+    changes_key,
     check_jwks_url,
     check_kid,
     fetch_jwks,
@@ -43,6 +44,7 @@ from core.keyring import (
     keyring_version,
     load_public_pem,
     load_rows,
+    local_changes,
     mark_changed,
     parse_jwks,
     prepare_secret,
@@ -91,6 +93,8 @@ DEFAULT_TTL_S = 600
 JWKS_REFRESH_INTERVAL_MS = 60_000
 #: A fetched JWKS-URL keyset is re-fetched (rate limit permitting) once it is this old.
 JWKS_MAX_AGE_MS = 600_000
+#: How stale a running Keyring may be about another process's key change.
+DEFAULT_CHECK_INTERVAL_MS = 200
 MAX_JTI_LENGTH = 256
 MAX_AUDIT_TEXT = 200
 #: NumericDate bounds (seconds): anything outside is not a time a token can carry.
@@ -285,8 +289,9 @@ def _numeric_ms(payload: dict[str, Any], claim: str, kid: str) -> int:
 class Keyring:
     """The desk's verifier and key store. Thread-safe; one per desk per process is enough.
 
-    Key changes made anywhere (another Keyring, another process) are picked up by comparing
-    the `keyring.version` setting, at most every `check_interval_ms` (0: on every verify).
+    Key changes made in this process are seen at once; changes by other processes (a CLI
+    `keys retire` while a server runs) by comparing the `keyring.version` setting (one
+    primary-key read) at most every `check_interval_ms` (0: on every verify).
     """
 
     def __init__(
@@ -296,7 +301,7 @@ class Keyring:
         http_client: httpx.Client | None = None,
         leeway_s: int = DEFAULT_LEEWAY_S,
         max_lifetime_s: int = DEFAULT_MAX_LIFETIME_S,
-        check_interval_ms: int = 0,
+        check_interval_ms: int = DEFAULT_CHECK_INTERVAL_MS,
     ) -> None:
         self.desk = desk
         self.leeway_ms = leeway_s * 1000
@@ -307,6 +312,8 @@ class Keyring:
         self._lock = threading.RLock()
         self._version: object = _UNLOADED
         self._next_check = 0.0
+        self._local_seen = -1
+        self._changes_key = changes_key(desk.path)
         self._keys: dict[str, _Key] = {}
         self._remote: list[_RemoteKeyset] = []
         self._retired_remote: dict[str, _Key] = {}
@@ -316,7 +323,10 @@ class Keyring:
     # -- keeping up with the database ---------------------------------------------------------
 
     def _sync(self) -> None:
-        if self.check_interval_s:
+        local = local_changes(self._changes_key)
+        if local != self._local_seen:
+            self._local_seen = local
+        elif self.check_interval_s:
             now = time.monotonic()
             if now < self._next_check:
                 return

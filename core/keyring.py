@@ -361,8 +361,24 @@ def keyring_version(desk: Desk) -> str | None:
     return row[0] if row else None
 
 
+#: Key changes made by this process, per database file: lets a Keyring notice them at once
+#: while it checks the database for other processes' changes only every few ms.
+_local_changes: dict[str, int] = {}
+
+
+def changes_key(path: Path) -> str:
+    """The key of `_local_changes` for a database file (resolved: one file, one key)."""
+    return str(path.resolve())
+
+
+def local_changes(key: str) -> int:
+    return _local_changes.get(key, 0)
+
+
 def mark_changed(desk: Desk, at: int) -> None:
     """Emit `keys.changed` and record it as the keyring version. Inside a transaction."""
+    key = changes_key(desk.path)
+    _local_changes[key] = _local_changes.get(key, 0) + 1
     event_id = desk.emit(KEYS_CHANGED, at=at)
     desk.conn.execute(
         "INSERT INTO settings (key, value) VALUES (?, ?)"

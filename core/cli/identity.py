@@ -1,0 +1,232 @@
+"""`gladdesk keys add|list|retire`, `gladdesk token`, `gladdesk verify` (SPEC §4, §8)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import BinaryIO, cast
+
+import click
+
+from core.cli import open_desk
+from core.clock import iso
+from core.identity import Keyring, TokenRejected
+
+#: A token read from stdin is never larger than this (the verifier rejects > 8 KiB anyway).
+MAX_STDIN_BYTES = 64 * 1024
+_FILE = click.Path(exists=True, dir_okay=False, readable=True, path_type=Path)
+
+
+def _read_file(path: Path, what: str) -> bytes:
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise click.UsageError(f"{what} {path}: cannot read: {exc.strerror}") from None
+    if len(data) > 1 << 20:
+        raise click.UsageError(f"{what} {path}: larger than 1 MiB")
+    return data
+
+
+@click.group("keys")
+def keys() -> None:
+    """The keyring: site keys that sign User Identity JWTs, and the desk's own key."""
+
+
+@keys.command("add")
+@click.option("--kid", help="Key id (the token header's kid). For --jwks-url: the keyset's name.")
+@click.option("--alg", type=click.Choice(["HS256", "RS256", "ES256"]), help="Algorithm of the key.")
+@click.option("--secret-file", type=_FILE, help="HS256: a file holding the shared secret.")
+@click.option("--public-key-file", type=_FILE, help="RS256/ES256: a PEM public key file.")
+@click.option("--jwks-file", type=_FILE, help="A JWKS file: adds every key in it (or only --kid).")
+@click.option("--jwks-url", help="A JWKS URL, fetched now and when a token names an unknown kid.")
+@click.option("--issuer", help="Require this iss claim.")
+@click.option("--audience", help="Require this aud claim.")
+@click.pass_context
+def keys_add(
+    ctx: click.Context,
+    kid: str | None,
+    alg: str | None,
+    secret_file: Path | None,
+    public_key_file: Path | None,
+    jwks_file: Path | None,
+    jwks_url: str | None,
+    issuer: str | None,
+    audience: str | None,
+) -> None:
+    """Register a site signing key. The secret goes to the keystore file, never the database.
+
+    A secret file's trailing newline is ignored.
+    """
+    given = [
+        name
+        for name, value in (
+            ("--secret-file", secret_file),
+            ("--public-key-file", public_key_file),
+            ("--jwks-file", jwks_file),
+            ("--jwks-url", jwks_url),
+        )
+        if value is not None
+    ]
+    if alg == "HS256" and secret_file is None:
+        raise click.UsageError("--alg HS256 needs --secret-file FILE")
+    if len(given) != 1:
+        raise click.UsageError(
+            "give exactly one of --secret-file, --public-key-file, --jwks-file, --jwks-url"
+            + (f" (got {', '.join(given)})" if given else "")
+        )
+    if secret_file is not None and alg not in (None, "HS256"):
+        raise click.UsageError(f"--secret-file is for --alg HS256, not {alg}")
+    if (secret_file or public_key_file) and not kid:
+        raise click.UsageError("--kid KID is required with --secret-file and --public-key-file")
+    desk = open_desk(ctx, create=True)
+    keyring = Keyring(desk)
+    try:
+        if secret_file is not None:
+            secret = _read_file(secret_file, "secret file").rstrip(b"\r\n")
+            added = keyring.add_key(
+                kid=kid, alg="HS256", secret=secret, issuer=issuer, audience=audience
+            )
+        elif public_key_file is not None:
+            added = keyring.add_key(
+                kid=kid,
+                alg=alg,
+                public_key_pem=_read_file(public_key_file, "public key file"),
+                issuer=issuer,
+                audience=audience,
+            )
+        elif jwks_file is not None:
+            added = keyring.add_key(
+                kid=kid,
+                alg=alg,
+                jwks=_read_file(jwks_file, "JWKS file"),
+                issuer=issuer,
+                audience=audience,
+            )
+        else:
+            added = keyring.add_key(
+                kid=kid, alg=alg, jwks_url=jwks_url, issuer=issuer, audience=audience
+            )
+    finally:
+        keyring.close()
+        desk.close()
+    for info in added:
+        click.echo(f"added {info.kid} ({info.alg}, {info.source})")
+
+
+@keys.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@click.pass_context
+def keys_list(ctx: click.Context, as_json: bool) -> None:
+    """List keys (metadata and fingerprints only; never a secret)."""
+    desk = open_desk(ctx, create=True)
+    try:
+        infos = Keyring(desk).list_keys()
+    finally:
+        desk.close()
+    if as_json:
+        click.echo(json.dumps([info.as_dict() for info in infos], indent=2))
+        return
+    if not infos:
+        click.echo("no keys (add one: gladdesk keys add --kid KID --alg HS256 --secret-file FILE)")
+        return
+    rows = [
+        (
+            info.kid,
+            info.alg,
+            info.source,
+            info.status,
+            info.issuer or "-",
+            info.audience or "-",
+            info.jwks_url
+            or info.fingerprint
+            or ("(secret in keystore)" if info.source == "secret" else "-"),
+            iso(info.created_at) or "",
+        )
+        for info in infos
+    ]
+    header = ("KID", "ALG", "SOURCE", "STATUS", "ISSUER", "AUDIENCE", "FINGERPRINT/URL", "CREATED")
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+    for row in [header, *rows]:
+        click.echo(
+            "  ".join(
+                str(cell).ljust(width) for cell, width in zip(row, widths, strict=True)
+            ).rstrip()
+        )
+
+
+@keys.command("retire")
+@click.argument("kid")
+@click.pass_context
+def keys_retire(ctx: click.Context, kid: str) -> None:
+    """Retire KID: its tokens are rejected (key_retired) from now on."""
+    desk = open_desk(ctx, create=True)
+    try:
+        info = Keyring(desk).retire(kid)
+    finally:
+        desk.close()
+    click.echo(f"retired {info.kid}")
+
+
+@click.command("token")
+@click.option("--email", help="The customer's email (give this or --phone).")
+@click.option("--phone", help="The customer's phone in E.164, like +14155550123.")
+@click.option("--name", help="The customer's display name.")
+@click.option(
+    "--ttl", type=click.IntRange(1, 3600), default=600, show_default=True, help="Seconds."
+)
+@click.option("--jti", help="A token id, bound to the first widget session that presents it.")
+@click.pass_context
+def token(
+    ctx: click.Context,
+    email: str | None,
+    phone: str | None,
+    name: str | None,
+    ttl: int,
+    jti: str | None,
+) -> None:
+    """Print a desk-signed User Identity JWT."""
+    if (email is None) == (phone is None):
+        raise click.UsageError("give exactly one of --email or --phone")
+    desk = open_desk(ctx, create=True)
+    try:
+        text = Keyring(desk).mint(email=email, phone=phone, name=name, ttl_s=ttl, jti=jti)
+    finally:
+        desk.close()
+    click.echo(text)
+
+
+@click.command("verify")
+@click.argument("token_text", metavar="TOKEN")
+@click.option(
+    "--session", "session_id", help="The widget session presenting the token (jti binding)."
+)
+@click.pass_context
+def verify(ctx: click.Context, token_text: str, session_id: str | None) -> None:
+    """Verify TOKEN (or `-` for stdin); print JSON; exit 0 if it verifies, 1 if rejected."""
+    if token_text == "-":
+        stream = cast(BinaryIO, click.get_binary_stream("stdin"))
+        raw = stream.read(MAX_STDIN_BYTES + 1)
+        token_text = raw.decode("utf-8", errors="replace").strip()
+    desk = open_desk(ctx, create=True)
+    try:
+        identity = Keyring(desk).verify(token_text, session_id=session_id)
+    except TokenRejected as rejection:
+        click.echo(json.dumps({"ok": False, "code": rejection.code, "detail": rejection.detail}))
+        sys.exit(1)
+    finally:
+        desk.close()
+    out = {
+        "email": identity.email,
+        "phone": identity.phone,
+        "name": identity.name,
+        "kid": identity.kid,
+        "expires_at": identity.expires_at,
+    }
+    click.echo(json.dumps({"ok": True, "identity": out}, ensure_ascii=False))
+
+
+def register(main: click.Group) -> None:
+    main.add_command(keys)
+    main.add_command(token)
+    main.add_command(verify)
