@@ -98,10 +98,15 @@ def _v1(conn: sqlite3.Connection) -> None:
             last_preview TEXT NOT NULL DEFAULT '',
             item_count INTEGER NOT NULL DEFAULT 0
         );
-        CREATE INDEX conversations_assignee_queue
-            ON conversations (assignee_id, status, queue_key, id);
-        CREATE INDEX conversations_inbox_queue ON conversations (inbox_id, status, queue_key, id);
-        CREATE INDEX conversations_queue ON conversations (status, queue_key, id);
+        -- Queue pages are keyset scans of these: (queue_key, id) > (?, ?) ORDER BY queue_key, id.
+        -- The partial ones cover the working queues (OPEN and WAITING together).
+        CREATE INDEX conversations_active_queue ON conversations (queue_key, id)
+            WHERE status != 'CLOSED';
+        CREATE INDEX conversations_assignee_queue ON conversations (assignee_id, queue_key, id)
+            WHERE status != 'CLOSED';
+        CREATE INDEX conversations_inbox_queue ON conversations (inbox_id, queue_key, id)
+            WHERE status != 'CLOSED';
+        CREATE INDEX conversations_status_queue ON conversations (status, queue_key, id);
         CREATE INDEX conversations_profile ON conversations (profile_id, status);
         CREATE INDEX conversations_created ON conversations (created_at);
 
@@ -187,9 +192,10 @@ def _v1(conn: sqlite3.Connection) -> None:
             expires_at INTEGER NOT NULL
         );
 
-        -- The change feed: append-only; consoles, servers and feeds tail it by id.
+        -- The change feed: append-only; consoles, servers and feeds tail it by id. Rows are
+        -- never deleted (trigger below), so the rowid alone is monotonic: no AUTOINCREMENT.
         CREATE TABLE events (
-            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            id INTEGER PRIMARY KEY,
             kind TEXT NOT NULL,
             at INTEGER NOT NULL,
             conversation_id INTEGER,

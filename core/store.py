@@ -66,6 +66,36 @@ def _check_file(path: Path, *, create: bool) -> None:
         raise StoreError(f"{path}: not an SQLite database file")
 
 
+class _Transaction:
+    """The context manager behind `Desk.transaction()` (a class: it sits on the hot path)."""
+
+    __slots__ = ("desk",)
+
+    def __init__(self, desk: Desk) -> None:
+        self.desk = desk
+
+    def __enter__(self) -> sqlite3.Connection:
+        desk = self.desk
+        desk._lock.acquire()
+        if desk._depth == 0:
+            try:
+                desk._begin()
+            except BaseException:
+                desk._lock.release()
+                raise
+        desk._depth += 1
+        return desk.conn
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        desk = self.desk
+        try:
+            desk._depth -= 1
+            if desk._depth == 0:
+                desk.conn.execute("ROLLBACK" if exc_type is not None else "COMMIT")
+        finally:
+            desk._lock.release()
+
+
 class Desk:
     """An open desk database. Thread-safe: one connection guarded by a lock."""
 
@@ -143,27 +173,12 @@ class Desk:
 
     # -- transactions -----------------------------------------------------------------------
 
-    @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction (BEGIN IMMEDIATE). Nested use joins the outer one."""
-        with self._lock:
-            if self._depth:
-                self._depth += 1
-                try:
-                    yield self.conn
-                finally:
-                    self._depth -= 1
-                return
-            self._begin()
-            self._depth = 1
-            try:
-                yield self.conn
-            except BaseException:
-                self._depth = 0
-                self.conn.execute("ROLLBACK")
-                raise
-            self._depth = 0
-            self.conn.execute("COMMIT")
+    def transaction(self) -> _Transaction:
+        """One write transaction (BEGIN IMMEDIATE). Nested use joins the outer one.
+
+        `with desk.transaction() as conn:` commits on success and rolls back on any error.
+        """
+        return _Transaction(self)
 
     def _begin(self) -> None:
         # busy_timeout covers ordinary waits; this loop outlasts a long checkpoint too.
