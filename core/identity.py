@@ -378,6 +378,7 @@ class Keyring:
             self._keys, self._remote, self._retired_remote = keys, remote, retired_remote
             self._signer = None
             self._version = version
+            self._next_check = time.monotonic() + self.check_interval_s
 
     def _client(self) -> httpx.Client:
         if self._http is None:
