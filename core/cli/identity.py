@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import BinaryIO, cast
 
 import click
 
@@ -205,8 +204,7 @@ def token(
 def verify(ctx: click.Context, token_text: str, session_id: str | None) -> None:
     """Verify TOKEN (or `-` for stdin); print JSON; exit 0 if it verifies, 1 if rejected."""
     if token_text == "-":
-        stream = cast(BinaryIO, click.get_binary_stream("stdin"))
-        raw = stream.read(MAX_STDIN_BYTES + 1)
+        raw: bytes = sys.stdin.buffer.read(MAX_STDIN_BYTES + 1)
         token_text = raw.decode("utf-8", errors="replace").strip()
     desk = open_desk(ctx, create=True)
     try:
