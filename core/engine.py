@@ -119,6 +119,7 @@ class Engine:
         self.rules: Rules = rules or NoRules()
         self._apps: dict[str, sqlite3.Row] = {}
         self._agents_by_handle: dict[str, tuple[int, str]] = {}
+        self._inboxes: dict[str, int] = {}
 
     @property
     def keyring(self) -> Keyring:
@@ -158,11 +159,17 @@ class Engine:
         return [r[0] for r in self.desk.query("SELECT handle FROM agents ORDER BY handle")]
 
     def inbox_id(self, name: str) -> int:
-        row = self.desk.query_one("SELECT id FROM inboxes WHERE name = ?", (name,))
-        if row is None:
-            known = ", ".join(r[0] for r in self.desk.query("SELECT name FROM inboxes ORDER BY id"))
-            raise NotFound(f"no inbox {name!r} (known: {known})")
-        return int(row[0])
+        """Inbox ids are cached: inboxes are added, never renamed or removed."""
+        found = self._inboxes.get(name)
+        if found is None:
+            row = self.desk.query_one("SELECT id FROM inboxes WHERE name = ?", (name,))
+            if row is None:
+                known = ", ".join(
+                    r[0] for r in self.desk.query("SELECT name FROM inboxes ORDER BY id")
+                )
+                raise NotFound(f"no inbox {name!r} (known: {known})")
+            found = self._inboxes[name] = int(row[0])
+        return found
 
     def default_inbox(self) -> str:
         configured = self.desk.setting("default_inbox")
@@ -173,10 +180,15 @@ class Engine:
             raise NotFound("the desk has no inbox; add one first")
         return str(row[0])
 
-    def _session_row(self, conn: sqlite3.Connection, session_id: object) -> sqlite3.Row:
+    def _session_row(self, conn: sqlite3.Connection | None, session_id: object) -> sqlite3.Row:
+        """The live session's row (`conn` inside a transaction, None for a one-off read)."""
         if not isinstance(session_id, str) or not session_id:
             raise NotFound("session: expected a session id")
-        row = conn.execute("SELECT * FROM widget_sessions WHERE id = ?", (session_id,)).fetchone()
+        sql = "SELECT * FROM widget_sessions WHERE id = ?"
+        if conn is None:
+            row = self.desk.query_one(sql, (session_id,))
+        else:
+            row = conn.execute(sql, (session_id,)).fetchone()
         if row is None:
             raise NotFound(f"no widget session {session_id!r}")
         if row["ended_at"] is not None:
@@ -322,24 +334,24 @@ class Engine:
     def _set_user_jwt(self, session_id: str, token: object, *, client_name: object) -> SessionView:
         if not isinstance(token, str):
             raise InvalidInput("set_user: jwt must be a string")
-        with self.desk.transaction() as conn:
-            # Check the session first: a token for a dead session is not even looked at.
-            row = self._session_row(conn, session_id)
+        # Check the session first: a token for a dead session is not even looked at. The
+        # verifier writes its audit row in its own transaction, so it runs outside ours.
+        row = self._session_row(None, session_id)
         identity = self.keyring.verify(
             token, session_id=session_id, client_address=row["client_address"]
         )
         with self.desk.transaction() as conn:
             row = self._session_row(conn, session_id)
-            name = identity.name
-            if name is None:
-                existing = self._find_profile(conn, identity.email, identity.phone)
-                name = existing["name"] if existing else None
-            if name is None and isinstance(client_name, str) and client_name.strip():
-                name = normalize_name(client_name)
+            # Signed claims win; then the profile's own name; a client-sent name only names a
+            # profile created now.
+            fallback = None
+            if isinstance(client_name, str) and client_name.strip():
+                fallback = normalize_name(client_name)
             self._identify(
                 conn,
                 row,
-                name=name,
+                name=identity.name,
+                new_profile_name=fallback,
                 email=identity.email,
                 phone=identity.phone,
                 state="TRUSTED",
@@ -383,7 +395,6 @@ class Engine:
             conn.execute(
                 "INSERT INTO profile_phones (phone, profile_id) VALUES (?, ?)", (phone, profile_id)
             )
-        self.desk.emit("profile.created", profile_id=profile_id)
         return profile_id, display
 
     def _identify(
@@ -397,10 +408,11 @@ class Engine:
         state: str,
         source: str,
         kid: str | None = None,
+        new_profile_name: str | None = None,
     ) -> None:
         now = self.now
         session_id = row["id"]
-        profile_id, profile_name = self._profile_for(conn, name, email, phone)
+        profile_id, profile_name = self._profile_for(conn, name or new_profile_name, email, phone)
         display = name or profile_name
         same_person = row["profile_id"] == profile_id
         conversation_id = row["conversation_id"]
@@ -443,9 +455,9 @@ class Engine:
         becomes_trusted = state == "TRUSTED" and source == "jwt" and not was_trusted_now
         updates: dict[str, Any] = {"identity_state": state, "identity_source": source}
         if becomes_trusted:
-            self._add_item(
+            self._insert_item(
                 conn,
-                conv,
+                conversation_id,
                 type_="event",
                 sender="system",
                 event="authenticated",
@@ -458,7 +470,9 @@ class Engine:
                 updates["trust_path"] = (
                     "after_routing" if conv["routed_at"] is not None else "before_routing"
                 )
-        self._update_conversation(conn, conversation_id, updates)
+        self._update_conversation(
+            conn, conversation_id, updates, items_added=1 if becomes_trusted else 0
+        )
         if becomes_trusted and conv["routed_at"] is None:
             self._route(conn, conversation_id, session=row)
         if becomes_trusted:
@@ -480,9 +494,9 @@ class Engine:
                     "SELECT * FROM conversations WHERE id = ?", (conversation_id,)
                 ).fetchone()
                 if conv is not None and conv["status"] != "CLOSED":
-                    self._add_item(
+                    self._insert_item(
                         conn,
-                        conv,
+                        conversation_id,
                         type_="event",
                         sender="system",
                         event="identity_cleared",
@@ -490,7 +504,7 @@ class Engine:
                         session_id=session_id,
                     )
                     self._update_conversation(
-                        conn, conversation_id, {"identity_state": "ANONYMOUS"}
+                        conn, conversation_id, {"identity_state": "ANONYMOUS"}, items_added=1
                     )
             self.desk.emit("session.cleared", session_id=session_id)
             return self._session_view(self._session_row(conn, session_id))
@@ -540,9 +554,9 @@ class Engine:
                 "SELECT * FROM conversations WHERE id = ?", (conversation_id,)
             ).fetchone()
             if conv is not None and conv["status"] != "CLOSED":
-                self._add_item(
+                self._insert_item(
                     conn,
-                    conv,
+                    conversation_id,
                     type_="event",
                     sender="system",
                     event="trust_expired",
@@ -550,7 +564,9 @@ class Engine:
                     " logs in again",
                     session_id=row["id"],
                 )
-                self._update_conversation(conn, conversation_id, {"identity_state": "CLAIMED"})
+                self._update_conversation(
+                    conn, conversation_id, {"identity_state": "CLAIMED"}, items_added=1
+                )
         self.desk.emit("session.expired", at=now, session_id=row["id"])
         return True
 
@@ -581,7 +597,6 @@ class Engine:
                 ).fetchone()
                 if conv["status"] == "CLOSED":
                     conv = None
-            new = False
             if conv is None:
                 conv = conn.execute(
                     "SELECT * FROM conversations WHERE profile_id = ? AND status != 'CLOSED'"
@@ -589,15 +604,14 @@ class Engine:
                     (profile_id,),
                 ).fetchone()
                 if conv is None:
-                    conv = self._start_conversation(conn, row, profile_id, text)
-                    new = True
+                    return self._new_conversation(conn, row, profile_id, text, trusted, now)
                 conn.execute(
                     "UPDATE widget_sessions SET conversation_id = ? WHERE id = ?",
                     (conv["id"], session_id),
                 )
-            item_id = self._add_item(
+            item_id = self._insert_item(
                 conn,
-                conv,
+                conv["id"],
                 type_="message",
                 sender="customer",
                 body=text,
@@ -613,23 +627,18 @@ class Engine:
                 "identity_state": row["identity_state"],
                 "identity_source": row["identity_source"],
             }
-            if conv["waiting_since"] is None or conv["status"] == "CLOSED":
+            if conv["waiting_since"] is None:
                 updates["waiting_since"] = now
-            self._update_conversation(conn, conv["id"], updates, conv=conv)
-            if new:
-                self._route_new(conn, conv["id"], row, text)
-            else:
-                self._apply_rules(conn, "message", conv["id"], session_id=session_id, message=text)
-            assignee = conn.execute(
-                "SELECT a.handle FROM conversations c LEFT JOIN agents a ON a.id = c.assignee_id"
-                " WHERE c.id = ?",
-                (conv["id"],),
-            ).fetchone()[0]
+            self._update_conversation(conn, conv["id"], updates, items_added=1)
+            self._apply_rules(conn, "message", conv["id"], session_id=session_id, message=text)
+            assignee = None
+            if conv["assignee_id"] is not None:
+                assignee = self._agent_row(conn, conv["assignee_id"])["handle"]
             return SentMessage(
                 item_id=item_id,
                 conversation_id=int(conv["id"]),
                 trusted=trusted,
-                new_conversation=new,
+                new_conversation=False,
                 assignee=assignee,
             )
 
@@ -644,36 +653,83 @@ class Engine:
         )
         return profile_id
 
-    def _start_conversation(
-        self, conn: sqlite3.Connection, session: sqlite3.Row, profile_id: int, text: str
-    ) -> sqlite3.Row:
-        now = self.now
-        inbox_id = self.inbox_id(self.default_inbox())
-        trusted = session["identity_state"] == "TRUSTED"
-        # A switch of identity in this session (scenario 5) marks how trust came about.
+    def _new_conversation(
+        self,
+        conn: sqlite3.Connection,
+        session: sqlite3.Row,
+        profile_id: int,
+        text: str,
+        trusted: bool,
+        now: int,
+    ) -> SentMessage:
+        """The first message of a chat: rules pick inbox and hold, then the least-loaded agent.
+
+        The conversation row is written once with its final routing, then its first items.
+        """
+        session_id = session["id"]
+        inbox = self.default_inbox()
+        actions = self._rule_actions(
+            conn,
+            RuleFacts(
+                trigger="routing",
+                app_id=session["app_id"],
+                identity_state=session["identity_state"],
+                identity_source=session["identity_source"],
+                trust_timing="before_routing" if trusted else None,
+                first_message=text,
+                message=text,
+                inbox=inbox,
+                name=session["display_name"],
+                first_name=first_name(session["display_name"]),
+                conversation_id=None,
+            ),
+        )
+        hold = False
+        for action in actions:
+            if action.kind == "route":
+                inbox = action.value
+            elif action.kind == "require_login" and not trusted:
+                hold = True
+        inbox_id = self.inbox_id(inbox)
+        # A switch of identity in this session (scenario 5): trust came about differently, and
+        # the new person should get another agent than the previous one's when one is free.
         switched = conn.execute(
             "SELECT 1 FROM events WHERE session_id = ? AND kind = 'session.identified'"
             " AND profile_id != ? LIMIT 1",
-            (session["id"], profile_id),
+            (session_id, profile_id),
         ).fetchone()
+        avoid = self._previous_agent(conn, session) if switched else None
+        agent = None if hold else self._pick_agent(conn, avoid=avoid)
         trust_path = None
         if trusted:
             trust_path = "different_identity" if switched else "before_routing"
+        hold_until = None
+        if hold:
+            hold_s = int(self.desk.setting("login_hold_s", str(DEFAULT_LOGIN_HOLD_S)) or 0)
+            hold_until = now + hold_s * 1000
         cursor = conn.execute(
-            "INSERT INTO conversations (profile_id, app_id, inbox_id, status, created_at,"
-            " updated_at, queue_key, identity_state, identity_source, authenticated_at, trust_path)"
-            " VALUES (?, ?, ?, 'OPEN', ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO conversations (profile_id, app_id, inbox_id, assignee_id, status,"
+            " created_at, updated_at, routed_at, hold_until, waiting_since, queue_key,"
+            " identity_state, identity_source, authenticated_at, trust_path,"
+            " last_customer_trusted, last_preview)"
+            " VALUES (?, ?, ?, ?, 'OPEN', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 profile_id,
                 session["app_id"],
                 inbox_id,
+                agent["id"] if agent is not None else None,
                 now,
+                now,
+                None if hold else now,
+                hold_until,
                 now,
                 queue_key(now, now),
                 session["identity_state"],
                 session["identity_source"],
                 now if trusted else None,
                 trust_path,
+                int(trusted),
+                text[:200],
             ),
         )
         conversation_id = int(cursor.lastrowid or 0)
@@ -681,48 +737,71 @@ class Engine:
             "conversation.created",
             at=now,
             conversation_id=conversation_id,
-            session_id=session["id"],
+            session_id=session_id,
             profile_id=profile_id,
         )
-        conv = conn.execute(
-            "SELECT * FROM conversations WHERE id = ?", (conversation_id,)
-        ).fetchone()
+        count = 0
         if trusted:
-            self._add_item(
+            self._insert_item(
                 conn,
-                conv,
+                conversation_id,
                 type_="event",
                 sender="system",
                 event="authenticated",
                 body="Customer authenticated with a signed identity token before the chat started",
-                session_id=session["id"],
+                session_id=session_id,
             )
-        return conn.execute(
-            "SELECT * FROM conversations WHERE id = ?", (conversation_id,)
-        ).fetchone()
-
-    def _route_new(
-        self, conn: sqlite3.Connection, conversation_id: int, session: sqlite3.Row, text: str
-    ) -> None:
-        """Rules decide inbox, tags and greetings; then the least-loaded agent takes it."""
-        actions = self._rule_actions(conn, "routing", conversation_id, session, text, text)
-        hold = False
-        for action in actions:
-            if action.kind == "route":
-                self._update_conversation(
-                    conn, conversation_id, {"inbox_id": self.inbox_id(action.value)}
-                )
-            elif action.kind == "require_login" and session["identity_state"] != "TRUSTED":
-                hold = True
-        self._run_actions(conn, conversation_id, actions, session_id=session["id"])
+            count += 1
+        item_id = self._insert_item(
+            conn,
+            conversation_id,
+            type_="message",
+            sender="customer",
+            body=text,
+            trusted=trusted,
+            session_id=session_id,
+            at=now,
+        )
+        count += 1
+        if agent is not None:
+            self._insert_item(
+                conn,
+                conversation_id,
+                type_="event",
+                sender="system",
+                event="assigned",
+                body=f"Assigned to {agent['name']} ({agent['handle']})",
+                agent_id=agent["id"],
+            )
+            count += 1
+        conn.execute(
+            "UPDATE conversations SET item_count = ?, last_customer_item_id = ? WHERE id = ?",
+            (count, item_id, conversation_id),
+        )
+        conn.execute(
+            "UPDATE widget_sessions SET conversation_id = ? WHERE id = ?",
+            (conversation_id, session_id),
+        )
         if hold:
-            hold_s = int(self.desk.setting("login_hold_s", str(DEFAULT_LOGIN_HOLD_S)) or 0)
-            self._update_conversation(
-                conn, conversation_id, {"hold_until": self.now + hold_s * 1000}
-            )
             self.desk.emit("conversation.held", conversation_id=conversation_id)
-            return
-        self._route(conn, conversation_id, session=session)
+        self._run_actions(conn, conversation_id, actions, session_id=session_id)
+        return SentMessage(
+            item_id=item_id,
+            conversation_id=conversation_id,
+            trusted=trusted,
+            new_conversation=True,
+            assignee=agent["handle"] if agent is not None else None,
+        )
+
+    def _previous_agent(self, conn: sqlite3.Connection, session: sqlite3.Row) -> int | None:
+        """The agent of this session's previous conversation (to avoid after an identity switch)."""
+        previous = conn.execute(
+            "SELECT c.assignee_id FROM events e JOIN conversations c ON c.id = e.conversation_id"
+            " WHERE e.session_id = ? AND e.kind = 'conversation.created'"
+            " ORDER BY e.id DESC LIMIT 1",
+            (session["id"],),
+        ).fetchone()
+        return previous[0] if previous else None
 
     def _route(
         self,
@@ -732,93 +811,43 @@ class Engine:
         session: sqlite3.Row | None,
         inbox_override: str | None = None,
     ) -> None:
-        avoid = None
-        if session is not None:
-            # After an identity switch, prefer an agent other than the previous person's.
-            previous = conn.execute(
-                "SELECT c.assignee_id FROM events e JOIN conversations c ON c.id = e.conversation_id"
-                " WHERE e.session_id = ? AND e.kind = 'conversation.created'"
-                " AND e.conversation_id != ? ORDER BY e.id DESC LIMIT 1",
-                (session["id"], conversation_id),
-            ).fetchone()
-            avoid = previous[0] if previous else None
+        """Route a held conversation now (the customer logged in, or the hold timed out)."""
         updates: dict[str, Any] = {"routed_at": self.now, "hold_until": None}
         if inbox_override is not None:
             updates["inbox_id"] = self.inbox_id(inbox_override)
-        agent = self._pick_agent(conn, avoid=avoid)
         self._update_conversation(conn, conversation_id, updates)
+        agent = self._pick_agent(conn, avoid=None)
         if agent is not None:
-            self._assign(conn, conversation_id, agent, by=None)
+            self._assign(conn, conversation_id, agent)
 
     def _pick_agent(self, conn: sqlite3.Connection, *, avoid: int | None) -> sqlite3.Row | None:
         """The available agent with spare capacity and the fewest open conversations."""
-        rows = conn.execute(
-            "SELECT a.id, a.handle, a.name, a.capacity, ("
-            "  SELECT count(*) FROM conversations c"
-            "  WHERE c.assignee_id = a.id AND c.status IN ('OPEN', 'WAITING')) AS load"
-            " FROM agents a WHERE a.available = 1 ORDER BY load, a.id"
+        candidates = conn.execute(
+            "SELECT id, handle, name FROM agents"
+            " WHERE available = 1 AND open_conversations < capacity"
+            " ORDER BY open_conversations, id"
         ).fetchall()
-        candidates = [r for r in rows if r["load"] < r["capacity"]]
         preferred = [r for r in candidates if r["id"] != avoid]
         pool = preferred or candidates
         return pool[0] if pool else None
 
-    def _assign(
-        self, conn: sqlite3.Connection, conversation_id: int, agent: sqlite3.Row, *, by: str | None
-    ) -> None:
-        conv = conn.execute(
-            "SELECT * FROM conversations WHERE id = ?", (conversation_id,)
-        ).fetchone()
-        self._update_conversation(conn, conversation_id, {"assignee_id": agent["id"]}, conv=conv)
-        self._add_item(
+    def _assign(self, conn: sqlite3.Connection, conversation_id: int, agent: sqlite3.Row) -> None:
+        self._insert_item(
             conn,
-            conv,
+            conversation_id,
             type_="event",
             sender="system",
             event="assigned",
             body=f"Assigned to {agent['name']} ({agent['handle']})",
             agent_id=agent["id"],
         )
+        self._update_conversation(
+            conn, conversation_id, {"assignee_id": agent["id"]}, items_added=1
+        )
 
     # -- rules --------------------------------------------------------------------------------
 
-    def _rule_actions(
-        self,
-        conn: sqlite3.Connection,
-        trigger: str,
-        conversation_id: int,
-        session: sqlite3.Row,
-        first_message: str,
-        message: str,
-    ) -> list[RuleAction]:
-        if isinstance(self.rules, NoRules):
-            return []
-        conv = conn.execute(
-            "SELECT c.*, i.name AS inbox FROM conversations c JOIN inboxes i ON i.id = c.inbox_id"
-            " WHERE c.id = ?",
-            (conversation_id,),
-        ).fetchone()
-        trusted_now = (
-            session["identity_state"] == "TRUSTED" and (session["trusted_until"] or 0) > self.now
-        )
-        timing = None
-        if trusted_now:
-            timing = conv["trust_path"] if conv["trust_path"] else "before_routing"
-            if timing == "different_identity":
-                timing = "before_routing"
-        facts = RuleFacts(
-            trigger=trigger,
-            app_id=session["app_id"],
-            identity_state=session["identity_state"],
-            identity_source=session["identity_source"],
-            trust_timing=timing,
-            first_message=first_message,
-            message=message,
-            inbox=conv["inbox"],
-            name=session["display_name"],
-            first_name=first_name(session["display_name"]),
-            conversation_id=conversation_id,
-        )
+    def _rule_actions(self, conn: sqlite3.Connection, facts: RuleFacts) -> list[RuleAction]:
         return self.rules.evaluate(facts)
 
     def _apply_rules(
@@ -830,19 +859,42 @@ class Engine:
         session_id: str,
         message: str,
     ) -> None:
+        """Rules on a later message or on authentication inside a routed conversation."""
         if isinstance(self.rules, NoRules):
             return
         session = conn.execute(
             "SELECT * FROM widget_sessions WHERE id = ?", (session_id,)
+        ).fetchone()
+        conv = conn.execute(
+            "SELECT c.trust_path, i.name AS inbox FROM conversations c"
+            " JOIN inboxes i ON i.id = c.inbox_id WHERE c.id = ?",
+            (conversation_id,),
         ).fetchone()
         first = conn.execute(
             "SELECT body FROM items WHERE conversation_id = ? AND sender = 'customer'"
             " ORDER BY id LIMIT 1",
             (conversation_id,),
         ).fetchone()
-        actions = self._rule_actions(
-            conn, trigger, conversation_id, session, first[0] if first else "", message
+        trusted_now = (
+            session["identity_state"] == "TRUSTED" and (session["trusted_until"] or 0) > self.now
         )
+        timing = None
+        if trusted_now:
+            timing = "after_routing" if conv["trust_path"] == "after_routing" else "before_routing"
+        facts = RuleFacts(
+            trigger=trigger,
+            app_id=session["app_id"],
+            identity_state=session["identity_state"],
+            identity_source=session["identity_source"],
+            trust_timing=timing,
+            first_message=first[0] if first else "",
+            message=message,
+            inbox=conv["inbox"],
+            name=session["display_name"],
+            first_name=first_name(session["display_name"]),
+            conversation_id=conversation_id,
+        )
+        actions = self._rule_actions(conn, facts)
         self._run_actions(conn, conversation_id, actions, session_id=session_id)
 
     def _run_actions(
@@ -853,27 +905,26 @@ class Engine:
         *,
         session_id: str | None,
     ) -> None:
+        """Bot messages, login prompts and tags. Routing actions were used at routing time."""
         for action in actions:
-            conv = conn.execute(
-                "SELECT * FROM conversations WHERE id = ?", (conversation_id,)
-            ).fetchone()
             if action.kind == "bot_message":
                 self._add_item(
                     conn,
-                    conv,
+                    conversation_id,
                     type_="message",
                     sender="bot",
                     body=action.value,
                     session_id=session_id,
                 )
             elif action.kind == "login_prompt":
-                self._login_prompt(conn, conv, agent_id=None, sender="bot")
+                self._login_prompt(conn, conversation_id, agent_id=None, sender="bot")
+                self._update_conversation(conn, conversation_id, {}, items_added=2)
             elif action.kind == "tag":
                 conn.execute(
                     "INSERT OR IGNORE INTO conversation_tags (conversation_id, tag) VALUES (?, ?)",
                     (conversation_id, action.value),
                 )
-                self.desk.emit("conversation.updated", conversation_id=conversation_id)
+                self.desk.touch(conversation_id)
 
     def release_holds(self) -> list[int]:
         """Route every conversation whose login hold timed out to the default inbox."""
@@ -899,10 +950,10 @@ class Engine:
 
     # -- items and conversation rows -------------------------------------------------------------
 
-    def _add_item(
+    def _insert_item(
         self,
         conn: sqlite3.Connection,
-        conv: sqlite3.Row,
+        conversation_id: int,
         *,
         type_: str,
         sender: str,
@@ -913,12 +964,13 @@ class Engine:
         session_id: str | None = None,
         at: int | None = None,
     ) -> int:
+        """Append a timeline item and its change-feed row; the caller updates the conversation."""
         now = self.now if at is None else at
         cursor = conn.execute(
             "INSERT INTO items (conversation_id, type, sender, event, body, at, trusted, agent_id,"
             " session_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
-                conv["id"],
+                conversation_id,
                 type_,
                 sender,
                 event,
@@ -930,20 +982,20 @@ class Engine:
             ),
         )
         item_id = int(cursor.lastrowid or 0)
-        conn.execute(
-            "UPDATE conversations SET item_count = item_count + 1, updated_at = ?,"
-            " queue_key = CASE WHEN waiting_since IS NULL THEN ? ELSE waiting_since END"
-            " WHERE id = ?",
-            (now, queue_key(None, now), conv["id"]),
-        )
         self.desk.emit(
             "item.created",
             at=now,
-            conversation_id=conv["id"],
+            conversation_id=conversation_id,
             item_id=item_id,
             session_id=session_id,
             agent_id=agent_id,
         )
+        return item_id
+
+    def _add_item(self, conn: sqlite3.Connection, conversation_id: int, **item: Any) -> int:
+        """`_insert_item` plus the conversation's item count and activity time."""
+        item_id = self._insert_item(conn, conversation_id, **item)
+        self._update_conversation(conn, conversation_id, {}, items_added=1)
         return item_id
 
     def _update_conversation(
@@ -952,23 +1004,30 @@ class Engine:
         conversation_id: int,
         updates: dict[str, Any],
         *,
-        conv: sqlite3.Row | None = None,
+        items_added: int = 0,
     ) -> None:
-        if not updates:
-            return
-        if "waiting_since" in updates or "status" in updates:
-            if conv is None:
-                conv = conn.execute(
-                    "SELECT * FROM conversations WHERE id = ?", (conversation_id,)
-                ).fetchone()
-            waiting = updates.get("waiting_since", conv["waiting_since"])
-            updates["queue_key"] = queue_key(waiting, self.now)
-        columns = ", ".join(f"{column} = ?" for column in updates)
+        """One UPDATE: the given columns, activity time, item count and queue position."""
+        now = self.now
+        assignments = [f"{column} = ?" for column in updates]
+        params: list[Any] = list(updates.values())
+        if items_added:
+            assignments.append("item_count = item_count + ?")
+            params.append(items_added)
+        # Queue order follows the new waiting_since (SQLite's SET sees the old row).
+        if "waiting_since" in updates:
+            waiting = updates["waiting_since"]
+            assignments.append("queue_key = ?")
+            params.append(queue_key(waiting, now))
+        else:
+            assignments.append(
+                "queue_key = CASE WHEN waiting_since IS NULL THEN ? ELSE waiting_since END"
+            )
+            params.append(queue_key(None, now))
         conn.execute(
-            f"UPDATE conversations SET {columns}, updated_at = ? WHERE id = ?",
-            (*updates.values(), self.now, conversation_id),
+            f"UPDATE conversations SET {', '.join(assignments)}, updated_at = ? WHERE id = ?",
+            (*params, now, conversation_id),
         )
-        self.desk.emit("conversation.updated", conversation_id=conversation_id)
+        self.desk.touch(conversation_id)
 
     # -- agent actions ---------------------------------------------------------------------------
 
@@ -995,12 +1054,12 @@ class Engine:
         with self.desk.transaction() as conn:
             conv = self._open_conversation(conn, conversation_id)
             if conv["assignee_id"] is None:
-                self._assign(conn, conversation_id, self._agent_row(conn, agent_id), by=agent)
-            item_id = self._add_item(
-                conn, conv, type_="message", sender="agent", body=text, agent_id=agent_id
+                self._assign(conn, conversation_id, self._agent_row(conn, agent_id))
+            item_id = self._insert_item(
+                conn, conversation_id, type_="message", sender="agent", body=text, agent_id=agent_id
             )
             self._update_conversation(
-                conn, conversation_id, {"status": "WAITING", "waiting_since": None}
+                conn, conversation_id, {"status": "WAITING", "waiting_since": None}, items_added=1
             )
             return item_id
 
@@ -1012,27 +1071,31 @@ class Engine:
         agent_id = self.agent_id(agent)
         with self.desk.transaction() as conn:
             conv = self._open_conversation(conn, conversation_id)
-            item_id = self._login_prompt(conn, conv, agent_id=agent_id, sender="agent")
+            item_id = self._login_prompt(conn, conv["id"], agent_id=agent_id, sender="agent")
             self._update_conversation(
-                conn, conversation_id, {"status": "WAITING", "waiting_since": None}
+                conn, conversation_id, {"status": "WAITING", "waiting_since": None}, items_added=2
             )
             return item_id
 
     def _login_prompt(
-        self, conn: sqlite3.Connection, conv: sqlite3.Row, *, agent_id: int | None, sender: str
+        self, conn: sqlite3.Connection, conversation_id: int, *, agent_id: int | None, sender: str
     ) -> int:
-        app = self.app(conv["app_id"] or self._any_app())
-        item_id = self._add_item(
+        """The login-link message and its `login_prompt_sent` event (two items; caller counts)."""
+        row = conn.execute(
+            "SELECT app_id FROM conversations WHERE id = ?", (conversation_id,)
+        ).fetchone()
+        app = self.app(row[0] or self._any_app())
+        item_id = self._insert_item(
             conn,
-            conv,
+            conversation_id,
             type_="message",
             sender=sender,
             body=f"Please log in so we can verify it's you: {app['login_url']}",
             agent_id=agent_id,
         )
-        self._add_item(
+        self._insert_item(
             conn,
-            conv,
+            conversation_id,
             type_="event",
             sender="system",
             event="login_prompt_sent",
@@ -1075,16 +1138,16 @@ class Engine:
                 parts.append(f"agent {to_agent}")
             if not updates:
                 raise Conflict("transfer: the conversation is already there")
-            self._update_conversation(conn, conversation_id, updates)
-            self._add_item(
+            self._insert_item(
                 conn,
-                conv,
+                conversation_id,
                 type_="event",
                 sender="system",
                 event="transferred",
                 body=f"Transferred by {agent} to " + " and ".join(parts),
                 agent_id=self.agent_id(agent),
             )
+            self._update_conversation(conn, conversation_id, updates, items_added=1)
 
     def close(self, conversation_id: int, agent: str, *, force: bool = False) -> None:
         """Close; a customer still waiting for a reply needs `force`."""
@@ -1096,9 +1159,9 @@ class Engine:
                     f"conversation {conversation_id}: the customer is waiting for a reply;"
                     " close with force to close anyway"
                 )
-            self._add_item(
+            self._insert_item(
                 conn,
-                conv,
+                conversation_id,
                 type_="event",
                 sender="system",
                 event="closed",
@@ -1109,6 +1172,7 @@ class Engine:
                 conn,
                 conversation_id,
                 {"status": "CLOSED", "waiting_since": None, "closed_at": self.now},
+                items_added=1,
             )
             self.desk.emit("conversation.closed", conversation_id=conversation_id)
 
@@ -1127,19 +1191,20 @@ class Engine:
                     f"conversation {conversation_id}: the customer already has open conversation"
                     f" {other[0]}"
                 )
-            self._update_conversation(
+            self._insert_item(
                 conn,
                 conversation_id,
-                {"status": "WAITING", "closed_at": None, "assignee_id": agent_id},
-            )
-            self._add_item(
-                conn,
-                conv,
                 type_="event",
                 sender="system",
                 event="reopened",
                 body=f"Reopened by {agent}",
                 agent_id=agent_id,
+            )
+            self._update_conversation(
+                conn,
+                conversation_id,
+                {"status": "WAITING", "closed_at": None, "assignee_id": agent_id},
+                items_added=1,
             )
             self.desk.emit("conversation.reopened", conversation_id=conversation_id)
 

@@ -50,7 +50,9 @@ def _v1(conn: sqlite3.Connection) -> None:
             handle TEXT NOT NULL UNIQUE,
             name TEXT NOT NULL,
             capacity INTEGER NOT NULL DEFAULT 5 CHECK (capacity >= 0),
-            available INTEGER NOT NULL DEFAULT 1 CHECK (available IN (0, 1))
+            available INTEGER NOT NULL DEFAULT 1 CHECK (available IN (0, 1)),
+            -- OPEN + WAITING conversations assigned; kept by the triggers below, for routing
+            open_conversations INTEGER NOT NULL DEFAULT 0
         );
         CREATE TABLE profiles (
             id INTEGER PRIMARY KEY,
@@ -205,6 +207,23 @@ def _v1(conn: sqlite3.Connection) -> None:
             agent_id INTEGER
         );
         CREATE INDEX events_session ON events (session_id, id);
+
+        -- Agent load for routing, kept right whoever writes (several processes share the file).
+        CREATE TRIGGER agent_load_insert AFTER INSERT ON conversations
+        WHEN new.assignee_id IS NOT NULL AND new.status != 'CLOSED'
+        BEGIN
+            UPDATE agents SET open_conversations = open_conversations + 1
+            WHERE id = new.assignee_id;
+        END;
+        CREATE TRIGGER agent_load_update AFTER UPDATE OF status, assignee_id ON conversations
+        WHEN old.assignee_id IS NOT new.assignee_id
+            OR (old.status = 'CLOSED') != (new.status = 'CLOSED')
+        BEGIN
+            UPDATE agents SET open_conversations = open_conversations - 1
+            WHERE id = old.assignee_id AND old.status != 'CLOSED';
+            UPDATE agents SET open_conversations = open_conversations + 1
+            WHERE id = new.assignee_id AND new.status != 'CLOSED';
+        END;
 
         -- Timeline items and the feed never change once written.
         CREATE TRIGGER items_immutable BEFORE UPDATE ON items

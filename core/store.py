@@ -78,6 +78,7 @@ class _Transaction:
         desk = self.desk
         desk._lock.acquire()
         if desk._depth == 0:
+            desk._touched.clear()
             try:
                 desk._begin()
             except BaseException:
@@ -105,6 +106,8 @@ class Desk:
         self.clock = clock
         self._lock = threading.RLock()
         self._depth = 0
+        # conversations that already have a change-feed row in the open transaction
+        self._touched: set[int] = set()
 
     # -- opening ---------------------------------------------------------------------------
 
@@ -230,6 +233,8 @@ class Desk:
     ) -> int:
         """Append to the change feed. Call inside `transaction()`."""
         assert self._depth, "emit() outside a transaction"
+        if conversation_id is not None:
+            self._touched.add(conversation_id)
         cursor = self.conn.execute(
             "INSERT INTO events (kind, at, conversation_id, item_id, session_id, profile_id, agent_id)"
             " VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -244,6 +249,13 @@ class Desk:
             ),
         )
         return int(cursor.lastrowid or 0)
+
+    def touch(self, conversation_id: int) -> None:
+        """Note that a conversation changed: one `conversation.updated` row per transaction,
+        none when the transaction already wrote a feed row naming it (readers re-read the row).
+        """
+        if conversation_id not in self._touched:
+            self.emit("conversation.updated", conversation_id=conversation_id)
 
     def events_after(self, last_id: int, limit: int = 1000) -> list[Event]:
         rows = self.query(
