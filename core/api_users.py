@@ -1,0 +1,50 @@
+"""API users of the admin REST API: an email plus a random token, stored only as a hash.
+
+Tokens are 256-bit random strings, so a plain SHA-256 is enough to store them (no password
+stretching needed); comparison is constant-time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+
+from core.contacts import normalize_email
+from core.errors import Conflict
+from core.store import Desk
+
+TOKEN_PREFIX = "gdk_"
+#: Longest token accepted for checking; anything longer is refused before hashing.
+MAX_TOKEN_CHARS = 200
+
+
+def _hash(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def add_api_user(desk: Desk, email: object) -> str:
+    """Create an API user and return their token: shown once, stored hashed."""
+    address = normalize_email(email)
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    with desk.transaction() as conn:
+        if conn.execute("SELECT 1 FROM api_users WHERE email = ?", (address,)).fetchone():
+            raise Conflict(f"API user {address} already exists")
+        conn.execute(
+            "INSERT INTO api_users (email, token_hash, created_at) VALUES (?, ?, ?)",
+            (address, _hash(token), desk.clock.now_ms()),
+        )
+        desk.emit("api_user.added")
+    return token
+
+
+def check_api_user(desk: Desk, email: str, token: str) -> bool:
+    """True when `token` is the API token of `email` (case-insensitive email)."""
+    if not email or not token or len(token) > MAX_TOKEN_CHARS or len(email) > 320:
+        return False
+    row = desk.query_one(
+        "SELECT token_hash FROM api_users WHERE email = ?", (email.strip().lower(),)
+    )
+    expected = row[0] if row else _hash(TOKEN_PREFIX + "no-such-user")
+    matches = hmac.compare_digest(expected, _hash(token))
+    return row is not None and matches

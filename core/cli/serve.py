@@ -1,0 +1,64 @@
+"""`gladdesk serve` (the HTTP server) and `gladdesk api-users add` (admin API credentials)."""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+
+import click
+
+from core.cli import db_path, open_desk
+
+
+@click.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option(
+    "--port", type=click.IntRange(0, 65535), default=8080, show_default=True, help="TCP port."
+)
+@click.pass_context
+def serve(ctx: click.Context, host: str, port: int) -> None:
+    """HTTP server: widget API, widget.js, the /demo portal and the admin REST API."""
+    import uvicorn
+
+    from core.web.app import RedactTokens, create_app
+
+    app = create_app(db_path(ctx))
+    logging.getLogger("uvicorn.access").addFilter(RedactTokens())
+    if not _is_loopback(host):
+        click.echo(
+            f"gladdesk: serving on {host}: put TLS in front of it before real customers use it",
+            err=True,
+        )
+    uvicorn.run(app, host=host, port=port, log_level="info", server_header=False)
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+@click.group("api-users")
+def api_users_group() -> None:
+    """Credentials for the admin REST API (Basic auth: email + API token)."""
+
+
+@api_users_group.command("add")
+@click.argument("email")
+@click.pass_context
+def add_api_user_command(ctx: click.Context, email: str) -> None:
+    """Create an API user; prints the API token (shown once, stored hashed) on the last line."""
+    from core.api_users import add_api_user
+
+    with open_desk(ctx) as desk:
+        token = add_api_user(desk, email)
+    click.echo(f"API user {email.strip().lower()} created; the token is shown only once:", err=True)
+    click.echo(token)
+
+
+def register(main: click.Group) -> None:
+    main.add_command(serve)
+    main.add_command(api_users_group)

@@ -1,0 +1,191 @@
+"""The admin REST API for a site's backend: Basic auth with an API user's email and token.
+
+`POST /api/v1/user-identity-jwt` mints a desk-signed User Identity JWT for a customer the site
+has logged in; the reads let the site look customers and conversations up.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Header, Path, Query, Request
+from pydantic import BaseModel, ConfigDict, Field
+
+from core.api_users import check_api_user
+from core.clock import iso
+from core.contacts import normalize_email, normalize_phone
+from core.errors import DeskError, NotFound
+from core.web.errors import ApiError, api_error_from_desk
+from core.web.state import WebState, client_address, web_state
+
+router = APIRouter(prefix="/api/v1", tags=["admin"])
+
+MAX_ID = 2**63 - 1
+#: Lifetime of tokens minted for a site's backend (seconds).
+MINTED_TTL_S = 600
+
+
+class IdentityRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    identityType: Literal["EMAIL", "MOBILE_PHONE_NUMBER"]
+    identity: str = Field(max_length=1000)
+
+
+class TokenOut(BaseModel):
+    token: str
+
+
+class ProfileOut(BaseModel):
+    id: int
+    name: str
+    emails: list[str]
+    phoneNumbers: list[str]
+
+
+class ItemOut(BaseModel):
+    id: int
+    conversationId: int
+    type: str
+    sender: str
+    event: str | None
+    body: str
+    timestamp: str | None
+    trusted: bool | None
+    glyph: str | None
+    agent: str | None
+
+
+UNAUTHORIZED = {"WWW-Authenticate": 'Basic realm="gladdesk"'}
+
+
+async def api_user(
+    request: Request, authorization: Annotated[str | None, Header()] = None
+) -> WebState:
+    """Basic auth: the API user's email and the token `gladdesk api-users add` printed."""
+    state = web_state(request)
+    key = "addr:" + client_address(request)
+    wait = state.basic_failures.retry_after(key)
+    if wait:
+        raise ApiError(
+            429,
+            "rate_limited",
+            f"too many failed logins from this address; retry in {wait} s",
+            headers={"Retry-After": str(wait)},
+        )
+    email, token = _basic(authorization)
+    if (
+        email is None
+        or token is None
+        or not await state.call(check_api_user, state.desk, email, token)
+    ):
+        state.basic_failures.fail(key)
+        raise ApiError(
+            401,
+            "unauthorized",
+            "Basic auth with an API user's email and API token required"
+            " (create one: gladdesk api-users add EMAIL)",
+            headers=UNAUTHORIZED,
+        )
+    return state
+
+
+def _basic(authorization: str | None) -> tuple[str | None, str | None]:
+    if not authorization or len(authorization) > 1000:
+        return None, None
+    scheme, _, value = authorization.partition(" ")
+    if scheme.lower() != "basic":
+        return None, None
+    try:
+        decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        return None, None
+    email, sep, token = decoded.partition(":")
+    return (email, token) if sep else (None, None)
+
+
+ApiUser = Annotated[WebState, Depends(api_user)]
+
+
+@router.post(
+    "/user-identity-jwt",
+    response_model=TokenOut,
+    responses={400: {"description": "bad identity"}, 401: {"description": "bad credentials"}},
+)
+async def user_identity_jwt(state: ApiUser, payload: IdentityRequest) -> TokenOut:
+    """A desk-signed User Identity JWT for one customer, for the site to pass to `setUser`."""
+
+    def mint() -> str:
+        if payload.identityType == "EMAIL":
+            return state.engine.keyring.mint(
+                email=normalize_email(payload.identity), ttl_s=MINTED_TTL_S
+            )
+        return state.engine.keyring.mint(
+            phone=normalize_phone(payload.identity), ttl_s=MINTED_TTL_S
+        )
+
+    try:
+        token = await state.call(mint)
+    except DeskError as exc:
+        raise api_error_from_desk(exc, attr="identity") from None
+    return TokenOut(token=token)
+
+
+@router.get("/customer-profiles", response_model=list[ProfileOut])
+async def customer_profiles(
+    state: ApiUser,
+    email: Annotated[str | None, Query(max_length=1000)] = None,
+    phoneNumber: Annotated[str | None, Query(max_length=1000)] = None,  # noqa: N803
+) -> list[ProfileOut]:
+    """The customer profile owning an email or a phone number (E.164): exactly one of them."""
+    if (email is None) == (phoneNumber is None):
+        raise ApiError(400, "invalid", "give exactly one of ?email= or ?phoneNumber=", attr="email")
+    attr = "email" if email is not None else "phoneNumber"
+
+    def find() -> list[ProfileOut]:
+        contact = normalize_email(email) if email is not None else normalize_phone(phoneNumber)
+        try:
+            profile = state.engine.find_profile(contact)
+        except NotFound:
+            return []
+        return [
+            ProfileOut(
+                id=profile.id,
+                name=profile.name,
+                emails=list(profile.emails),
+                phoneNumbers=list(profile.phones),
+            )
+        ]
+
+    try:
+        return await state.call(find)  # type: ignore[no-any-return]
+    except DeskError as exc:
+        raise api_error_from_desk(exc, attr=attr) from None
+
+
+@router.get("/conversations/{conversation_id}/items", response_model=list[ItemOut])
+async def conversation_items(
+    state: ApiUser, conversation_id: Annotated[int, Path(ge=1, le=MAX_ID)]
+) -> list[ItemOut]:
+    """A conversation's timeline; each customer message carries its stored `trusted` flag."""
+    try:
+        items = await state.call(state.engine.timeline, conversation_id)
+    except DeskError as exc:
+        raise api_error_from_desk(exc, attr="conversation_id") from None
+    return [
+        ItemOut(
+            id=item.id,
+            conversationId=item.conversation_id,
+            type=item.type,
+            sender=item.sender,
+            event=item.event,
+            body=item.body,
+            timestamp=iso(item.at),
+            trusted=item.trusted,
+            glyph=item.glyph,
+            agent=item.agent,
+        )
+        for item in items
+    ]

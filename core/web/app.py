@@ -1,0 +1,181 @@
+"""The server: `create_app(db_path)` builds the FastAPI app over one desk.
+
+One `Desk` and one `Engine` per process; blocking desk calls run in the thread pool. Two
+background tasks run while the app is up: `Engine.tick()` every second (trust expiry, login
+holds) and the change-feed poller that feeds the SSE streams.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from importlib import resources
+from pathlib import Path
+
+from fastapi import FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from core.clock import Clock
+from core.engine import Engine
+from core.errors import DeskError
+from core.store import Desk
+from core.web import admin_api, portal, widget_api
+from core.web.errors import (
+    ApiError,
+    handle_api_error,
+    handle_desk_error,
+    handle_http_exception,
+    handle_unexpected,
+    handle_validation_error,
+)
+from core.web.hub import EventHub
+from core.web.limits import MAX_BODY_BYTES, BodyLimitMiddleware
+from core.web.state import WebState, origin_allowed, same_origin
+
+log = logging.getLogger("gladdesk.web")
+
+TICK_S = 1.0
+POLL_S = 0.1
+
+
+class WidgetCors:
+    """CORS for `/widget/`: answer preflights and echo allowed origins.
+
+    An origin is allowed when some app lists it (or it is our own origin); each endpoint then
+    checks it against the app of the session or request, so a widget only runs where its app
+    allows.
+    """
+
+    def __init__(self, app: ASGIApp, state: WebState) -> None:
+        self.app = app
+        self.state = state
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not scope["path"].startswith("/widget/"):
+            await self.app(scope, receive, send)
+            return
+        request = Request(scope)
+        origin = request.headers.get("origin")
+        if origin is None or same_origin(request, origin):
+            await self.app(scope, receive, send)
+            return
+        allowed = await run_in_threadpool(origin_allowed, request, self.state, None)
+        if scope["method"] == "OPTIONS" and "access-control-request-method" in request.headers:
+            headers = {"Vary": "Origin"}
+            if allowed:
+                headers |= {
+                    "Access-Control-Allow-Origin": origin,
+                    "Access-Control-Allow-Methods": "GET, POST, PUT, DELETE",
+                    "Access-Control-Allow-Headers": "Authorization, Content-Type, Last-Event-ID",
+                    "Access-Control-Max-Age": "600",
+                }
+            response = Response(status_code=204 if allowed else 403, headers=headers)
+            await response(scope, receive, send)
+            return
+        if not allowed:
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_cors(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                headers.append((b"access-control-allow-origin", origin.encode("latin-1")))
+                headers.append((b"vary", b"Origin"))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_with_cors)
+
+
+class RedactTokens(logging.Filter):
+    """Keep widget session tokens (`?token=` on the event stream) out of access logs."""
+
+    _pattern = re.compile(r"([?&]token=)[^&\s]*")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(
+                self._pattern.sub(r"\1[redacted]", arg) if isinstance(arg, str) else arg
+                for arg in record.args
+            )
+        return True
+
+
+async def _ticker(engine: Engine, every_s: float) -> None:
+    while True:
+        await asyncio.sleep(every_s)
+        try:
+            await run_in_threadpool(engine.tick)
+        except Exception:  # noqa: BLE001 - a failed tick is retried on the next one
+            log.exception("engine tick failed")
+
+
+def create_app(
+    db_path: str | Path,
+    *,
+    clock: Clock | None = None,
+    tick_s: float = TICK_S,
+    poll_s: float = POLL_S,
+    max_body_bytes: int = MAX_BODY_BYTES,
+) -> FastAPI:
+    """The HTTP server over the desk at `db_path` (which must exist)."""
+    desk = Desk.open(db_path, clock=clock, create=False)
+    engine = Engine(desk)
+    state = WebState(desk=desk, engine=engine, hub=EventHub(desk, poll_s=poll_s))
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        tasks = [
+            asyncio.create_task(_ticker(engine, tick_s), name="gladdesk-tick"),
+            asyncio.create_task(state.hub.run(), name="gladdesk-feed"),
+        ]
+        try:
+            yield
+        finally:
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            desk.close()
+
+    app = FastAPI(
+        title="gladdesk",
+        summary="Widget API, admin REST API and demo portal of a gladdesk desk.",
+        version="1",
+        lifespan=lifespan,
+    )
+    app.state.web = state
+    app.add_exception_handler(ApiError, handle_api_error)
+    app.add_exception_handler(DeskError, handle_desk_error)
+    app.add_exception_handler(RequestValidationError, handle_validation_error)
+    app.add_exception_handler(StarletteHTTPException, handle_http_exception)
+    app.add_exception_handler(Exception, handle_unexpected)
+    app.include_router(widget_api.router)
+    app.include_router(admin_api.router)
+    app.include_router(portal.router)
+
+    @app.get("/widget.js", include_in_schema=False)
+    def widget_js() -> Response:
+        script = resources.files("core.web").joinpath("static", "widget.js").read_bytes()
+        return Response(
+            script,
+            media_type="text/javascript",
+            headers={"Cache-Control": "no-cache", "Access-Control-Allow-Origin": "*"},
+        )
+
+    @app.get("/healthz", include_in_schema=False)
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    app.add_middleware(BodyLimitMiddleware, limit=max_body_bytes)
+    # Outermost, so that even a 413 carries the CORS headers a browser needs to read it.
+    app.add_middleware(WidgetCors, state=state)
+    return app

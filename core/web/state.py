@@ -1,0 +1,93 @@
+"""What one server process holds: the desk, the engine, the change-feed hub, the limiters."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from fastapi import Request
+from starlette.concurrency import run_in_threadpool
+
+from core.engine import Engine
+from core.store import Desk
+from core.web.hub import EventHub
+from core.web.limits import FailureLimiter
+
+#: How long the set of allowed widget origins is cached, in seconds.
+ORIGINS_TTL_S = 10.0
+#: Remembered bearer tokens (token -> session id, app id); the mapping never changes.
+MAX_CACHED_TOKENS = 50_000
+
+
+@dataclass
+class WebState:
+    desk: Desk
+    engine: Engine
+    hub: EventHub
+    #: Unknown or missing widget tokens, per client address.
+    bearer_failures: FailureLimiter = field(default_factory=lambda: FailureLimiter(30, 60.0))
+    #: Rejected identity tokens on set_user, per widget session and per client address.
+    jwt_session_failures: FailureLimiter = field(default_factory=lambda: FailureLimiter(5, 60.0))
+    jwt_address_failures: FailureLimiter = field(default_factory=lambda: FailureLimiter(30, 60.0))
+    #: Wrong Basic credentials on the admin API, per client address.
+    basic_failures: FailureLimiter = field(default_factory=lambda: FailureLimiter(10, 60.0))
+    tokens: dict[str, tuple[str, str]] = field(default_factory=dict)
+    #: Demo portal logins: cookie value -> customer email (in memory; the demo only).
+    portal_logins: dict[str, str] = field(default_factory=dict)
+    _origins: tuple[float, dict[str, frozenset[str]]] = (0.0, {})
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    async def call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        """Run a blocking desk call in the thread pool."""
+        return await run_in_threadpool(fn, *args, **kwargs)
+
+    def remember_token(self, token: str, session_id: str, app_id: str) -> None:
+        with self._lock:
+            if len(self.tokens) >= MAX_CACHED_TOKENS:
+                self.tokens.clear()
+            self.tokens[token] = (session_id, app_id)
+
+    def allowed_origins(self) -> dict[str, frozenset[str]]:
+        """app id -> the origins its widget may be embedded on (from `apps.allowed_origins`)."""
+        loaded_at, origins = self._origins
+        if time.monotonic() - loaded_at < ORIGINS_TTL_S:
+            return origins
+        origins = {}
+        for app_id, raw in self.desk.query("SELECT app_id, allowed_origins FROM apps"):
+            try:
+                listed = json.loads(raw)
+            except ValueError:
+                listed = []
+            origins[app_id] = frozenset(
+                o.rstrip("/") for o in listed if isinstance(o, str) and o.strip()
+            )
+        self._origins = (time.monotonic(), origins)
+        return origins
+
+
+def web_state(request: Request) -> WebState:
+    return request.app.state.web  # type: ignore[no-any-return]
+
+
+def client_address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def same_origin(request: Request, origin: str) -> bool:
+    host = request.headers.get("host")
+    return host is not None and origin in (f"http://{host}", f"https://{host}")
+
+
+def origin_allowed(request: Request, state: WebState, app_id: str | None) -> bool:
+    """No Origin (not a browser), our own pages, or an origin the app allows."""
+    origin = request.headers.get("origin")
+    if origin is None or same_origin(request, origin):
+        return True
+    origins = state.allowed_origins()
+    if app_id is None:
+        return any(origin in allowed or "*" in allowed for allowed in origins.values())
+    allowed = origins.get(app_id, frozenset())
+    return origin in allowed or "*" in allowed

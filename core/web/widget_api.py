@@ -1,0 +1,438 @@
+"""The widget API: what `widget.js` calls. Every call but `init` carries the session token.
+
+Tokens come as `Authorization: Bearer <token>` (or `?token=` on the event stream, since
+`EventSource` cannot set headers). After `clear_user` the engine no longer lets the session
+reach the previous customer's conversation; this layer only authenticates and translates.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from core.clock import iso
+from core.engine import render
+from core.errors import DeskError, NotFound
+from core.models import SessionView
+from core.web.errors import ApiError, api_error_from_desk
+from core.web.state import WebState, client_address, origin_allowed, web_state
+
+router = APIRouter(prefix="/widget/v1", tags=["widget"])
+
+MAX_TOKEN_CHARS = 200
+KEEPALIVE_S = 15.0
+RETRY_MS = 2000
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, populate_by_name=True)
+
+
+class InitRequest(Strict):
+    app_id: str = Field(alias="appId", min_length=1, max_length=100)
+
+
+class InitResponse(BaseModel):
+    token: str
+    appId: str
+    storeName: str
+    firstMessage: str
+    onboardingRequired: bool
+    onboardingIdentity: str
+    cursor: int
+
+
+class SessionOut(BaseModel):
+    appId: str
+    storeName: str
+    identityState: str
+    identitySource: str
+    name: str | None
+    firstName: str
+    greeting: str | None
+    firstMessage: str
+    onboardingRequired: bool
+    onboardingIdentity: str
+    trustedUntil: str | None
+    conversationId: int | None
+    ended: bool
+
+
+class OnboardingRequest(Strict):
+    name: str = Field(max_length=1000)
+    email: str | None = Field(default=None, max_length=1000)
+    phone: str | None = Field(default=None, max_length=1000)
+
+
+class SetUserRequest(Strict):
+    name: str | None = Field(default=None, max_length=1000)
+    email: str | None = Field(default=None, max_length=1000)
+    phone: str | None = Field(default=None, max_length=1000)
+    jwt: str | None = Field(default=None, max_length=16384)
+
+
+class MessageRequest(Strict):
+    body: str
+
+
+class MessageOut(BaseModel):
+    id: int
+    conversationId: int
+    trusted: bool
+    newConversation: bool
+
+
+class TimelineMessage(BaseModel):
+    id: int
+    sender: str
+    body: str
+    at: str | None
+
+
+class MessagesOut(BaseModel):
+    messages: list[TimelineMessage]
+    cursor: int
+
+
+# -- auth -------------------------------------------------------------------------------------
+
+
+class WidgetAuth:
+    """The authenticated widget session of a request."""
+
+    def __init__(self, state: WebState, session_id: str, app_id: str) -> None:
+        self.state = state
+        self.session_id = session_id
+        self.app_id = app_id
+
+
+def _bearer(authorization: str | None) -> str | None:
+    if not authorization:
+        return None
+    scheme, _, value = authorization.partition(" ")
+    return value.strip() if scheme.lower() == "bearer" and value.strip() else None
+
+
+async def authenticate(request: Request, token: str | None) -> WidgetAuth:
+    state = web_state(request)
+    address_key = "addr:" + client_address(request)
+    wait = state.bearer_failures.retry_after(address_key)
+    if wait:
+        raise ApiError(
+            429,
+            "rate_limited",
+            f"too many bad session tokens from this address; retry in {wait} s",
+            attr="token",
+            headers={"Retry-After": str(wait)},
+        )
+    if not token or len(token) > MAX_TOKEN_CHARS:
+        state.bearer_failures.fail(address_key)
+        raise ApiError(
+            401,
+            "unauthorized",
+            "missing session token: send Authorization: Bearer <token> from init",
+            attr="token",
+        )
+    known = state.tokens.get(token)
+    if known is None:
+        try:
+            session_id = await state.call(state.engine.session_for_token, token)
+            view: SessionView = await state.call(state.engine.session, session_id)
+        except NotFound:
+            state.bearer_failures.fail(address_key)
+            raise ApiError(
+                401, "unauthorized", "unknown widget session token; call init again", attr="token"
+            ) from None
+        state.remember_token(token, session_id, view.app_id)
+        known = (session_id, view.app_id)
+    if not origin_allowed(request, state, known[1]):
+        raise ApiError(
+            403,
+            "origin_not_allowed",
+            f"origin {request.headers.get('origin', '')[:100]!r} may not use app {known[1]!r}",
+        )
+    return WidgetAuth(state, *known)
+
+
+async def widget_auth(
+    request: Request,
+    authorization: Annotated[str | None, Header()] = None,
+) -> WidgetAuth:
+    return await authenticate(request, _bearer(authorization))
+
+
+Auth = Annotated[WidgetAuth, Depends(widget_auth)]
+
+
+async def _run(state: WebState, fn: Any, *args: Any, attr: str | None = None, **kwargs: Any) -> Any:
+    try:
+        return await state.call(fn, *args, **kwargs)
+    except DeskError as exc:
+        raise api_error_from_desk(exc, attr=attr) from None
+    finally:
+        state.hub.poke()
+
+
+def _session_out(state: WebState, view: SessionView) -> SessionOut:
+    """Build the answer; runs in the worker thread (it may read the app row)."""
+    app = state.engine.app(view.app_id)
+    return SessionOut(
+        appId=view.app_id,
+        storeName=app["store_name"],
+        identityState=view.identity_state,
+        identitySource=view.identity_source,
+        name=view.name,
+        firstName=view.first_name,
+        greeting=view.greeting,
+        firstMessage=render(
+            app["first_message"],
+            login_url=app["login_url"],
+            signup_url=app["signup_url"],
+            first_name=view.first_name,
+            store_name=app["store_name"],
+        ),
+        onboardingRequired=view.onboarding_required,
+        onboardingIdentity=app["onboarding_identity"],
+        trustedUntil=iso(view.trusted_until),
+        conversationId=view.conversation_id,
+        ended=view.ended,
+    )
+
+
+async def _session_call(
+    state: WebState, fn: Any, *args: Any, attr: str | None = None, **kwargs: Any
+) -> SessionOut:
+    """Run an engine call that returns a SessionView and translate it, off the event loop."""
+    return await _run(state, lambda: _session_out(state, fn(*args, **kwargs)), attr=attr)  # type: ignore[no-any-return]
+
+
+# -- routes -----------------------------------------------------------------------------------
+
+
+@router.post("/sessions", status_code=201, response_model=InitResponse)
+async def init_session(request: Request, payload: InitRequest) -> InitResponse:
+    """Open a widget session for an app: the token, first message and onboarding need."""
+    state = web_state(request)
+    if not origin_allowed(request, state, payload.app_id):
+        raise ApiError(
+            403,
+            "origin_not_allowed",
+            f"origin {request.headers.get('origin', '')[:100]!r} may not use app"
+            f" {payload.app_id!r}; add it to the app's allowed origins",
+            attr="appId",
+        )
+
+    def start_session() -> tuple[int, Any, str]:
+        cursor = state.desk.last_event_id()
+        start = state.engine.init_session(payload.app_id, client_address=client_address(request))
+        return cursor, start, state.engine.app(start.app_id)["store_name"]
+
+    cursor, start, store_name = await _run(state, start_session, attr="appId")
+    state.remember_token(start.token, start.session_id, start.app_id)
+    return InitResponse(
+        token=start.token,
+        appId=start.app_id,
+        storeName=store_name,
+        firstMessage=start.first_message,
+        onboardingRequired=start.onboarding_required,
+        onboardingIdentity=start.onboarding_identity,
+        cursor=cursor,
+    )
+
+
+@router.get("/session", response_model=SessionOut)
+async def get_session(auth: Auth) -> SessionOut:
+    """The session's identity state, greeting and current conversation."""
+    return await _session_call(auth.state, auth.state.engine.session, auth.session_id)
+
+
+@router.delete("/session", status_code=204)
+async def end_session(auth: Auth) -> Response:
+    """End the session: its token stops working for everything."""
+    await _run(auth.state, auth.state.engine.end_session, auth.session_id)
+    return Response(status_code=204)
+
+
+@router.post("/onboarding", response_model=SessionOut)
+async def submit_onboarding(auth: Auth, payload: OnboardingRequest) -> SessionOut:
+    """The onboarding form: name plus email or phone. The identity is claimed."""
+    return await _session_call(
+        auth.state,
+        auth.state.engine.submit_onboarding,
+        auth.session_id,
+        name=payload.name,
+        email=payload.email,
+        phone=payload.phone,
+    )
+
+
+@router.put("/user", response_model=SessionOut)
+async def set_user(request: Request, auth: Auth, payload: SetUserRequest) -> SessionOut:
+    """`setUser`: `{jwt}` makes the session trusted; `{name, email|phone}` makes it claimed."""
+    state = auth.state
+    if payload.jwt is None:
+        return await _session_call(
+            state,
+            state.engine.set_user,
+            auth.session_id,
+            name=payload.name,
+            email=payload.email,
+            phone=payload.phone,
+        )
+    if payload.email is not None or payload.phone is not None:
+        raise ApiError(
+            400,
+            "invalid",
+            "give either a jwt or an email/phone, not both: the token's claims are the identity",
+            attr="jwt",
+        )
+    session_key = "session:" + auth.session_id
+    address_key = "addr:" + client_address(request)
+    wait = max(
+        state.jwt_session_failures.retry_after(session_key),
+        state.jwt_address_failures.retry_after(address_key),
+    )
+    if wait:
+        raise ApiError(
+            429,
+            "rate_limited",
+            f"too many rejected identity tokens; retry in {wait} s",
+            attr="jwt",
+            headers={"Retry-After": str(wait)},
+        )
+    try:
+        view = await state.call(
+            lambda: _session_out(
+                state, state.engine.set_user(auth.session_id, name=payload.name, jwt=payload.jwt)
+            )
+        )
+    except DeskError as exc:
+        error = api_error_from_desk(exc)
+        if error.status == 400:
+            state.jwt_session_failures.fail(session_key)
+            state.jwt_address_failures.fail(address_key)
+            error.attr = "jwt" if error.attr != "name" else "name"
+        raise error from None
+    finally:
+        state.hub.poke()
+    return view  # type: ignore[no-any-return]
+
+
+@router.delete("/user", response_model=SessionOut)
+async def clear_user(auth: Auth) -> SessionOut:
+    """`clearUser` on logout: back to anonymous, cut off from the previous conversation."""
+    return await _session_call(auth.state, auth.state.engine.clear_user, auth.session_id)
+
+
+@router.post("/messages", status_code=201, response_model=MessageOut)
+async def send_message(auth: Auth, payload: MessageRequest) -> MessageOut:
+    """A customer message; `trusted` is decided now and never changes."""
+    sent = await _run(
+        auth.state, auth.state.engine.send_message, auth.session_id, payload.body, attr="body"
+    )
+    return MessageOut(
+        id=sent.item_id,
+        conversationId=sent.conversation_id,
+        trusted=sent.trusted,
+        newConversation=sent.new_conversation,
+    )
+
+
+@router.get("/messages", response_model=MessagesOut)
+async def list_messages(auth: Auth) -> MessagesOut:
+    """The current conversation's messages, and the cursor to stream from after them."""
+    state = auth.state
+
+    def read() -> tuple[int, list[Any]]:
+        with state.desk.reading():
+            return state.desk.last_event_id(), state.engine.session_timeline(auth.session_id)
+
+    cursor, items = await _run(state, read)
+    return MessagesOut(
+        messages=[
+            TimelineMessage(id=item.id, sender=item.sender, body=item.body, at=iso(item.at))
+            for item in items
+        ],
+        cursor=cursor,
+    )
+
+
+def _sse(kind: str, data: Any, event_id: int | None = None) -> bytes:
+    lines = [f"event: {kind}", "data: " + json.dumps(data, ensure_ascii=False)]
+    if event_id is not None:
+        lines.append(f"id: {event_id}")
+    return ("\n".join(lines) + "\n\n").encode()
+
+
+@router.get(
+    "/events",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/event-stream": {}}}},
+)
+async def events(
+    request: Request,
+    token: Annotated[str | None, Query(max_length=MAX_TOKEN_CHARS)] = None,
+    after: Annotated[int | None, Query(ge=0, le=2**62)] = None,
+    authorization: Annotated[str | None, Header()] = None,
+    last_event_id: Annotated[str | None, Header(alias="Last-Event-ID", max_length=40)] = None,
+) -> StreamingResponse:
+    """Server-sent events for the widget: `message:received`, `conversation:started`,
+    `conversation:ended`, `identity:expired`, `availability:change`.
+
+    Resumes after `Last-Event-ID` (sent by `EventSource` on reconnect) or `?after=`.
+    """
+    auth = await authenticate(request, _bearer(authorization) or token)
+    state = auth.state
+    cursor = after
+    if last_event_id is not None and last_event_id.strip().isdigit():
+        cursor = int(last_event_id.strip())
+    if cursor is None:
+        cursor = await state.call(state.desk.last_event_id)
+    # Fail now (409 for an ended session) rather than inside the stream.
+    view = await _run(state, state.engine.session, auth.session_id)
+    if view.ended:
+        raise ApiError(409, "conflict", "this widget session has ended; call init again")
+    return StreamingResponse(
+        _stream(state, auth.session_id, cursor),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+    )
+
+
+async def _stream(state: WebState, session_id: str, cursor: int) -> AsyncIterator[bytes]:
+    subscription = state.hub.subscribe(session_id)
+    sent_availability: bool | None = None
+    try:
+        yield f"retry: {RETRY_MS}\n\n".encode()
+        while True:
+            subscription.wake.clear()
+            try:
+                batch = await state.call(state.engine.widget_events, session_id, after=cursor)
+                view = await state.call(state.engine.session, session_id)
+            except DeskError:
+                return  # the session ended: the stream ends with it
+            subscription.conversation_id = view.conversation_id
+            for event in batch:
+                cursor = event.id
+                yield _sse(event.kind, event.data, event.id)
+            if view.ended:
+                return
+            if state.hub.available is not None and state.hub.available != sent_availability:
+                sent_availability = state.hub.available
+                yield _sse("availability:change", {"available": sent_availability})
+            if len(batch) >= 200:
+                continue
+            try:
+                await asyncio.wait_for(subscription.wake.wait(), KEEPALIVE_S)
+            except TimeoutError:
+                yield b": keep-alive\n\n"
+    finally:
+        with contextlib.suppress(Exception):
+            state.hub.unsubscribe(subscription)
