@@ -18,9 +18,8 @@ import threading
 import time
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
 import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -57,6 +56,9 @@ from core.keyring import (
     write_keystore,
 )
 from core.store import Desk
+
+if TYPE_CHECKING:  # httpx imports rich when it is installed; core must not (loaded lazily)
+    import httpx
 
 __all__ = [
     "REJECTION_CODES",
@@ -382,6 +384,8 @@ class Keyring:
 
     def _client(self) -> httpx.Client:
         if self._http is None:
+            import httpx
+
             self._http = httpx.Client()
             self._owns_http = True
         return self._http

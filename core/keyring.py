@@ -19,10 +19,9 @@ import sqlite3
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-import httpx
 import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
@@ -30,6 +29,9 @@ from jwt.algorithms import HMACAlgorithm
 
 from core.errors import Conflict, DeskError, NotFound
 from core.store import Desk
+
+if TYPE_CHECKING:  # httpx imports rich when it is installed; core must not (loaded lazily)
+    import httpx
 
 #: Algorithms a key may be registered with. `none` and everything else never verify.
 SUPPORTED_ALGS = ("HS256", "RS256", "ES256")
@@ -312,6 +314,8 @@ def check_jwks_url(url: str) -> str:
 
 def fetch_jwks(client: httpx.Client, url: str) -> bytes:
     """GET a JWKS document (bounded size, no redirects, timeout)."""
+    import httpx
+
     try:
         with client.stream("GET", url, timeout=JWKS_TIMEOUT_S, follow_redirects=False) as response:
             if response.status_code != 200:
