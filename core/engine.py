@@ -763,6 +763,12 @@ class Engine:
             at=now,
         )
         count += 1
+        conn.execute(
+            "UPDATE widget_sessions SET conversation_id = ? WHERE id = ?",
+            (conversation_id, session_id),
+        )
+        # Bot greetings, tags and login prompts answer the customer before assignment.
+        self._run_actions(conn, conversation_id, actions, session_id=session_id)
         if agent is not None:
             self._insert_item(
                 conn,
@@ -775,16 +781,12 @@ class Engine:
             )
             count += 1
         conn.execute(
-            "UPDATE conversations SET item_count = ?, last_customer_item_id = ? WHERE id = ?",
+            "UPDATE conversations SET item_count = item_count + ?, last_customer_item_id = ?"
+            " WHERE id = ?",
             (count, item_id, conversation_id),
-        )
-        conn.execute(
-            "UPDATE widget_sessions SET conversation_id = ? WHERE id = ?",
-            (conversation_id, session_id),
         )
         if hold:
             self.desk.emit("conversation.held", conversation_id=conversation_id)
-        self._run_actions(conn, conversation_id, actions, session_id=session_id)
         return SentMessage(
             item_id=item_id,
             conversation_id=conversation_id,
