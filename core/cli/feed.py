@@ -21,8 +21,18 @@ def _default_pace() -> str:
 
 @click.command("feed")
 @click.option("--scenario", "scenario_name", metavar="NAME", help="Run this one script.")
-@click.option("--rate", type=float, metavar="N", help="Customers per minute (a random mix).")
-@click.option("--duration", type=float, metavar="S", help="Seconds of arrivals (with --rate).")
+@click.option(
+    "--rate",
+    type=click.FloatRange(min=0, min_open=True),
+    metavar="N",
+    help="Customers per minute (a random mix).",
+)
+@click.option(
+    "--duration",
+    type=click.FloatRange(min=0, min_open=True, max=7 * 24 * 3600),
+    metavar="S",
+    help="Seconds of arrivals (with --rate).",
+)
 @click.option("--seed", type=int, default=1, show_default=True, help="Seed of the random mix.")
 @click.option(
     "--pace",
