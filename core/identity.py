@@ -185,7 +185,17 @@ def _prepare(alg: str, material: str | bytes) -> Any:
 class _Key:
     """One verifying key, prepared on first use."""
 
-    __slots__ = ("alg", "audience", "issuer", "kid", "material", "prepared", "site", "status")
+    __slots__ = (
+        "alg",
+        "algs",
+        "audience",
+        "issuer",
+        "kid",
+        "material",
+        "prepared",
+        "site",
+        "status",
+    )
 
     def __init__(
         self,
@@ -200,6 +210,7 @@ class _Key:
     ) -> None:
         self.kid = kid
         self.alg = alg
+        self.algs = [alg]
         self.material = material
         self.site = site
         self.status = status
@@ -461,12 +472,13 @@ class Keyring:
                 "alg_not_allowed", f"key {kid!r} accepts {key.alg} only, not {alg[:20]}", kid
             )
         try:
-            payload = json.loads(_JWS.decode_complete(token, key.key(), [key.alg])["payload"])
+            signed = _JWS.decode_complete(token, key.key(), key.algs)["payload"]
+            payload = json.loads(signed.decode("utf-8"))
         except jwt.InvalidSignatureError:
             raise _reject("bad_signature", "signature does not verify", kid) from None
         except jwt.InvalidAlgorithmError:
             raise _reject("alg_not_allowed", f"key {kid!r} accepts {key.alg} only", kid) from None
-        except (jwt.PyJWTError, ValueError, RecursionError) as exc:
+        except (jwt.PyJWTError, ValueError, RecursionError) as exc:  # incl. UnicodeDecodeError
             raise _reject("malformed", f"cannot decode ({type(exc).__name__})", kid) from None
         if type(payload) is not dict:
             raise _reject("malformed", "payload is not a JSON object", kid)
