@@ -1,0 +1,291 @@
+"""The agent console: a thin Textual app over `core.engine.Engine`.
+
+`make_app()` builds it the same way for the CLI, the demo and the tests. The app tails the
+desk's `events` table in a worker (every 100 ms) and hands each batch to the screens, so
+what other processes write shows up without the agent doing anything.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from textual import on, work
+from textual.app import App
+from textual.binding import Binding
+from textual.message import Message
+from textual.worker import Worker, WorkerState
+
+from core.clock import Clock
+from core.engine import Engine
+from core.errors import DeskError, NotFound
+from core.queries import AgentEntry, agents, inboxes
+from core.store import Desk, Event
+from tui.commands import DeskCommands, PaletteCommand
+from tui.keymap import load_keymap
+from tui.screens.conversation import ConversationScreen
+from tui.screens.dialogs import HelpKey, HelpScreen, SearchScreen
+from tui.screens.queue import QueueScreen
+from tui.widgets.status_bar import StatusBar
+
+#: How often the change feed is read (the live-update latency budget is 250 ms).
+TAIL_INTERVAL_S = 0.1
+
+
+class Feed(Protocol):
+    """A simulated customer feed running beside the console (see tui/demo.py)."""
+
+    def start(self) -> None: ...
+    def stop(self) -> None: ...
+    def toggle_pause(self) -> bool: ...
+    @property
+    def status_line(self) -> str: ...
+
+
+@dataclass
+class DeskChanged(Message):
+    """New rows in the change feed."""
+
+    events: tuple[Event, ...]
+
+
+class DeskApp(App[None]):
+    """The console for one agent on one desk."""
+
+    CSS_PATH = "app.tcss"
+    TITLE = "gladdesk"
+    COMMANDS = App.COMMANDS | {DeskCommands}
+    ENABLE_COMMAND_PALETTE = True
+
+    BINDINGS = [
+        Binding(
+            "question_mark,f1", "help", "Help", id="desk.help", tooltip="Keys and what marks mean"
+        ),
+        Binding(
+            "slash",
+            "search",
+            "Search",
+            id="desk.search",
+            tooltip="Find a customer by name, email or phone",
+        ),
+        Binding(
+            "p",
+            "toggle_feed",
+            "Pause feed",
+            id="feed.pause",
+            tooltip="Pause or resume the simulated customer feed",
+        ),
+    ]
+
+    def __init__(
+        self,
+        desk: Desk,
+        *,
+        agent: str,
+        clock: Clock,
+        feed: Feed | None = None,
+        keymap: dict[str, str] | None = None,
+        tail_interval: float = TAIL_INTERVAL_S,
+    ) -> None:
+        super().__init__()
+        self.desk = desk
+        self.clock = clock
+        self.engine = Engine(desk)
+        self.agent = agent
+        self.agent_id = self.engine.agent_id(agent)
+        self.feed = feed
+        self.keymap = keymap or {}
+        self.tail_interval = tail_interval
+        self.agents: list[AgentEntry] = agents(desk)
+        self.inboxes: list[tuple[int, str]] = inboxes(desk)
+        self.agent_name = next((a.name for a in self.agents if a.handle == agent), agent)
+        self.drafts: dict[int, str] = {}
+        self.last_event_id = desk.last_event_id()
+        self.events_seen = 0
+        self._stop_tail = threading.Event()
+        self._polling = False
+        self._tail_desk: Desk | None = None
+
+    # -- lifecycle ---------------------------------------------------------------------------------
+
+    def on_mount(self) -> None:
+        if self.keymap:
+            self.set_keymap(self.keymap)
+        self.push_screen(QueueScreen())
+        self.set_interval(self.tail_interval, self._poll_feed)
+        if self.feed is not None:
+            self.feed.start()
+            self.set_interval(1.0, self.refresh_status_bars)
+
+    def on_unmount(self) -> None:
+        self._stop_tail.set()
+        if self.feed is not None:
+            self.feed.stop()
+        if self._tail_desk is not None:
+            self._tail_desk.close()
+
+    # -- the change feed ---------------------------------------------------------------------------
+
+    def _poll_feed(self) -> None:
+        """Read the change feed in a short worker, one at a time."""
+        if not self._polling and not self._stop_tail.is_set():
+            self._polling = True
+            self._read_feed(self.last_event_id)
+
+    @work(thread=True, exit_on_error=False, group="tail", name="read change feed")
+    def _read_feed(self, after: int) -> None:
+        try:
+            if self._tail_desk is None:
+                # Its own connection: tailing never waits on the console's reads and actions.
+                self._tail_desk = Desk.open(self.desk.path, clock=self.clock, create=False)
+            events = self._tail_desk.events_after(after)
+        finally:
+            self._polling = False
+        if events:
+            self.post_message(DeskChanged(tuple(events)))
+
+    @on(DeskChanged)
+    def _desk_changed(self, message: DeskChanged) -> None:
+        if message.events[-1].id <= self.last_event_id:
+            return  # already handled
+        self.last_event_id = message.events[-1].id
+        self.events_seen += len(message.events)
+        if any(e.kind.startswith("agent") for e in message.events):
+            self.agents = agents(self.desk)
+        for screen in self.screen_stack:
+            handler = getattr(screen, "desk_changed", None)
+            if handler is not None:
+                handler(message.events)
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """The one place worker errors are reported: a DeskError is the user's, others a bug."""
+        if event.state != WorkerState.ERROR:
+            return
+        error = event.worker.error
+        if isinstance(error, DeskError):
+            self.notify(str(error), title="Not done", severity="error", timeout=6)
+        else:
+            self.log.error(f"worker {event.worker.name} failed: {error!r}")
+            self.notify(f"Unexpected error: {error!r}", severity="error", timeout=10)
+
+    # -- app-wide actions ----------------------------------------------------------------------------
+
+    def open_conversation(self, conversation_id: int) -> None:
+        """Show a conversation (replacing one already open)."""
+        while isinstance(self.screen, ConversationScreen | SearchScreen | HelpScreen):
+            self.pop_screen()
+        self.push_screen(ConversationScreen(conversation_id))
+
+    def action_search(self) -> None:
+        def picked(hit: Any) -> None:
+            if hit is None:
+                return
+            if hit.latest_conversation_id is None:
+                self.notify(f"{hit.name} has no conversation yet.", severity="warning")
+                return
+            self.open_conversation(hit.latest_conversation_id)
+
+        self.push_screen(SearchScreen(self.desk), picked)
+
+    def action_help(self) -> None:
+        if isinstance(self.screen, HelpScreen):
+            self.pop_screen()
+            return
+        keys = [
+            HelpKey(self.get_key_display(binding), binding.description or binding.action)
+            for _key, (_node, binding, enabled, _tooltip) in self.screen.active_bindings.items()
+            if binding.show or binding.id in ("queue.open",)
+        ]
+        unique: list[HelpKey] = []
+        for key in keys:
+            if all(key.description != u.description for u in unique):
+                unique.append(key)
+        unique.append(HelpKey("ctrl+p", "Command palette"))
+        unique.append(HelpKey("ctrl+q", "Quit"))
+        self.push_screen(HelpScreen(unique))
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "toggle_feed":
+            return self.feed is not None
+        return True
+
+    def action_toggle_feed(self) -> None:
+        if self.feed is None:
+            return
+        paused = self.feed.toggle_pause()
+        self.notify("Feed paused" if paused else "Feed running", timeout=2)
+        self.refresh_status_bars()
+
+    def refresh_status_bars(self) -> None:
+        feed_line = self.feed.status_line if self.feed is not None else None
+        for screen in self.screen_stack:
+            for bar in screen.query(StatusBar):
+                bar.show(self.agent, self.agent_name, feed_line)
+
+    def palette_commands(self) -> list[PaletteCommand]:
+        commands = [
+            PaletteCommand(
+                "Search customers",
+                "Find a customer by name, email or phone",
+                self.action_search,
+                "desk.search",
+            ),
+            PaletteCommand("Help", "Keys and what the marks mean", self.action_help, "desk.help"),
+        ]
+        if self.feed is not None:
+            commands.append(
+                PaletteCommand(
+                    "Pause or resume the feed",
+                    "The simulated customers",
+                    self.action_toggle_feed,
+                    "feed.pause",
+                )
+            )
+        return commands
+
+
+def _check_agent(desk: Desk, agent: str) -> None:
+    handles = [a.handle for a in agents(desk)]
+    if agent not in handles:
+        raise NotFound(
+            f"no agent {agent!r} on this desk (known: {', '.join(handles) or 'none'});"
+            " pass one of them to --agent"
+        )
+
+
+def make_app(
+    db_path: str | Path,
+    *,
+    agent: str,
+    clock: Clock | None = None,
+    feed: Feed | None = None,
+    config_path: str | Path | None = None,
+    tail_interval: float = TAIL_INTERVAL_S,
+) -> DeskApp:
+    """The console on the desk at `db_path`, for `agent`. Errors raise before anything starts."""
+    keymap = load_keymap(Path(config_path) if config_path is not None else None)
+    desk = Desk.open(db_path, clock=clock, create=False)
+    try:
+        _check_agent(desk, agent)
+        return DeskApp(
+            desk,
+            agent=agent,
+            clock=desk.clock,
+            feed=feed,
+            keymap=keymap,
+            tail_interval=tail_interval,
+        )
+    except BaseException:
+        desk.close()
+        raise
+
+
+def run_console(db_path: str | Path, *, agent: str, config_path: str | Path | None = None) -> None:
+    """`gladdesk console`: run the console in this terminal until the agent quits."""
+    app = make_app(db_path, agent=agent, config_path=config_path)
+    try:
+        app.run()
+    finally:
+        app.desk.close()

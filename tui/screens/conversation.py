@@ -1,0 +1,366 @@
+"""The conversation screen: identity banner, timeline, profile pane and composer.
+
+Reads and actions run in thread workers that call core and post messages back; the one
+`Worker.StateChanged` handler of the app reports their errors. Live updates append new items
+and refresh the banner without moving focus or touching the draft in the composer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import Footer, Header, Input
+
+from core.engine import MAX_MESSAGE_CHARS
+from core.errors import DeskError
+from core.models import ConversationView, PastConversation, TimelineItem
+from core.queries import timeline_page
+from core.store import Event
+from tui.commands import PaletteCommand
+from tui.screens.dialogs import ConfirmScreen, TransferScreen
+from tui.text import clean_line
+from tui.widgets.banner import IdentityBanner
+from tui.widgets.profile_pane import ProfilePane
+from tui.widgets.status_bar import StatusBar
+from tui.widgets.timeline import TimelineView
+
+if TYPE_CHECKING:
+    from tui.app import DeskApp
+
+#: Items read when a conversation opens, and per older page.
+TIMELINE_PAGE = 200
+
+
+class ConversationScreen(Screen[None]):
+    """One conversation, worked by the agent."""
+
+    BINDINGS = [
+        Binding("escape", "back", "Back", id="conversation.back", tooltip="Back to the queue"),
+        Binding(
+            "r", "reply", "Reply", id="conversation.reply", tooltip="Write a reply (Enter sends)"
+        ),
+        Binding(
+            "l",
+            "login_prompt",
+            "Login prompt",
+            id="conversation.login_prompt",
+            tooltip="Send the customer a message with the login link, so they can verify",
+        ),
+        Binding(
+            "c",
+            "close",
+            "Close",
+            id="conversation.close",
+            tooltip="Close the conversation (asks first if the customer waits for a reply)",
+        ),
+        Binding("o", "reopen", "Reopen", id="conversation.reopen", tooltip="Reopen it"),
+        Binding(
+            "t",
+            "transfer",
+            "Transfer",
+            id="conversation.transfer",
+            tooltip="Transfer to another agent or inbox",
+        ),
+    ]
+
+    app: DeskApp  # type: ignore[assignment]
+
+    @dataclass
+    class Loaded(Message):
+        """The conversation as read when the screen opened."""
+
+        view: ConversationView
+        status: str
+        items: list[TimelineItem]
+        has_older: bool
+        past: list[PastConversation]
+
+    @dataclass
+    class Refreshed(Message):
+        """The conversation changed elsewhere: new view, new items since the last one shown."""
+
+        generation: int
+        view: ConversationView
+        items: list[TimelineItem]
+        past: list[PastConversation]
+
+    @dataclass
+    class OlderLoaded(Message):
+        items: list[TimelineItem]
+        has_older: bool
+
+    @dataclass
+    class Done(Message):
+        """An action succeeded."""
+
+        note: str
+
+    @dataclass
+    class ReplyFailed(Message):
+        body: str
+        error: str
+
+    @dataclass
+    class CloseNeedsForce(Message):
+        """The customer waits for a reply: ask before closing."""
+
+    def __init__(self, conversation_id: int) -> None:
+        super().__init__(classes="conversation-screen")
+        self.conversation_id = conversation_id
+        self.view: ConversationView | None = None
+        self._generation = 0
+
+    def compose(self) -> ComposeResult:
+        yield Header(show_clock=False, icon="✉")
+        yield IdentityBanner("loading…", id="banner")
+        with Horizontal(id="conversation-body"):
+            with Vertical(id="conversation-main"):
+                yield TimelineView(id="timeline")
+                yield Input(
+                    placeholder="Reply… (Enter sends · Esc leaves the composer)",
+                    max_length=MAX_MESSAGE_CHARS,
+                    id="composer",
+                )
+            with VerticalScroll(id="profile-scroll"):
+                yield ProfilePane(id="profile")
+        yield StatusBar(id="status-bar")
+        yield Footer()
+
+    @property
+    def timeline(self) -> TimelineView:
+        return self.query_one(TimelineView)
+
+    @property
+    def composer(self) -> Input:
+        return self.query_one("#composer", Input)
+
+    def on_mount(self) -> None:
+        self.title = "gladdesk"
+        self.sub_title = f"conversation #{self.conversation_id} · {self.app.agent}"
+        draft = self.app.drafts.get(self.conversation_id)
+        if draft:
+            self.composer.value = draft
+        self.timeline.focus()
+        self.app.refresh_status_bars()
+        self._load()
+
+    @on(Input.Changed, "#composer")
+    def _keep_draft(self, event: Input.Changed) -> None:
+        """Drafts outlive the screen: leaving and coming back keeps what was typed."""
+        self.app.drafts[self.conversation_id] = event.value
+
+    # -- reading ---------------------------------------------------------------------------------
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="conversation-load")
+    def _load(self) -> None:
+        engine = self.app.engine
+        view = engine.conversation(self.conversation_id)
+        status, items = timeline_page(self.app.desk, self.conversation_id, limit=TIMELINE_PAGE + 1)
+        has_older = len(items) > TIMELINE_PAGE
+        past = engine.past_conversations(view.profile.id, exclude=self.conversation_id)
+        self.post_message(self.Loaded(view, status, items[-TIMELINE_PAGE:], has_older, past))
+
+    @on(Loaded)
+    def _loaded(self, message: Loaded) -> None:
+        self._show_view(message.view, message.past)
+        self.timeline.customer = message.view.profile.name
+        self.timeline.set_items(message.status, message.items, has_older=message.has_older)
+
+    def _show_view(self, view: ConversationView, past: Sequence[PastConversation]) -> None:
+        self.view = view
+        self.query_one(IdentityBanner).show(view)
+        self.query_one(ProfilePane).show(view, past)
+        self.timeline.set_status(view.status)
+        self.refresh_bindings()
+
+    def desk_changed(self, events: Sequence[Event]) -> None:
+        """Tail of the change feed: refresh if any of it concerns this conversation."""
+        profile_id = self.view.profile.id if self.view else None
+        if any(
+            e.conversation_id == self.conversation_id
+            or (profile_id is not None and e.profile_id == profile_id)
+            for e in events
+        ):
+            self._generation += 1
+            self._refresh(self._generation)
+
+    @work(thread=True, exit_on_error=False, group="conversation-refresh")
+    def _refresh(self, generation: int) -> None:
+        engine = self.app.engine
+        view = engine.conversation(self.conversation_id)
+        timeline = self.timeline
+        last_id = timeline.items[-1].id if timeline.items else 0
+        _, items = timeline_page(self.app.desk, self.conversation_id, after_id=last_id, limit=1000)
+        past = engine.past_conversations(view.profile.id, exclude=self.conversation_id)
+        self.post_message(self.Refreshed(generation, view, items, past))
+
+    @on(Refreshed)
+    def _refreshed(self, message: Refreshed) -> None:
+        self.timeline.append_items(message.items)
+        if message.generation == self._generation:
+            self._show_view(message.view, message.past)
+
+    @on(TimelineView.OlderWanted)
+    def _older_wanted(self, message: TimelineView.OlderWanted) -> None:
+        self._load_older(message.before_id)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="conversation-older")
+    def _load_older(self, before_id: int) -> None:
+        _, items = timeline_page(
+            self.app.desk, self.conversation_id, before_id=before_id, limit=TIMELINE_PAGE + 1
+        )
+        self.post_message(self.OlderLoaded(items[-TIMELINE_PAGE:], len(items) > TIMELINE_PAGE))
+
+    @on(OlderLoaded)
+    def _older_loaded(self, message: OlderLoaded) -> None:
+        self.timeline.prepend_items(message.items, has_older=message.has_older)
+
+    # -- actions ---------------------------------------------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if self.view is None or action not in ("close", "reopen", "login_prompt", "reply"):
+            return True
+        closed = self.view.status == "CLOSED"
+        if action == "reopen":
+            return closed or None  # None: shown dimmed
+        return (not closed) or None
+
+    def action_back(self) -> None:
+        if self.focused is self.composer:
+            self.timeline.focus()
+            return
+        self.app.pop_screen()
+
+    def action_reply(self) -> None:
+        self.composer.focus()
+
+    @on(Input.Submitted, "#composer")
+    def _submitted(self, event: Input.Submitted) -> None:
+        body = event.value
+        if not body.strip():
+            self.notify("Type a reply first.", severity="warning")
+            return
+        self.composer.value = ""
+        self._send_reply(body)
+
+    @work(thread=True, exit_on_error=False, group="conversation-action")
+    def _send_reply(self, body: str) -> None:
+        try:
+            self.app.engine.reply(self.conversation_id, self.app.agent, body)
+        except DeskError as exc:
+            self.post_message(self.ReplyFailed(body, str(exc)))
+
+    @on(ReplyFailed)
+    def _reply_failed(self, message: ReplyFailed) -> None:
+        if not self.composer.value:
+            self.composer.value = message.body  # give the draft back
+        self.notify(message.error, title="Reply not sent", severity="error")
+
+    def action_login_prompt(self) -> None:
+        self._run("login prompt", "Login prompt sent")
+
+    def action_reopen(self) -> None:
+        self._run("reopen", "Conversation reopened")
+
+    def action_close(self) -> None:
+        self._close(force=False)
+
+    @work(thread=True, exit_on_error=False, group="conversation-action")
+    def _close(self, *, force: bool) -> None:
+        engine = self.app.engine
+        if not force and engine.conversation(self.conversation_id).customer_waiting:
+            self.post_message(self.CloseNeedsForce())
+            return
+        engine.close(self.conversation_id, self.app.agent, force=force)
+        self.post_message(self.Done("Conversation closed"))
+
+    @on(CloseNeedsForce)
+    def _confirm_close(self) -> None:
+        def answered(force: bool | None) -> None:
+            if force:
+                self._close(force=True)
+
+        self.app.push_screen(
+            ConfirmScreen(
+                "The customer is waiting for a reply. Close the conversation anyway?",
+                yes="Close anyway",
+                no="Keep open",
+            ),
+            answered,
+        )
+
+    def action_transfer(self) -> None:
+        app = self.app
+
+        def chosen(target: tuple[str, str] | None) -> None:
+            if target is None:
+                return
+            kind, name = target
+            self._transfer(kind, name)
+
+        agents = [(a.handle, a.name) for a in app.agents if a.handle != app.agent]
+        app.push_screen(TransferScreen(agents, [name for _, name in app.inboxes]), chosen)
+
+    @work(thread=True, exit_on_error=False, group="conversation-action")
+    def _transfer(self, kind: str, name: str) -> None:
+        engine = self.app.engine
+        if kind == "agent":
+            engine.transfer(self.conversation_id, self.app.agent, to_agent=name)
+        else:
+            engine.transfer(self.conversation_id, self.app.agent, to_inbox=name)
+        self.post_message(self.Done(f"Transferred to {kind} {name}"))
+
+    @work(thread=True, exit_on_error=False, group="conversation-action")
+    def _run(self, action: str, note: str) -> None:
+        engine = self.app.engine
+        if action == "login prompt":
+            engine.send_login_prompt(self.conversation_id, self.app.agent)
+        elif action == "reopen":
+            engine.reopen(self.conversation_id, self.app.agent)
+        self.post_message(self.Done(note))
+
+    @on(Done)
+    def _done(self, message: Done) -> None:
+        self.notify(clean_line(message.note, limit=200), timeout=3)
+
+    def palette_commands(self) -> list[PaletteCommand]:
+        return [
+            PaletteCommand(
+                "Reply", "Write a reply to the customer", self.action_reply, "conversation.reply"
+            ),
+            PaletteCommand(
+                "Send login prompt",
+                "Send a message with the login link so the customer can verify",
+                self.action_login_prompt,
+                "conversation.login_prompt",
+            ),
+            PaletteCommand(
+                "Close conversation",
+                "Close it (asks first if the customer waits)",
+                self.action_close,
+                "conversation.close",
+            ),
+            PaletteCommand(
+                "Reopen conversation", "Reopen it", self.action_reopen, "conversation.reopen"
+            ),
+            PaletteCommand(
+                "Transfer conversation",
+                "Transfer to another agent or inbox",
+                self.action_transfer,
+                "conversation.transfer",
+            ),
+            PaletteCommand(
+                "Back to the queue",
+                "Leave this conversation",
+                self.app.pop_screen,
+                "conversation.back",
+            ),
+        ]

@@ -1,0 +1,215 @@
+"""Modal dialogs: confirm, transfer target, profile search, help."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.message import Message
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, OptionList, Static
+from textual.widgets.option_list import Option
+
+from core.queries import ProfileHit, search_profiles
+from core.store import Desk
+from tui.format import GLYPH
+from tui.text import clean_line
+
+
+class ConfirmScreen(ModalScreen[bool]):
+    """A yes/no question. `y` / `n` or the buttons; Esc means no."""
+
+    BINDINGS = [
+        Binding("y", "answer(True)", "Yes", id="confirm.yes", tooltip="Confirm"),
+        Binding("n,escape", "answer(False)", "No", id="confirm.no", tooltip="Cancel"),
+    ]
+
+    def __init__(self, question: str, *, yes: str = "Yes", no: str = "No") -> None:
+        super().__init__(classes="dialog-screen")
+        self.question = question
+        self.yes = yes
+        self.no = no
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Static(Text(self.question), classes="dialog-question")
+            with Horizontal(classes="dialog-buttons"):
+                yield Button(f"{self.yes} (y)", variant="error", id="yes")
+                yield Button(f"{self.no} (n)", variant="primary", id="no")
+
+    def on_mount(self) -> None:
+        self.query_one("#no", Button).focus()
+
+    def action_answer(self, answer: bool) -> None:
+        self.dismiss(answer)
+
+    @on(Button.Pressed)
+    def _pressed(self, event: Button.Pressed) -> None:
+        self.dismiss(event.button.id == "yes")
+
+
+class TransferScreen(ModalScreen[tuple[str, str] | None]):
+    """Pick an agent or an inbox to transfer a conversation to."""
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel", id="transfer.cancel", tooltip="Cancel")]
+
+    def __init__(self, agents: Sequence[tuple[str, str]], inboxes: Sequence[str]) -> None:
+        super().__init__(classes="dialog-screen")
+        self.targets: list[tuple[str, str]] = [("agent", handle) for handle, _ in agents]
+        self.targets += [("inbox", name) for name in inboxes]
+        self.labels = [f"Agent  {handle} ({name})" for handle, name in agents]
+        self.labels += [f"Inbox  {name}" for name in inboxes]
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Static("Transfer to… (Enter picks, Esc cancels)", classes="dialog-question")
+            yield OptionList(
+                *(Option(Text(clean_line(label, limit=120))) for label in self.labels),
+                id="targets",
+            )
+
+    def on_mount(self) -> None:
+        self.query_one(OptionList).focus()
+
+    @on(OptionList.OptionSelected)
+    def _selected(self, event: OptionList.OptionSelected) -> None:
+        self.dismiss(self.targets[event.option_index])
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class SearchScreen(ModalScreen[ProfileHit | None]):
+    """Find a customer by name, email or phone; Enter opens their latest conversation."""
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel", id="search.cancel", tooltip="Cancel")]
+
+    @dataclass
+    class Results(Message):
+        query: str
+        hits: list[ProfileHit]
+        error: str | None = None
+
+    def __init__(self, desk: Desk) -> None:
+        super().__init__(classes="dialog-screen")
+        self.desk = desk
+        self.hits: list[ProfileHit] = []
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog search-dialog"):
+            yield Static("Search customers by name, email or phone", classes="dialog-question")
+            yield Input(placeholder="julie, julie@example.com, +3361…", id="search-input")
+            yield OptionList(id="search-results")
+
+    def on_mount(self) -> None:
+        self.query_one(Input).focus()
+
+    @on(Input.Changed, "#search-input")
+    def _changed(self, event: Input.Changed) -> None:
+        self._search(event.value)
+
+    @on(Input.Submitted, "#search-input")
+    def _submitted(self) -> None:
+        results = self.query_one(OptionList)
+        if self.hits:
+            self._pick(results.highlighted or 0)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="search")
+    def _search(self, query: str) -> None:
+        from core.errors import DeskError
+
+        try:
+            hits = search_profiles(self.desk, query, limit=20)
+        except DeskError as exc:
+            self.post_message(self.Results(query, [], str(exc)))
+            return
+        self.post_message(self.Results(query, hits))
+
+    @on(Results)
+    def _results(self, message: Results) -> None:
+        if message.query != self.query_one(Input).value:
+            return  # an older search finished late
+        self.hits = message.hits
+        results = self.query_one(OptionList)
+        results.clear_options()
+        if message.error:
+            results.add_option(Option(Text(message.error, style="red"), disabled=True))
+            return
+        results.add_options(Option(self._label(hit)) for hit in message.hits)
+        if message.hits:
+            results.highlighted = 0
+
+    @staticmethod
+    def _label(hit: ProfileHit) -> Text:
+        text = Text(clean_line(hit.name, limit=100), style="bold", no_wrap=True, end="")
+        contacts = ", ".join((*hit.emails, *hit.phones))
+        if contacts:
+            text.append("  " + clean_line(contacts, limit=200), "")
+        if hit.latest_conversation_id is None:
+            text.append("  · no conversation", "dim")
+        else:
+            text.append(
+                f"  · #{hit.latest_conversation_id} {(hit.latest_status or '').lower()}"
+                f" · {hit.conversations} conversation(s)",
+                "dim",
+            )
+        return text
+
+    @on(OptionList.OptionSelected, "#search-results")
+    def _selected(self, event: OptionList.OptionSelected) -> None:
+        self._pick(event.option_index)
+
+    def _pick(self, index: int) -> None:
+        if 0 <= index < len(self.hits):
+            self.dismiss(self.hits[index])
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+@dataclass(frozen=True, slots=True)
+class HelpKey:
+    keys: str
+    description: str
+
+
+class HelpScreen(ModalScreen[None]):
+    """Keys of the screen underneath, and what the glyph and badges mean."""
+
+    BINDINGS = [
+        Binding("escape,q,question_mark,f1", "close", "Close", id="help.close", tooltip="Close")
+    ]
+
+    def __init__(self, keys: Iterable[HelpKey]) -> None:
+        super().__init__(classes="dialog-screen")
+        self.keys = list(keys)
+
+    def compose(self) -> ComposeResult:
+        text = Text(end="")
+        text.append("Keys\n", "bold underline")
+        for key in self.keys:
+            text.append(f"  {key.keys:<16}", "bold")
+            text.append(f" {key.description}\n")
+        text.append("\nTrusted glyph\n", "bold underline")
+        text.append(f"  {GLYPH}", "bold green")
+        text.append("  a trusted message (signed-in customer), conversation open or waiting\n")
+        text.append(f"  {GLYPH}", "grey50")
+        text.append("  a trusted message in a closed conversation\n")
+        text.append("     a blank cell: not verified (claimed or anonymous)\n")
+        text.append("\nIdentity badges\n", "bold underline")
+        text.append("  TRUSTED · jwt       signed identity token, inside its trust window\n")
+        text.append("  CLAIMED · form      name and email typed into the onboarding form\n")
+        text.append("  CLAIMED · set_user  given by the website without proof\n")
+        text.append("  EXPIRED · jwt       was trusted; the trust window has ended\n")
+        text.append("  ANONYMOUS           not identified, or logged out\n")
+        text.append("\nCtrl+P opens the command palette; type a customer's name there too.\n")
+        with Vertical(classes="dialog help-dialog"), VerticalScroll():
+            yield Static(text)
+
+    def action_close(self) -> None:
+        self.dismiss(None)

@@ -1,0 +1,223 @@
+"""The queue screen: the agent's conversations and the inbox queues, longest wait first."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.widgets import Footer, Header, Static
+
+from core.queries import QueueFilter
+from core.store import Event
+from tui.commands import PaletteCommand
+from tui.text import clean_line
+from tui.widgets.queue_list import QueueList
+from tui.widgets.status_bar import StatusBar
+
+if TYPE_CHECKING:
+    from tui.app import DeskApp
+
+STATUS_FILTERS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("active", ("OPEN", "WAITING")),
+    ("open", ("OPEN",)),
+    ("waiting", ("WAITING",)),
+    ("closed", ("CLOSED",)),
+    ("all", ("OPEN", "WAITING", "CLOSED")),
+)
+TRUST_FILTERS: tuple[str | None, ...] = (None, "trusted", "untrusted")
+#: Change-feed kinds that can move a row in some queue.
+QUEUE_KINDS = ("item.created", "profile.")
+
+
+def touches_queue(events: Sequence[Event]) -> bool:
+    return any(e.kind.startswith(("conversation.", *QUEUE_KINDS)) for e in events)
+
+
+@dataclass(frozen=True, slots=True)
+class View:
+    """One queue the agent can look at: their own, an inbox, or everything."""
+
+    label: str
+    agent_id: int | None = None
+    inbox_id: int | None = None
+
+
+class QueueScreen(Screen[None]):
+    """Queue list with view, status and trust filters."""
+
+    BINDINGS = [
+        Binding(
+            "v",
+            "next_view",
+            "View",
+            id="queue.view",
+            tooltip="Switch between your conversations, each inbox, and all conversations",
+        ),
+        Binding(
+            "s",
+            "next_status",
+            "Status",
+            id="queue.status",
+            tooltip="Filter by status: active, open, waiting, closed, all",
+        ),
+        Binding(
+            "t",
+            "next_trust",
+            "Trust",
+            id="queue.trust",
+            tooltip="Filter by the trust of each conversation's latest customer message",
+        ),
+    ]
+
+    app: DeskApp  # type: ignore[assignment]
+
+    def __init__(self) -> None:
+        super().__init__(id="queue-screen")
+        self.views: list[View] = []
+        self.view_number = 0
+        self.status_number = 0
+        self.trust_number = 0
+        self._stale = False
+
+    def compose(self) -> ComposeResult:
+        app = self.app
+        self.views = [View(f"Mine ({app.agent})", agent_id=app.agent_id)]
+        self.views += [View(f"Inbox {name}", inbox_id=number) for number, name in app.inboxes]
+        self.views.append(View("All"))
+        yield Header(show_clock=False, icon="✉")
+        yield Static(id="filter-bar")
+        yield QueueList(app.desk, app.clock, self.current_filter(), id="queue")
+        yield StatusBar(id="status-bar")
+        yield Footer()
+
+    @property
+    def queue(self) -> QueueList:
+        return self.query_one(QueueList)
+
+    def on_mount(self) -> None:
+        self.title = "gladdesk"
+        self.sub_title = f"queue · {self.app.agent}"
+        self._show_filters()
+        self.queue.reload()
+        self.queue.focus()
+        self.set_interval(15, self.queue.refresh_rows)
+        self.app.refresh_status_bars()
+
+    # -- filters ---------------------------------------------------------------------------------
+
+    def current_filter(self) -> QueueFilter:
+        view = self.views[self.view_number]
+        return QueueFilter(
+            agent_id=view.agent_id,
+            inbox_id=view.inbox_id,
+            statuses=STATUS_FILTERS[self.status_number][1],
+            trust=TRUST_FILTERS[self.trust_number],
+        )
+
+    def set_filters(
+        self, *, view: int | None = None, status: int | None = None, trust: int | None = None
+    ) -> None:
+        if view is not None:
+            self.view_number = view % len(self.views)
+        if status is not None:
+            self.status_number = status % len(STATUS_FILTERS)
+        if trust is not None:
+            self.trust_number = trust % len(TRUST_FILTERS)
+        self.queue.set_filter(self.current_filter())
+        self._show_filters()
+
+    def action_next_view(self) -> None:
+        self.set_filters(view=self.view_number + 1)
+
+    def action_next_status(self) -> None:
+        self.set_filters(status=self.status_number + 1)
+
+    def action_next_trust(self) -> None:
+        self.set_filters(trust=self.trust_number + 1)
+
+    def _show_filters(self) -> None:
+        text = Text(no_wrap=True, overflow="ellipsis", end="")
+        parts = (
+            ("View", clean_line(self.views[self.view_number].label, limit=80)),
+            ("Status", STATUS_FILTERS[self.status_number][0]),
+            ("Trust", TRUST_FILTERS[self.trust_number] or "any"),
+        )
+        for number, (name, value) in enumerate(parts):
+            if number:
+                text.append("  ·  ", "dim")
+            text.append(f"{name}: ", "dim")
+            text.append(value, "bold")
+        queue = self.queue if self.is_mounted else None
+        if queue is not None and queue.loaded:
+            total = queue.total
+            text.append(f"  ·  {total:,} conversation{'s' if total != 1 else ''}", "dim")
+        text.append("  ·  longest wait first", "dim")
+        self.query_one("#filter-bar", Static).update(text)
+
+    @on(QueueList.Loaded)
+    def _queue_loaded(self) -> None:
+        self._show_filters()
+
+    # -- live updates ------------------------------------------------------------------------------
+
+    def desk_changed(self, events: Sequence[Event]) -> None:
+        if touches_queue(events):
+            if self.is_current:
+                self.queue.reload()
+            else:
+                self._stale = True
+
+    def on_screen_resume(self) -> None:
+        if self._stale:
+            self._stale = False
+            self.queue.reload()
+
+    # -- opening -----------------------------------------------------------------------------------
+
+    @on(QueueList.ConversationSelected)
+    def _open(self, message: QueueList.ConversationSelected) -> None:
+        self.app.open_conversation(message.conversation_id)
+
+    def palette_commands(self) -> list[PaletteCommand]:
+        commands = [
+            PaletteCommand(
+                "Open conversation",
+                "Open the highlighted conversation",
+                self.queue.action_select,
+                "queue.open",
+            )
+        ]
+        for number, view in enumerate(self.views):
+            commands.append(
+                PaletteCommand(
+                    f"Queue: {clean_line(view.label, limit=80)}",
+                    "Show this queue",
+                    lambda n=number: self.set_filters(view=n),  # type: ignore[misc]
+                    "queue.view",
+                )
+            )
+        for number, (label, _) in enumerate(STATUS_FILTERS):
+            commands.append(
+                PaletteCommand(
+                    f"Status: {label}",
+                    "Filter the queue by conversation status",
+                    lambda n=number: self.set_filters(status=n),  # type: ignore[misc]
+                    "queue.status",
+                )
+            )
+        for number, trust in enumerate(TRUST_FILTERS):
+            commands.append(
+                PaletteCommand(
+                    f"Trust: {trust or 'any'}",
+                    "Filter by the trust of the latest customer message",
+                    lambda n=number: self.set_filters(trust=n),  # type: ignore[misc]
+                    "queue.trust",
+                )
+            )
+        return commands

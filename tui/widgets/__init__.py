@@ -1,0 +1,1 @@
+"""The console's widgets: each renders; screens arrange them; core decides."""
