@@ -35,9 +35,11 @@ import logging
 import os
 import re
 import threading
+import time
 import tomllib
 import unicodedata
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from pathlib import Path
 from string import Formatter
 from typing import TYPE_CHECKING, Any
@@ -151,21 +153,35 @@ def render_template(template: str, facts: RuleFacts) -> str:
     return template.format_map({"first_name": first, "name": facts.name or first})
 
 
-@dataclass(frozen=True, slots=True)
 class RuleSet:
-    """An ordered list of rules; `evaluate` is the engine's `Rules` protocol."""
+    """An ordered list of rules; `evaluate` is the engine's `Rules` protocol.
 
-    rules: tuple[Rule, ...] = ()
-    source: str = ""
+    `wants(trigger)` says whether any rule listens to a trigger, so the engine can skip
+    gathering facts for the others (most messages, with the demo rules).
+    """
+
+    __slots__ = ("_by_trigger", "rules", "source", "triggers")
+
+    def __init__(self, rules: tuple[Rule, ...] = (), source: str = "") -> None:
+        self.rules = rules
+        self.source = source
+        self._by_trigger = {t: tuple(r for r in rules if t in r.triggers) for t in TRIGGERS}
+        self.triggers = frozenset(t for t, listening in self._by_trigger.items() if listening)
+
+    def wants(self, trigger: str) -> bool:
+        return trigger in self.triggers
 
     def evaluate(self, facts: RuleFacts) -> list[RuleAction]:
+        candidates = self._by_trigger.get(facts.trigger, ())
+        if not candidates:
+            return []
         from core.engine import RuleAction
 
         actions: list[RuleAction] = []
         routed = prompted = held = False
         tagged: set[str] = set()
         at_routing = facts.trigger == "routing"
-        for rule in self.rules:
+        for rule in candidates:
             if not rule.matches(facts):
                 continue
             if rule.bot_message is not None:
@@ -180,6 +196,8 @@ class RuleSet:
             if at_routing and rule.route is not None and not routed:
                 routed = True
                 actions.append(RuleAction("route", rule.route))
+                # Later rules see the inbox this one chose.
+                facts = replace(facts, inbox=rule.route)
             if at_routing and rule.require_login and not held:
                 held = True
                 actions.append(RuleAction("require_login"))
@@ -189,6 +207,9 @@ class RuleSet:
 
     def __len__(self) -> int:
         return len(self.rules)
+
+    def __repr__(self) -> str:
+        return f"RuleSet({len(self.rules)} rules from {self.source or 'text'})"
 
 
 # -- loading ---------------------------------------------------------------------------------
@@ -472,26 +493,40 @@ def _signature(path: Path) -> tuple[int, int, int] | None:
 
 
 class RuleBook:
-    """The rules of a file, reloaded when the file changes (checked on every evaluation).
+    """The rules of a file, reloaded when the file changes.
 
-    The first load raises `RulesError` for a bad file. Later, a bad file is logged and kept
-    in `error`, and the previous rules stay in force until the file is fixed. A removed file
-    means no rules.
+    The file is checked at most once per `check_interval_s` (a stat call), so an edit takes
+    effect within a second by default. The first load raises `RulesError` for a bad file.
+    Later, a bad file is logged and kept in `error`, and the previous rules stay in force
+    until the file is fixed. A removed file means no rules.
     """
 
-    def __init__(self, path: str | Path, *, inboxes: frozenset[str] | None = None) -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        inboxes: frozenset[str] | None = None,
+        check_interval_s: float = 1.0,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.path = Path(path)
         self.inboxes = inboxes
         self.error: RulesError | None = None
+        self.check_interval_s = check_interval_s
+        self._monotonic = monotonic
         self._lock = threading.Lock()
         self._signature = _signature(self.path)
         self._rules = load_rules(self.path, inboxes=inboxes)
+        self._checked_at = monotonic()
 
     @property
     def rules(self) -> RuleSet:
         """The rules in force, after picking up any change to the file."""
-        if _signature(self.path) != self._signature:
-            self.reload()
+        now = self._monotonic()
+        if now - self._checked_at >= self.check_interval_s:
+            self._checked_at = now
+            if _signature(self.path) != self._signature:
+                self.reload()
         return self._rules
 
     def reload(self) -> bool:
@@ -512,6 +547,9 @@ class RuleBook:
             self._rules, self.error = rules, None
             log.info("%s: loaded %d rules", self.path, len(rules))
             return True
+
+    def wants(self, trigger: str) -> bool:
+        return self.rules.wants(trigger)
 
     def evaluate(self, facts: RuleFacts) -> list[RuleAction]:
         return self.rules.evaluate(facts)

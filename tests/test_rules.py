@@ -199,6 +199,20 @@ def test_every_matching_rule_applies_in_file_order() -> None:
     assert [a.value for a in rules(text)] == ["one", "two"]
 
 
+def test_later_rules_see_the_inbox_an_earlier_rule_chose() -> None:
+    text = one_rule("", 'route = "Returns"') + one_rule('inbox = "Returns"', 'tag = "r"')
+    text += one_rule('inbox = "Chat"', 'tag = "c"')
+    assert rules(text) == [RuleAction("route", "Returns"), RuleAction("tag", "r")]
+
+
+def test_wants_names_the_triggers_some_rule_listens_to() -> None:
+    ruleset = parse_rules(one_rule("") + one_rule("trigger = 'identity'"))
+    assert ruleset.triggers == {"routing", "identity"}
+    assert ruleset.wants("routing") and not ruleset.wants("message")
+    off = one_rule("trigger = 'message'").replace("[rules.when]", "enabled = false\n[rules.when]")
+    assert not parse_rules(off).wants("message")
+
+
 def test_the_first_matching_route_wins() -> None:
     text = one_rule('identity_state = "CLAIMED"', 'route = "Billing"')
     text += one_rule("", 'route = "Returns"') + one_rule("", 'route = "Chat"')
@@ -321,7 +335,7 @@ def test_rulebook_reloads_on_change_and_keeps_the_old_rules_when_the_new_file_is
 ) -> None:
     path = tmp_path / "rules.toml"
     write(path, one_rule("", "tag = 'first'"), tick=1)
-    book = RuleBook(path)
+    book = RuleBook(path, check_interval_s=0)
     assert book.evaluate(FACTS) == [RuleAction("tag", "first")]
 
     write(path, one_rule("", "tag = 'second'"), tick=2)
@@ -339,6 +353,18 @@ def test_rulebook_reloads_on_change_and_keeps_the_old_rules_when_the_new_file_is
 
     path.unlink()
     assert book.evaluate(FACTS) == []
+
+
+def test_rulebook_looks_at_the_file_at_most_once_per_interval(tmp_path: Path) -> None:
+    path = tmp_path / "rules.toml"
+    write(path, one_rule("", "tag = 'a'"), tick=1)
+    now = [100.0]
+    book = RuleBook(path, check_interval_s=1.0, monotonic=lambda: now[0])
+    write(path, one_rule("", "tag = 'bb'"), tick=2)
+    now[0] += 0.5
+    assert book.evaluate(FACTS) == [RuleAction("tag", "a")]
+    now[0] += 0.5
+    assert book.evaluate(FACTS) == [RuleAction("tag", "bb")]
 
 
 def test_rulebook_refuses_a_bad_file_at_start(tmp_path: Path) -> None:

@@ -152,7 +152,7 @@ def test_message_trigger_rules_see_later_messages(desk: Desk, tmp_path: Path) ->
 def test_a_rules_file_fixed_while_the_desk_runs(desk: Desk) -> None:
     path = rules_path_for(desk)
     path.write_text("[[rules]]\n[rules.then]\nroute = 'Billing'\n")
-    book = RuleBook(path, inboxes=INBOXES)
+    book = RuleBook(path, inboxes=INBOXES, check_interval_s=0)
     engine = Engine(desk, rules=book)
     first = engine.send_message(claimed(engine, "a@example.com"), "hello")
     assert engine.conversation(first.conversation_id).inbox == "Billing"
