@@ -22,11 +22,15 @@ Actions: `bot_message` (placeholders `{first_name}`, `{name}`), `login_prompt = 
 
 Order: every matching rule applies, in file order, and its actions run in the order
 bot_message, login_prompt, tag, route, require_login. A rule with `stop = true` ends the
-evaluation when it matches. The first matching `route` wins; a login prompt is sent at most
-once per evaluation. `route` and `require_login` only take effect on the `routing` trigger.
+evaluation when it matches. The first matching `route` wins, and later rules see its inbox in
+their `inbox` condition (at routing, `inbox` is otherwise the default inbox). A login prompt
+and each tag are sent at most once per evaluation. `route` and `require_login` only take
+effect on the `routing` trigger (a file asking otherwise is refused).
 
 A bad file raises `RulesError` naming the file, the line and the reason. `RuleBook` reloads
-the file when it changes and keeps the previous rules in force while the new file is bad.
+the file when it changes (checked at most once a second) and keeps the previous rules in
+force while the new file is bad. A desk's rules live in `<database>.rules.toml`, or where the
+`rules_path` setting says (relative to the database's folder): see `rules_for_desk`.
 """
 
 from __future__ import annotations
@@ -44,6 +48,7 @@ from pathlib import Path
 from string import Formatter
 from typing import TYPE_CHECKING, Any
 
+from core.contacts import MAX_NAME_LENGTH
 from core.errors import DeskError
 from core.schema import IDENTITY_SOURCES, IDENTITY_STATES
 
@@ -62,6 +67,8 @@ RULES_PATH_SETTING = "rules_path"
 #: Larger rules files are refused before parsing: nobody writes a megabyte of rules.
 MAX_RULES_BYTES = 1 << 20
 MAX_BOT_MESSAGE_CHARS = 2000
+#: A rendered bot message must fit the engine's message limit even with the longest names.
+MAX_MESSAGE_CHARS = 4000
 MAX_TAG_CHARS = 40
 _TAG_RE = re.compile(r"[\w][\w .:/-]*")
 _WHEN_KEYS = (
@@ -279,9 +286,11 @@ def _template(value: object) -> str:
         raise ValueError(
             f"then.bot_message: {exc} (write a literal brace as {{{{ or }}}})"
         ) from None
+    placeholders = 0
     for _literal, name, spec, conversion in fields:
         if name is None:
             continue
+        placeholders += 1
         if name not in PLACEHOLDERS or spec or conversion:
             shown = (
                 "{"
@@ -294,6 +303,13 @@ def _template(value: object) -> str:
                 f"then.bot_message: unknown placeholder {shown}"
                 f" (use {', '.join('{' + p + '}' for p in PLACEHOLDERS)})"
             )
+    longest = len(value) + placeholders * MAX_NAME_LENGTH
+    if longest > MAX_MESSAGE_CHARS:
+        raise ValueError(
+            f"then.bot_message: with {placeholders} placeholders and names of up to"
+            f" {MAX_NAME_LENGTH} characters it could reach {longest} characters, over the"
+            f" message limit of {MAX_MESSAGE_CHARS}"
+        )
     return value
 
 
