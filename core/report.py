@@ -19,7 +19,7 @@ import re
 import statistics
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from core.errors import DeskError
@@ -109,6 +109,8 @@ class AuthReport:
 
 def parse_day(value: object, what: str) -> date:
     """A `YYYY-MM-DD` day, or ReportError naming the input."""
+    if isinstance(value, datetime):
+        return value.date()
     if isinstance(value, date):
         return value
     if not isinstance(value, str) or not _DAY_RE.fullmatch(value.strip()):

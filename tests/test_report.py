@@ -25,7 +25,7 @@ import csv
 import io
 import json
 from collections.abc import Iterator
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
 import pytest
@@ -219,6 +219,14 @@ def test_bad_dates_are_refused_and_change_nothing(
     assert raised.value.code == "invalid"
     assert report_desk.last_event_id() == before
     assert report_desk.query("SELECT count(*) FROM conversations")[0][0] == len(CONVERSATIONS)
+
+
+def test_days_may_be_dates_or_datetimes(report_desk: Desk) -> None:
+    by_text = authentication_report(report_desk, since="2026-03-01", until="2026-03-02")
+    by_datetime = authentication_report(
+        report_desk, since=datetime(2026, 3, 1, 23, 0), until=date(2026, 3, 2)
+    )
+    assert by_datetime == by_text
 
 
 def test_the_longest_range_allowed_still_works(report_desk: Desk) -> None:
