@@ -1,0 +1,169 @@
+"""`gladdesk demo`: the agent console on a working copy of demo.db with the customer feed.
+
+The committed `demo.db` (and `demo.db.keys` beside it) is only ever read: the demo works on
+a copy in a per-user state folder, `$GLADDESK_STATE_DIR` if set, else
+`$XDG_STATE_HOME/gladdesk/` (by default `~/.local/state/gladdesk/`). The copy is kept between
+runs, so a demo can be resumed; `--reset` (or a rebuilt demo.db) starts from a fresh copy.
+
+`--headless` runs the feed alone and prints a summary; that path never imports Textual.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import click
+
+from core.demo import DEMO_DB
+from core.errors import DeskError
+from core.feed import Feed, FeedController, FeedStats, RealTimer
+
+STATE_DIR_ENV = "GLADDESK_STATE_DIR"
+#: How much faster than life the demo feed plays its scripts (reading and typing gaps).
+DEMO_SPEED = 2.0
+#: Customers per schedule minute: 10 a minute on the wall clock at DEMO_SPEED 2.
+DEMO_FEED_RATE = 5.0
+HEADLESS_DEFAULT_S = 10.0
+#: The demo's first customers: quick scripts, so conversations arrive within seconds.
+DEMO_OPENING = ("most-ideal", "standard")
+
+
+def state_dir() -> Path:
+    """Where the demo's working copy lives (see the module docstring)."""
+    explicit = os.environ.get(STATE_DIR_ENV)
+    if explicit:
+        return Path(explicit)
+    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "gladdesk"
+
+
+def _digest(path: Path) -> str:
+    sha = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            sha.update(block)
+    return sha.hexdigest()
+
+
+def _copy_into(source: Path, target: Path) -> None:
+    """Copy atomically: a temp file in the target's folder, then rename over it."""
+    fd, temp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+    os.close(fd)
+    try:
+        shutil.copyfile(source, temp)
+        os.chmod(temp, 0o600)
+        os.replace(temp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temp)
+        raise
+
+
+def working_copy(
+    *, reset: bool = False, source: Path = DEMO_DB, folder: Path | None = None
+) -> Path:
+    """The demo's working database, copied from `source` when missing, stale or `reset`."""
+    source = Path(source)
+    if not source.is_file():
+        raise DeskError(
+            f"{source}: the demo desk is missing; build it with `gladdesk db build-demo`"
+        )
+    folder = folder or state_dir()
+    try:
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    except OSError as exc:
+        raise DeskError(
+            f"{folder}: cannot create the demo folder ({exc.strerror}); set {STATE_DIR_ENV}"
+        ) from None
+    target = folder / "demo.db"
+    stamp = folder / "demo.db.source"
+    digest = _digest(source)
+    recorded = stamp.read_text().strip() if stamp.is_file() else None
+    if reset or not target.is_file() or recorded != digest:
+        for stale in (Path(f"{target}-wal"), Path(f"{target}-shm")):
+            stale.unlink(missing_ok=True)
+        _copy_into(source, target)
+        keys = Path(f"{source}.keys")
+        if keys.is_file():
+            _copy_into(keys, Path(f"{target}.keys"))
+        else:
+            Path(f"{target}.keys").unlink(missing_ok=True)
+        stamp.write_text(digest + "\n")
+    return target
+
+
+def _print_summary(stats: FeedStats, db: Path, seconds: float) -> None:
+    click.echo(f"demo feed: {seconds:.0f} s on {db}")
+    for line in stats.summary_lines():
+        click.echo(f"  {line}")
+
+
+def run_headless(db: Path, *, duration: float, seed: int | None = None) -> FeedStats:
+    """The demo feed in the foreground for `duration` seconds, without a terminal UI."""
+    from core.engine import Engine
+    from core.store import Desk
+
+    controller_seed = seed if seed is not None else int.from_bytes(os.urandom(4), "big")
+    with Desk.open(db, create=False) as desk:
+        feed = Feed(
+            Engine(desk),
+            rate_per_min=DEMO_FEED_RATE,
+            duration_s=duration * DEMO_SPEED,
+            seed=controller_seed,
+            opening=DEMO_OPENING,
+        )
+        timer = RealTimer(DEMO_SPEED)
+        try:
+            return feed.run(timer)
+        except KeyboardInterrupt:
+            return feed.stats
+
+
+def run_demo(
+    *,
+    agent: str = "alice",
+    reset: bool = False,
+    headless: bool = False,
+    duration: float | None = None,
+    seed: int | None = None,
+) -> None:
+    """`gladdesk demo`: console + feed on the working copy; `headless` runs the feed alone."""
+    db = working_copy(reset=reset)
+    if headless:
+        seconds = duration or HEADLESS_DEFAULT_S
+        stats = run_headless(db, duration=seconds, seed=seed)
+        _print_summary(stats, db, seconds)
+        return
+    from tui.app import make_app
+
+    controller = FeedController(
+        db,
+        rate_per_min=DEMO_FEED_RATE,
+        seed=seed,
+        skip_agents={agent},
+        speed=DEMO_SPEED,
+        opening=DEMO_OPENING,
+    )
+    app = make_app(db, agent=agent, feed=controller)
+    auto_pilot = None
+    if duration is not None:
+
+        async def auto_pilot(pilot: object) -> None:
+            import asyncio
+
+            await asyncio.sleep(duration)
+            app.exit()
+
+    try:
+        app.run(auto_pilot=auto_pilot)  # type: ignore[arg-type]
+    finally:
+        controller.stop()
+        app.desk.close()
+    if controller.error:
+        click.echo(f"demo: the feed stopped: {controller.error}", err=True)
+    _print_summary(controller.stats, db, controller.timer.elapsed() / DEMO_SPEED)

@@ -1,0 +1,89 @@
+"""`gladdesk train`: trainer mode for the five authentication orders of SPEC §2.
+
+It runs on a throwaway desk built from fixtures/ (`core.demo.build_demo`) in a temporary
+folder, on a frozen clock, so every walkthrough shows the same thing and nothing it does
+touches a real desk.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+from textual.app import App
+
+from core.clock import parse_iso
+from core.demo import build_demo
+from core.errors import NotFound
+from core.feed import Rehearsal
+from core.scenarios import ORDERS, Scenario, load_scenarios
+from tui.screens.train import OrderPicker, TrainScreen
+
+#: The trainer's frozen clock starts an hour after the demo desk was built.
+TRAIN_START_MS = parse_iso("2026-11-20T10:00:00Z")
+
+
+class TrainApp(App[None]):
+    """The order picker, then one walkthrough at a time."""
+
+    CSS_PATH = "app.tcss"
+    TITLE = "gladdesk trainer"
+
+    def __init__(self, base_db: Path, workdir: Path, *, order: str | None = None) -> None:
+        super().__init__()
+        self.base_db = base_db
+        self.workdir = workdir
+        scripts = load_scenarios()
+        self.orders: list[Scenario] = [scripts[name] for name in ORDERS if name in scripts]
+        self.scripts = scripts
+        self.start_order = order
+
+    def on_mount(self) -> None:
+        if self.start_order is not None:
+            self.open_order(self.start_order)
+        else:
+            self.show_picker()
+
+    def show_picker(self) -> None:
+        def picked(name: str | None) -> None:
+            if name is not None:
+                self.open_order(name)
+
+        self.push_screen(OrderPicker(self.orders), picked)
+
+    def open_order(self, name: str) -> None:
+        """Walk through one order; leaving it returns to the picker."""
+        scenario = self.scripts[name]
+
+        def make() -> Rehearsal:
+            return Rehearsal(self.base_db, self.workdir, scenario, start_ms=TRAIN_START_MS)
+
+        self.push_screen(TrainScreen(make, scenario), lambda _: self.show_picker())
+
+
+def check_order(order: str | None) -> str | None:
+    """An order name the trainer knows (the five orders or another script), or NotFound."""
+    if order is None:
+        return None
+    scripts = load_scenarios()
+    if order not in scripts:
+        raise NotFound(f"no order {order!r} (pick one of: {', '.join(ORDERS)})")
+    return order
+
+
+def make_train_app(
+    *, order: str | None = None, workdir: Path, base_db: Path | None = None
+) -> TrainApp:
+    """The trainer on a desk built in `workdir` (or a prebuilt copy `base_db`, for tests)."""
+    order = check_order(order)
+    if base_db is None:
+        base_db = build_demo(workdir / "base.db")
+    return TrainApp(base_db, workdir, order=order)
+
+
+def run_train(*, order: str | None = None) -> None:
+    """`gladdesk train`: the trainer in this terminal, on a temporary desk removed on exit."""
+    check_order(order)
+    with tempfile.TemporaryDirectory(prefix="gladdesk-train-") as folder:
+        app = make_train_app(order=order, workdir=Path(folder))
+        app.run()
