@@ -1,5 +1,8 @@
 """Build the demo desk (`demo.db`) from `fixtures/`, byte-for-byte reproducibly.
 
+Beside it go its keystore (`demo.db.keys`, the demo-only signing key) and its rules
+(`demo.db.rules.toml`, from `fixtures/rules.toml`).
+
 Every time and id comes from the fixtures: the desk clock is frozen at `[clock] built_at`.
 """
 
@@ -7,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -53,6 +57,12 @@ def build_demo(out: Path = DEMO_DB, fixtures: Path = FIXTURES) -> Path:
     Built in a temporary file and moved into place, so a failed build leaves `out` untouched.
     """
     config, customers, conversations = _load(fixtures)
+    rules = fixtures / "rules.toml"
+    if rules.exists():
+        from core.rules import load_rules
+
+        # Broken rules fail the build before anything is written.
+        load_rules(rules, inboxes=frozenset(inbox["name"] for inbox in config["inboxes"]))
     out = Path(out)
     temp = out.with_name(f".{out.name}.building")
     for stale in (temp, Path(f"{temp}.keys"), Path(f"{temp}-wal"), Path(f"{temp}-shm")):
@@ -77,6 +87,8 @@ def build_demo(out: Path = DEMO_DB, fixtures: Path = FIXTURES) -> Path:
     keys = Path(f"{temp}.keys")
     if keys.exists():
         os.replace(keys, Path(f"{out}.keys"))
+    if rules.exists():
+        shutil.copyfile(rules, f"{out}.rules.toml")
     return out
 
 

@@ -72,10 +72,17 @@ class RuleAction:
 
 
 class Rules(Protocol):
+    def wants(self, trigger: str) -> bool:
+        """Whether any rule listens to this trigger (lets the engine skip building facts)."""
+        ...
+
     def evaluate(self, facts: RuleFacts) -> list[RuleAction]: ...
 
 
 class NoRules:
+    def wants(self, trigger: str) -> bool:
+        return False
+
     def evaluate(self, facts: RuleFacts) -> list[RuleAction]:
         return []
 
@@ -116,7 +123,13 @@ class Engine:
     ) -> None:
         self.desk = desk
         self._keyring = keyring
-        self.rules: Rules = rules or NoRules()
+        if rules is None:
+            # The desk's rules file (<db>.rules.toml), reloaded when it changes; a bad file
+            # refuses to start with `file:line: reason`.
+            from core.rules import rules_for_desk
+
+            rules = rules_for_desk(desk)
+        self.rules: Rules = rules if rules is not None else NoRules()
         self._apps: dict[str, sqlite3.Row] = {}
         self._agents_by_handle: dict[str, tuple[int, str]] = {}
         self._inboxes: dict[str, int] = {}
@@ -668,29 +681,34 @@ class Engine:
         """
         session_id = session["id"]
         inbox = self.default_inbox()
-        actions = self._rule_actions(
-            conn,
-            RuleFacts(
-                trigger="routing",
-                app_id=session["app_id"],
-                identity_state=session["identity_state"],
-                identity_source=session["identity_source"],
-                trust_timing="before_routing" if trusted else None,
-                first_message=text,
-                message=text,
-                inbox=inbox,
-                name=session["display_name"],
-                first_name=first_name(session["display_name"]),
-                conversation_id=None,
-            ),
-        )
+        actions: list[RuleAction] = []
+        if self.rules.wants("routing"):
+            actions = self._rule_actions(
+                conn,
+                RuleFacts(
+                    trigger="routing",
+                    app_id=session["app_id"],
+                    identity_state=session["identity_state"],
+                    identity_source=session["identity_source"],
+                    trust_timing="before_routing" if trusted else None,
+                    first_message=text,
+                    message=text,
+                    inbox=inbox,
+                    name=session["display_name"],
+                    first_name=first_name(session["display_name"]),
+                    conversation_id=None,
+                ),
+            )
         hold = False
         for action in actions:
             if action.kind == "route":
                 inbox = action.value
             elif action.kind == "require_login" and not trusted:
                 hold = True
-        inbox_id = self.inbox_id(inbox)
+        try:
+            inbox_id = self.inbox_id(inbox)
+        except NotFound:  # a rule names an inbox removed since the rules loaded
+            inbox_id = self.inbox_id(self.default_inbox())
         # A switch of identity in this session (scenario 5): trust came about differently, and
         # the new person should get another agent than the previous one's when one is free.
         switched = conn.execute(
@@ -862,7 +880,7 @@ class Engine:
         message: str,
     ) -> None:
         """Rules on a later message or on authentication inside a routed conversation."""
-        if isinstance(self.rules, NoRules):
+        if not self.rules.wants(trigger):
             return
         session = conn.execute(
             "SELECT * FROM widget_sessions WHERE id = ?", (session_id,)

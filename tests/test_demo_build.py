@@ -86,3 +86,22 @@ def test_bad_fixtures_fail_clearly_and_leave_the_output_alone(
         build_demo(out, fixtures)
     assert out.read_bytes() == b"previous build"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["demo.db", "fixtures"]
+
+
+def test_demo_rules_are_built_beside_the_desk_and_loaded_by_the_engine(tmp_path: Path) -> None:
+    built = build_demo(tmp_path / "demo.db")
+    rules = Path(f"{built}.rules.toml")
+    assert rules.read_bytes() == (FIXTURES / "rules.toml").read_bytes()
+    assert Path(f"{DEMO_DB}.rules.toml").read_bytes() == rules.read_bytes()
+    with Desk.open(built) as desk:
+        assert Engine(desk).rules.wants("routing")
+
+
+def test_broken_fixture_rules_fail_the_build(tmp_path: Path) -> None:
+    fixtures = tmp_path / "fixtures"
+    shutil.copytree(FIXTURES, fixtures)
+    (fixtures / "rules.toml").write_text('[[rules]]\nname = "x"\n[rules.then]\nroute = "Nowhere"\n')
+    out = tmp_path / "demo.db"
+    with pytest.raises(DeskError, match="rules.toml"):
+        build_demo(out, fixtures)
+    assert not out.exists()

@@ -24,10 +24,10 @@ def export_group() -> None:
 @click.pass_context
 def export_conversations(ctx: click.Context, customer: str | None) -> None:
     """Every conversation with its items; customer messages carry `trusted` and `glyph`."""
-    from core.engine import Engine
+    from core.engine import Engine, NoRules
 
     with open_desk(ctx) as desk:
-        data = Engine(desk).export_conversations(customer=customer)
+        data = Engine(desk, rules=NoRules()).export_conversations(customer=customer)
     click.echo(json.dumps(data, ensure_ascii=False, indent=2))
 
 
