@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
@@ -58,6 +58,7 @@ class ItemOut(BaseModel):
     agent: str | None
 
 
+BASIC: dict[str, Any] = {"security": [{"apiUser": []}]}
 UNAUTHORIZED = {"WWW-Authenticate": 'Basic realm="gladdesk"'}
 
 
@@ -112,6 +113,7 @@ ApiUser = Annotated[WebState, Depends(api_user)]
 @router.post(
     "/user-identity-jwt",
     response_model=TokenOut,
+    openapi_extra=BASIC,
     responses={400: {"description": "bad identity"}, 401: {"description": "bad credentials"}},
 )
 async def user_identity_jwt(state: ApiUser, payload: IdentityRequest) -> TokenOut:
@@ -133,7 +135,7 @@ async def user_identity_jwt(state: ApiUser, payload: IdentityRequest) -> TokenOu
     return TokenOut(token=token)
 
 
-@router.get("/customer-profiles", response_model=list[ProfileOut])
+@router.get("/customer-profiles", response_model=list[ProfileOut], openapi_extra=BASIC)
 async def customer_profiles(
     state: ApiUser,
     email: Annotated[str | None, Query(max_length=1000)] = None,
@@ -165,7 +167,9 @@ async def customer_profiles(
         raise api_error_from_desk(exc, attr=attr) from None
 
 
-@router.get("/conversations/{conversation_id}/items", response_model=list[ItemOut])
+@router.get(
+    "/conversations/{conversation_id}/items", response_model=list[ItemOut], openapi_extra=BASIC
+)
 async def conversation_items(
     state: ApiUser, conversation_id: Annotated[int, Path(ge=1, le=MAX_ID)]
 ) -> list[ItemOut]:

@@ -15,9 +15,11 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -66,7 +68,7 @@ class WidgetCors:
         if origin is None or same_origin(request, origin):
             await self.app(scope, receive, send)
             return
-        allowed = await run_in_threadpool(origin_allowed, request, self.state, None)
+        allowed = await self.state.call(origin_allowed, request, self.state, None)
         if scope["method"] == "OPTIONS" and "access-control-request-method" in request.headers:
             headers = {"Vary": "Origin"}
             if allowed:
@@ -124,11 +126,17 @@ def create_app(
     tick_s: float = TICK_S,
     poll_s: float = POLL_S,
     max_body_bytes: int = MAX_BODY_BYTES,
+    inline_desk_calls: bool = True,
 ) -> FastAPI:
-    """The HTTP server over the desk at `db_path` (which must exist)."""
+    """The HTTP server over the desk at `db_path` (which must exist).
+
+    `inline_desk_calls=False` sends every desk call to the thread pool (see `WebState.call`).
+    """
     desk = Desk.open(db_path, clock=clock, create=False)
     engine = Engine(desk)
-    state = WebState(desk=desk, engine=engine, hub=EventHub(desk, poll_s=poll_s))
+    state = WebState(
+        desk=desk, engine=engine, hub=EventHub(desk, poll_s=poll_s), inline=inline_desk_calls
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -175,6 +183,27 @@ def create_app(
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = get_openapi(
+                title=app.title, version=app.version, summary=app.summary, routes=app.routes
+            )
+            schema.setdefault("components", {})["securitySchemes"] = {
+                "widgetSession": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "The widget session token from POST /widget/v1/sessions.",
+                },
+                "apiUser": {
+                    "type": "http",
+                    "scheme": "basic",
+                    "description": "API user email and API token (gladdesk api-users add).",
+                },
+            }
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
     app.add_middleware(BodyLimitMiddleware, limit=max_body_bytes)
     # Outermost, so that even a 413 carries the CORS headers a browser needs to read it.
     app.add_middleware(WidgetCors, state=state)

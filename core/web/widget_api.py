@@ -13,7 +13,7 @@ import json
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -161,14 +161,13 @@ async def authenticate(request: Request, token: str | None) -> WidgetAuth:
     return WidgetAuth(state, *known)
 
 
-async def widget_auth(
-    request: Request,
-    authorization: Annotated[str | None, Header()] = None,
-) -> WidgetAuth:
-    return await authenticate(request, _bearer(authorization))
+async def widget_auth(request: Request) -> WidgetAuth:
+    """Authenticate from the Authorization header (read directly: the hot path stays lean)."""
+    return await authenticate(request, _bearer(request.headers.get("authorization")))
 
 
-Auth = Annotated[WidgetAuth, Depends(widget_auth)]
+#: How the OpenAPI document describes the widget's bearer token.
+BEARER: dict[str, Any] = {"security": [{"widgetSession": []}]}
 
 
 async def _run(state: WebState, fn: Any, *args: Any, attr: str | None = None, **kwargs: Any) -> Any:
@@ -247,22 +246,25 @@ async def init_session(request: Request, payload: InitRequest) -> InitResponse:
     )
 
 
-@router.get("/session", response_model=SessionOut)
-async def get_session(auth: Auth) -> SessionOut:
+@router.get("/session", response_model=SessionOut, openapi_extra=BEARER)
+async def get_session(request: Request) -> SessionOut:
     """The session's identity state, greeting and current conversation."""
+    auth = await widget_auth(request)
     return await _session_call(auth.state, auth.state.engine.session, auth.session_id)
 
 
-@router.delete("/session", status_code=204)
-async def end_session(auth: Auth) -> Response:
+@router.delete("/session", status_code=204, openapi_extra=BEARER)
+async def end_session(request: Request) -> Response:
     """End the session: its token stops working for everything."""
+    auth = await widget_auth(request)
     await _run(auth.state, auth.state.engine.end_session, auth.session_id)
     return Response(status_code=204)
 
 
-@router.post("/onboarding", response_model=SessionOut)
-async def submit_onboarding(auth: Auth, payload: OnboardingRequest) -> SessionOut:
+@router.post("/onboarding", response_model=SessionOut, openapi_extra=BEARER)
+async def submit_onboarding(request: Request, payload: OnboardingRequest) -> SessionOut:
     """The onboarding form: name plus email or phone. The identity is claimed."""
+    auth = await widget_auth(request)
     return await _session_call(
         auth.state,
         auth.state.engine.submit_onboarding,
@@ -273,9 +275,10 @@ async def submit_onboarding(auth: Auth, payload: OnboardingRequest) -> SessionOu
     )
 
 
-@router.put("/user", response_model=SessionOut)
-async def set_user(request: Request, auth: Auth, payload: SetUserRequest) -> SessionOut:
+@router.put("/user", response_model=SessionOut, openapi_extra=BEARER)
+async def set_user(request: Request, payload: SetUserRequest) -> SessionOut:
     """`setUser`: `{jwt}` makes the session trusted; `{name, email|phone}` makes it claimed."""
+    auth = await widget_auth(request)
     state = auth.state
     if payload.jwt is None:
         return await _session_call(
@@ -325,15 +328,17 @@ async def set_user(request: Request, auth: Auth, payload: SetUserRequest) -> Ses
     return view  # type: ignore[no-any-return]
 
 
-@router.delete("/user", response_model=SessionOut)
-async def clear_user(auth: Auth) -> SessionOut:
+@router.delete("/user", response_model=SessionOut, openapi_extra=BEARER)
+async def clear_user(request: Request) -> SessionOut:
     """`clearUser` on logout: back to anonymous, cut off from the previous conversation."""
+    auth = await widget_auth(request)
     return await _session_call(auth.state, auth.state.engine.clear_user, auth.session_id)
 
 
-@router.post("/messages", status_code=201, response_model=MessageOut)
-async def send_message(auth: Auth, payload: MessageRequest) -> MessageOut:
+@router.post("/messages", status_code=201, response_model=MessageOut, openapi_extra=BEARER)
+async def send_message(request: Request, payload: MessageRequest) -> MessageOut:
     """A customer message; `trusted` is decided now and never changes."""
+    auth = await widget_auth(request)
     sent = await _run(
         auth.state, auth.state.engine.send_message, auth.session_id, payload.body, attr="body"
     )
@@ -345,9 +350,10 @@ async def send_message(auth: Auth, payload: MessageRequest) -> MessageOut:
     )
 
 
-@router.get("/messages", response_model=MessagesOut)
-async def list_messages(auth: Auth) -> MessagesOut:
+@router.get("/messages", response_model=MessagesOut, openapi_extra=BEARER)
+async def list_messages(request: Request) -> MessagesOut:
     """The current conversation's messages, and the cursor to stream from after them."""
+    auth = await widget_auth(request)
     state = auth.state
 
     def read() -> tuple[int, list[Any]]:
@@ -374,6 +380,7 @@ def _sse(kind: str, data: Any, event_id: int | None = None) -> bytes:
 @router.get(
     "/events",
     response_class=StreamingResponse,
+    openapi_extra=BEARER,
     responses={200: {"content": {"text/event-stream": {}}}},
 )
 async def events(
