@@ -65,10 +65,11 @@ def _copy_into(source: Path, target: Path) -> None:
 
 
 def working_copy(
-    *, reset: bool = False, source: Path = DEMO_DB, folder: Path | None = None
+    *, reset: bool = False, source: Path | None = None, folder: Path | None = None
 ) -> Path:
-    """The demo's working database, copied from `source` when missing, stale or `reset`."""
-    source = Path(source)
+    """The demo's working database, copied from `source` (demo.db) when missing, stale or
+    `reset`. The source is only ever read."""
+    source = Path(source) if source is not None else DEMO_DB
     if not source.is_file():
         raise DeskError(
             f"{source}: the demo desk is missing; build it with `gladdesk db build-demo`"
@@ -167,3 +168,5 @@ def run_demo(
     if controller.error:
         click.echo(f"demo: the feed stopped: {controller.error}", err=True)
     _print_summary(controller.stats, db, controller.timer.elapsed() / DEMO_SPEED)
+    if app.return_code:
+        raise SystemExit(app.return_code)

@@ -1,0 +1,118 @@
+"""`gladdesk demo`: the working copy (the committed demo.db is never written) and headless runs."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+import tui.demo
+from core.demo import build_demo
+from core.errors import DeskError
+from tests.helpers import file_digest
+from tui.cli import main
+from tui.demo import STATE_DIR_ENV, state_dir, working_copy
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def source(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A stand-in for the committed demo.db (with its keystore)."""
+    return build_demo(tmp_path_factory.mktemp("committed") / "demo.db")
+
+
+@pytest.fixture
+def state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, source: Path) -> Path:
+    folder = tmp_path / "state"
+    monkeypatch.setenv(STATE_DIR_ENV, str(folder))
+    monkeypatch.setattr(tui.demo, "DEMO_DB", source)
+    return folder
+
+
+def test_state_dir_follows_the_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.delenv(STATE_DIR_ENV, raising=False)
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "xdg"))
+    assert state_dir() == tmp_path / "xdg" / "gladdesk"
+    monkeypatch.setenv(STATE_DIR_ENV, str(tmp_path / "explicit"))
+    assert state_dir() == tmp_path / "explicit"
+
+
+def test_working_copy_is_made_kept_and_reset(state: Path, source: Path) -> None:
+    digest = file_digest(source)
+    copy = working_copy()
+    assert copy == state / "demo.db"
+    assert file_digest(copy) == digest
+    assert Path(f"{copy}.keys").read_bytes() == Path(f"{source}.keys").read_bytes()
+    copy.write_bytes(copy.read_bytes() + b"changed")  # a demo session wrote to it
+    assert working_copy() == copy and file_digest(copy) != digest  # kept between runs
+    working_copy(reset=True)
+    assert file_digest(copy) == digest
+    assert file_digest(source) == digest
+
+
+def test_a_rebuilt_demo_db_replaces_a_stale_copy(state: Path, tmp_path: Path) -> None:
+    (tmp_path / "other").mkdir()
+    other = build_demo(tmp_path / "other" / "demo.db")
+    copy = working_copy(source=other)
+    copy.write_bytes(copy.read_bytes() + b"x")
+    (state / "demo.db.source").write_text("0" * 64)  # as if demo.db was rebuilt since
+    working_copy(source=other)
+    assert file_digest(copy) == file_digest(other)
+
+
+def test_missing_demo_db_says_how_to_build_it(state: Path, tmp_path: Path) -> None:
+    with pytest.raises(DeskError, match="gladdesk db build-demo"):
+        working_copy(source=tmp_path / "nope.db")
+    assert not (state / "demo.db").exists()
+
+
+def test_unwritable_state_dir_is_a_clear_error(tmp_path: Path, source: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    with pytest.raises(DeskError, match=STATE_DIR_ENV):
+        working_copy(source=source, folder=blocker / "sub")
+
+
+def test_headless_demo_runs_the_feed_and_leaves_demo_db_alone(state: Path, source: Path) -> None:
+    digest = file_digest(source)
+    result = CliRunner().invoke(main, ["demo", "--headless", "--duration", "1.5", "--reset"])
+    assert result.exit_code == 0, result.output
+    assert "demo feed:" in result.stdout
+    customers = int(result.stdout.split("customers: ")[1].split()[0])
+    assert customers >= 1
+    assert file_digest(source) == digest
+    assert file_digest(state / "demo.db") != digest
+
+
+def test_headless_demo_never_imports_textual(tmp_path: Path, source: Path) -> None:
+    script = (
+        "import sys, json\n"
+        "from pathlib import Path\n"
+        "import tui.demo\n"
+        f"tui.demo.DEMO_DB = Path({str(source)!r})\n"
+        "tui.demo.run_demo(agent='alice', reset=True, headless=True, duration=0.5)\n"
+        "print(json.dumps(sorted({m.split('.')[0] for m in sys.modules} & {'textual', 'rich'})))\n"
+    )
+    env = {**os.environ, STATE_DIR_ENV: str(tmp_path / "state")}
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout.splitlines()[-1]) == []
+
+
+def test_demo_with_an_unknown_agent_fails_before_starting(state: Path) -> None:
+    result = CliRunner().invoke(main, ["demo", "--agent", "mallory"])
+    assert result.exit_code == 1
+    assert "mallory" in result.stderr
