@@ -114,10 +114,6 @@ class QueueList(ScrollView, can_focus=True):
         index: QueueIndex
         pages: dict[int, list[QueueRow]]
 
-        @property
-        def can_replace(self) -> bool:  # type: ignore[override]
-            return True
-
     def __init__(
         self,
         desk: Desk,

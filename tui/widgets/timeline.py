@@ -123,7 +123,7 @@ class TimelineView(ScrollView, can_focus=True):
         self.has_older = has_older
         self._older_requested = None
         self._relayout()
-        self.scroll_end(animate=False, immediate=True)
+        self.scroll_end(animate=False)
 
     def append_items(self, items: Sequence[TimelineItem]) -> int:
         """Add newer items (live updates); follow them if the view was at the bottom."""
@@ -139,7 +139,7 @@ class TimelineView(ScrollView, can_focus=True):
             self._lines.extend(self._item_lines(index, width))
         self._set_virtual_size()
         if at_bottom:
-            self.scroll_end(animate=False, immediate=True)
+            self.scroll_end(animate=False)
         self.refresh()
         return len(new)
 
@@ -210,7 +210,7 @@ class TimelineView(ScrollView, can_focus=True):
             at_bottom = self.scroll_y >= self.max_scroll_y
             self._relayout()
             if at_bottom:
-                self.scroll_end(animate=False, immediate=True)
+                self.scroll_end(animate=False)
         else:
             self._set_virtual_size()
 
