@@ -19,12 +19,12 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 MAX_BODY_BYTES = 32 * 1024
 
 
-class BodyTooLarge(Exception):
-    pass
-
-
 class BodyLimitMiddleware:
-    """Refuse bodies over `limit` bytes with 413, by Content-Length or while streaming."""
+    """Refuse bodies over `limit` bytes with 413, by Content-Length or while streaming.
+
+    The body is read here, before the app sees it (it is small by construction), so a chunked
+    upload that grows too large is refused the same way as a declared one.
+    """
 
     def __init__(self, app: ASGIApp, limit: int = MAX_BODY_BYTES) -> None:
         self.app = app
@@ -34,6 +34,7 @@ class BodyLimitMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        has_body = False
         for name, value in scope.get("headers", ()):
             if name == b"content-length":
                 try:
@@ -44,36 +45,36 @@ class BodyLimitMiddleware:
                 if declared > self.limit:
                     await self._refuse(send, 413, "too_large", self._detail())
                     return
-        received = 0
-        started = False
-
-        async def limited_receive() -> Message:
-            nonlocal received
+                has_body = declared > 0
+            elif name == b"transfer-encoding":
+                has_body = True
+        if not has_body:
+            await self.app(scope, receive, send)
+            return
+        chunks: list[bytes] = []
+        size = 0
+        while True:
             message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > self.limit:
-                    raise BodyTooLarge
-            return message
-
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
-
-        try:
-            await self.app(scope, limited_receive, tracking_send)
-        except BodyTooLarge:
-            if not started:
+            if message["type"] != "http.request":
+                return  # the client went away
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.limit:
                 await self._refuse(send, 413, "too_large", self._detail())
-        except BaseExceptionGroup as group:
-            if group.subgroup(BodyTooLarge) is None or group.subgroup(
-                lambda exc: not isinstance(exc, BodyTooLarge | BaseExceptionGroup)
-            ):
-                raise
-            if not started:
-                await self._refuse(send, 413, "too_large", self._detail())
+                return
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": b"".join(chunks), "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
 
     def _detail(self) -> str:
         return f"request body larger than {self.limit} bytes"
