@@ -556,6 +556,8 @@ class FeedController:
 
 # -- the trainer's walkthrough ----------------------------------------------------------------
 
+#: Files a desk keeps beside its database: the keystore and the rules.
+SIDECARS = (".keys", ".rules.toml")
 #: Seconds the trainer's clock moves between two steps (so timeline times read naturally).
 REHEARSAL_STEP_S = 15.0
 
@@ -645,9 +647,10 @@ class Rehearsal:
         self._generation += 1
         target = self.workdir / f"rehearsal-{self._generation}.db"
         shutil.copyfile(self.base_db, target)
-        keys = Path(f"{self.base_db}.keys")
-        if keys.is_file():
-            shutil.copyfile(keys, f"{target}.keys")
+        for suffix in SIDECARS:
+            beside = Path(f"{self.base_db}{suffix}")
+            if beside.is_file():
+                shutil.copyfile(beside, f"{target}{suffix}")
         return target
 
     def close(self) -> None:
@@ -655,8 +658,8 @@ class Rehearsal:
             path = self._desk.path
             self._desk.close()
             self._desk = None
-            for leftover in (path, Path(f"{path}.keys"), Path(f"{path}-wal"), Path(f"{path}-shm")):
-                leftover.unlink(missing_ok=True)
+            for suffix in ("", "-wal", "-shm", *SIDECARS):
+                Path(f"{path}{suffix}").unlink(missing_ok=True)
 
     def restart(self) -> Frame:
         self.close()

@@ -49,6 +49,8 @@ def test_working_copy_is_made_kept_and_reset(state: Path, source: Path) -> None:
     assert copy == state / "demo.db"
     assert file_digest(copy) == digest
     assert Path(f"{copy}.keys").read_bytes() == Path(f"{source}.keys").read_bytes()
+    rules = Path(f"{source}.rules.toml")
+    assert rules.is_file() and Path(f"{copy}.rules.toml").read_bytes() == rules.read_bytes()
     copy.write_bytes(copy.read_bytes() + b"changed")  # a demo session wrote to it
     assert working_copy() == copy and file_digest(copy) != digest  # kept between runs
     working_copy(reset=True)

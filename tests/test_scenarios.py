@@ -129,6 +129,7 @@ def test_standard_untrusted_with_existing_profile_and_login_prompt(demo_db: Path
     assert conversation["customer"]["id"] == 8  # the existing profile, found by email
     assert len(export(demo_db, JULIE)) == 4  # three past conversations are visible
     assert "login_prompt_sent" in events(conversation)
+    assert conversation["assignee"] is not None  # routed
 
 
 def test_undesired_same_conversation_and_agent_trusted_from_login_on(demo_db: Path) -> None:

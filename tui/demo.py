@@ -1,6 +1,6 @@
 """`gladdesk demo`: the agent console on a working copy of demo.db with the customer feed.
 
-The committed `demo.db` (and `demo.db.keys` beside it) is only ever read: the demo works on
+The committed `demo.db` (with `demo.db.keys` and `demo.db.rules.toml` beside it) is only read: the demo works on
 a copy in a per-user state folder, `$GLADDESK_STATE_DIR` if set, else
 `$XDG_STATE_HOME/gladdesk/` (by default `~/.local/state/gladdesk/`). The copy is kept between
 runs, so a demo can be resumed; `--reset` (or a rebuilt demo.db) starts from a fresh copy.
@@ -21,7 +21,7 @@ import click
 
 from core.demo import DEMO_DB
 from core.errors import DeskError
-from core.feed import Feed, FeedController, FeedStats, RealTimer
+from core.feed import SIDECARS, Feed, FeedController, FeedStats, RealTimer
 
 STATE_DIR_ENV = "GLADDESK_STATE_DIR"
 #: How much faster than life the demo feed plays its scripts (reading and typing gaps).
@@ -89,11 +89,12 @@ def working_copy(
         for stale in (Path(f"{target}-wal"), Path(f"{target}-shm")):
             stale.unlink(missing_ok=True)
         _copy_into(source, target)
-        keys = Path(f"{source}.keys")
-        if keys.is_file():
-            _copy_into(keys, Path(f"{target}.keys"))
-        else:
-            Path(f"{target}.keys").unlink(missing_ok=True)
+        for suffix in SIDECARS:  # the keystore and the rules go with the desk
+            beside = Path(f"{source}{suffix}")
+            if beside.is_file():
+                _copy_into(beside, Path(f"{target}{suffix}"))
+            else:
+                Path(f"{target}{suffix}").unlink(missing_ok=True)
         stamp.write_text(digest + "\n")
     return target
 

@@ -172,7 +172,6 @@ class TrainScreen(Screen[None]):
         width: 2fr; border: round $secondary; border-title-color: $secondary; padding: 0 1;
     }
     TrainScreen #agent-side { width: 3fr; border: round $accent; border-title-color: $accent; }
-    TrainScreen #train-banner { max-height: 6; }
     TrainScreen #train-timeline { height: 1fr; }
     TrainScreen #agent-notes { height: auto; padding: 0 1; }
     TrainScreen #narration { height: auto; max-height: 8; padding: 0 1; background: $boost; }
@@ -212,6 +211,8 @@ class TrainScreen(Screen[None]):
         yield Footer()
 
     def on_mount(self) -> None:
+        # The console's stylesheet caps the banner at 4 lines; the trainer has room for all.
+        self.query_one("#train-banner", IdentityBanner).styles.max_height = 6
         self._step("restart")
 
     def on_unmount(self) -> None:
