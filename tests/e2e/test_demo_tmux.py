@@ -1,0 +1,121 @@
+"""`gladdesk demo` in a real terminal (tmux): starts, shows new conversations arriving within
+seconds, quits cleanly on ctrl+q, and leaves the committed demo.db byte-identical."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+DEMO = ROOT / "demo.db"
+COMMITTED = [DEMO, Path(f"{DEMO}.keys"), Path(f"{DEMO}.rules.toml")]
+
+
+def digests() -> dict[str, str | None]:
+    return {
+        p.name: hashlib.sha256(p.read_bytes()).hexdigest() if p.exists() else None
+        for p in COMMITTED
+    }
+
+
+def active_conversations(tmp_path: Path) -> int:
+    """Open and waiting conversations in demo.db, counted on a copy (never opened in place)."""
+    from core.engine import Engine, NoRules
+    from core.store import Desk
+
+    copy = tmp_path / "count.db"
+    shutil.copyfile(DEMO, copy)
+    with Desk.open(copy, create=False) as desk:
+        data = Engine(desk, rules=NoRules()).export_conversations()
+    return sum(1 for c in data if c["status"] != "CLOSED")
+
+
+def wait_until(what: str, condition: Callable[[], object], timeout: float) -> object:
+    deadline = time.monotonic() + timeout
+    while True:
+        result = condition()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.1)
+
+
+@pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
+def test_demo_in_tmux(tmp_path: Path) -> None:
+    if not DEMO.exists():
+        pytest.fail(f"{DEMO} is missing: build it with `gladdesk db build-demo`")
+    before = digests()
+    baseline = active_conversations(tmp_path)
+    session = f"gladdesk-demo-test-{os.getpid()}"
+    exit_file = tmp_path / "exit-code"
+    command = f"{sys.executable} -m tui demo --reset; echo $? > {exit_file}"
+    subprocess.run(
+        [
+            "tmux",
+            "new-session",
+            "-d",
+            "-s",
+            session,
+            "-x",
+            "140",
+            "-y",
+            "40",
+            "-e",
+            f"GLADDESK_STATE_DIR={tmp_path / 'state'}",
+            "-c",
+            str(ROOT),
+            command,
+        ],
+        check=True,
+    )
+
+    def screen() -> str:
+        done = subprocess.run(
+            ["tmux", "capture-pane", "-p", "-t", session], capture_output=True, text=True
+        )
+        return done.stdout
+
+    def keys(*names: str) -> None:
+        subprocess.run(["tmux", "send-keys", "-t", session, *names], check=True)
+
+    try:
+        wait_until("the queue", lambda: "View: Mine" in screen(), 30)
+
+        def view() -> str:
+            found = re.search(r"View: ([^·]+?)\s+·", screen())
+            return found.group(1) if found else ""
+
+        for _ in range(6):  # Mine, Inbox Chat, Returns, Billing, All
+            current = view()
+            if current == "All":
+                break
+            keys("v")
+            wait_until("the next view", lambda current=current: view() not in ("", current), 10)
+        assert view() == "All"
+
+        def count() -> int:
+            found = re.search(r"View: All .*?(\d+) conversations", screen())
+            return int(found.group(1)) if found else 0
+
+        assert wait_until("a new conversation", lambda: count() > baseline, 20)
+        assert "feed running" in screen()
+        keys("C-q")
+        wait_until("the demo to exit", exit_file.exists, 15)
+        wait_until("the exit code", lambda: exit_file.read_text().strip(), 5)
+        assert exit_file.read_text().strip() == "0"
+    finally:
+        subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)
+    assert digests() == before
+    assert (tmp_path / "state" / "demo.db").exists()
