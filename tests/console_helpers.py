@@ -60,9 +60,19 @@ INJECTION_CORPUS: list[tuple[str, str]] = [
 
 
 def add_injection_conversation(
-    desk: Desk, *, agent: str = "alice", name: str, body: str, trusted: bool, at: int
+    desk: Desk,
+    *,
+    agent: str = "alice",
+    name: str,
+    body: str,
+    trusted: bool,
+    at: int,
+    more: list[tuple[str, bool]] | None = None,
 ) -> int:
-    """A conversation whose customer name and message are hostile (raw rows: any bytes)."""
+    """A conversation whose customer name and messages are hostile (raw rows: any bytes).
+
+    `body` is the last customer message; `more` are (body, trusted) messages before it.
+    """
     with desk.transaction() as conn:
         profile_id = conn.execute(
             "INSERT INTO profiles (name, created_at) VALUES (?, ?)", (name, at)
@@ -72,7 +82,7 @@ def add_injection_conversation(
             "INSERT INTO conversations (profile_id, app_id, inbox_id, assignee_id, status,"
             " created_at, updated_at, routed_at, waiting_since, queue_key, identity_state,"
             " identity_source, last_customer_trusted, last_preview, item_count)"
-            " VALUES (?, NULL, 1, ?, 'OPEN', ?, ?, ?, ?, ?, 'CLAIMED', 'set_user', ?, ?, 1)",
+            " VALUES (?, NULL, 1, ?, 'OPEN', ?, ?, ?, ?, ?, 'CLAIMED', 'set_user', ?, ?, ?)",
             (
                 profile_id,
                 agent_id,
@@ -83,8 +93,15 @@ def add_injection_conversation(
                 queue_key(at, at),
                 int(trusted),
                 body[:200],
+                1 + len(more or []),
             ),
         ).lastrowid
+        for earlier, earlier_trusted in more or []:
+            conn.execute(
+                "INSERT INTO items (conversation_id, type, sender, body, at, trusted)"
+                " VALUES (?, 'message', 'customer', ?, ?, ?)",
+                (conversation_id, earlier, at, int(earlier_trusted)),
+            )
         item_id = conn.execute(
             "INSERT INTO items (conversation_id, type, sender, body, at, trusted)"
             " VALUES (?, 'message', 'customer', ?, ?, ?)",

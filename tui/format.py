@@ -82,7 +82,7 @@ def trust_path_words(trust_path: str | None, trusted_messages: int, customer_mes
     words = _TRUST_PATHS.get(trust_path or "")
     if words is None:
         words = "trusted" if trusted_messages else "not trusted"
-    return f"{words} ({trusted_messages}/{customer_messages} msgs trusted)"
+    return f"{words} ({trusted_messages}/{customer_messages})"
 
 
 def waiting(waiting_since: int | None, now_ms: int) -> str:

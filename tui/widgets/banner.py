@@ -28,4 +28,6 @@ class IdentityBanner(Static):
             text.append(f" · authenticated {stamp(view.authenticated_at)}")
         text.append("\n")
         text.append(banner(view.identity_state, view.identity_source, view.trust_path))
+        if view.status == "CLOSED":
+            text.append(" Closed: trusted marks are shown in gray.")
         self.update(text)

@@ -360,7 +360,7 @@ class QueueList(ScrollView, can_focus=True):
             base = base + cursor_style
         segments: list[Segment] = []
         for column in columns(width):
-            style, text = self._cell(row, column, style_of)
+            style, text = self._cell(row, column)
             cell = (
                 fit_right(text, column.width)
                 if column.align == "right"
@@ -371,8 +371,12 @@ class QueueList(ScrollView, can_focus=True):
                 segments.append(Segment(" ", base))
         return Strip(segments).adjust_cell_length(width, base)
 
-    def _cell(self, row: QueueRow, column: Column, style_of: object) -> tuple[Style, str]:
-        get = self.get_component_rich_style
+    def _cell(self, row: QueueRow, column: Column) -> tuple[Style, str]:
+        """Text and foreground style of one cell (partial styles: the row owns the background)."""
+
+        def get(name: str) -> Style:
+            return self.get_component_rich_style(name, partial=True)
+
         name = column.name
         if name == "glyph":
             state = row.glyph
