@@ -29,7 +29,15 @@ def serve(ctx: click.Context, host: str, port: int) -> None:
             f"gladdesk: serving on {host}: put TLS in front of it before real customers use it",
             err=True,
         )
-    uvicorn.run(app, host=host, port=port, log_level="info", server_header=False)
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        log_level="info",
+        server_header=False,
+        # Event streams never finish on their own: give them a moment, then close them.
+        timeout_graceful_shutdown=3,
+    )
 
 
 def _is_loopback(host: str) -> bool:

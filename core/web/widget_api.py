@@ -407,18 +407,31 @@ async def events(
     if view.ended:
         raise ApiError(409, "conflict", "this widget session has ended; call init again")
     return StreamingResponse(
-        _stream(state, auth.session_id, cursor),
+        _stream(state, request, auth.session_id, cursor),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
     )
 
 
-async def _stream(state: WebState, session_id: str, cursor: int) -> AsyncIterator[bytes]:
+async def _stream(
+    state: WebState, request: Request, session_id: str, cursor: int
+) -> AsyncIterator[bytes]:
     subscription = state.hub.subscribe(session_id)
+    gone = asyncio.Event()
+
+    async def watch_disconnect() -> None:
+        # Starlette does not watch for disconnects on ASGI 2.4 servers: a closed stream would
+        # linger until its next write. Watch here and wake the loop.
+        while (await request.receive())["type"] != "http.disconnect":
+            pass
+        gone.set()
+        subscription.wake.set()
+
+    watcher = asyncio.create_task(watch_disconnect())
     sent_availability: bool | None = None
     try:
         yield f"retry: {RETRY_MS}\n\n".encode()
-        while True:
+        while not gone.is_set():
             subscription.wake.clear()
             try:
                 batch = await state.call(state.engine.widget_events, session_id, after=cursor)
@@ -441,5 +454,6 @@ async def _stream(state: WebState, session_id: str, cursor: int) -> AsyncIterato
             except TimeoutError:
                 yield b": keep-alive\n\n"
     finally:
+        watcher.cancel()
         with contextlib.suppress(Exception):
             state.hub.unsubscribe(subscription)
