@@ -157,6 +157,8 @@ class RealTimer:
         self._running.set()
         self._base = time.monotonic()
         self._paused_at: float | None = None
+        #: How late (wall seconds) the most overdue event ran: the feed falling behind.
+        self.max_lag_s = 0.0
 
     def wait_until(self, offset_s: float) -> bool:
         while not self._stopped.is_set():
@@ -165,6 +167,7 @@ class RealTimer:
                 continue
             remaining = self._base + offset_s / self.speed - time.monotonic()
             if remaining <= 0:
+                self.max_lag_s = max(self.max_lag_s, -remaining)
                 return True
             self._stopped.wait(min(remaining, 0.2))
         return False

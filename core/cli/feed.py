@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -177,6 +178,7 @@ def _run_mix(
             drain=pace == "fast",
         )
         timer = _timer_for(pace, clock)
+        started = time.monotonic()
         if sys.stdout.isatty() and not as_json:
             with click.progressbar(
                 length=max(1, int(duration)), label=f"feed {rate:g}/min", show_pos=True
@@ -192,7 +194,16 @@ def _run_mix(
                 stats = feed.run(timer, on_progress=on_progress)
         else:
             stats = feed.run(timer)
-    _report(stats, as_json, f"feed: {rate:g} customers/min for {duration:g} s ({pace} pace)")
+        wall_s = time.monotonic() - started
+    header = f"feed: {rate:g} customers/min for {duration:g} s ({pace} pace)"
+    if as_json:
+        data = stats.as_dict()
+        if pace == "real":
+            data["wall_s"] = round(wall_s, 3)
+            data["max_lag_s"] = round(timer.max_lag_s, 3)
+        click.echo(json.dumps(data, indent=2))
+    else:
+        _report(stats, False, header)
     return stats
 
 
