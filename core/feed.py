@@ -264,7 +264,7 @@ class FeedStats:
 
     def summary_lines(self) -> list[str]:
         lines = [
-            f"customers: {self.customers} ({self.finished} finished, {self.in_flight} cut off)",
+            f"customers: {self.customers} ({self.finished} finished, {self.in_flight} stopped mid-script)",
             f"messages: {self.messages} ({self.trusted} trusted) in {self.conversations}"
             f" conversations; logins: {self.logins}; rejected tokens: {self.rejected}",
             f"agent steps: {self.agent_steps} (skipped {self.skipped}: no agent free, or left"
