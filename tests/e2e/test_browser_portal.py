@@ -1,0 +1,221 @@
+"""The Retalé portal and the widget in headless Chromium, against `gladdesk serve`.
+
+The server is a real subprocess on a free loopback port over a demo desk built in tmp_path;
+the agent side is checked through the store, as a console would see it. Screenshots go to
+tests/artifacts/.
+"""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from playwright.sync_api import Browser, Page, sync_playwright
+
+from core.demo import build_demo
+from core.engine import Engine
+from core.store import Desk
+
+pytestmark = pytest.mark.e2e
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "tests" / "artifacts"
+JULIE = "julie.martin@example.org"
+OMAR = "omar.nguyen@mail.example.net"
+TIMEOUT_MS = 15_000
+
+if not CHROMIUM.exists():
+    pytest.skip("Debian's chromium is not installed at /usr/bin/chromium", allow_module_level=True)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def start_server(db: Path, port: int, log: Path) -> subprocess.Popen[bytes]:
+    """`gladdesk --db DB serve --port PORT`; returns once /healthz answers."""
+    with log.open("ab") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "tui", "--db", str(db), "serve", "--port", str(port)],
+            cwd=ROOT,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        assert process.poll() is None, log.read_text()
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                return process
+        except httpx.HTTPError:
+            time.sleep(0.05)
+    process.kill()
+    raise AssertionError(f"server did not start: {log.read_text()}")
+
+
+@pytest.fixture(scope="module")
+def desk_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_demo(tmp_path_factory.mktemp("browser") / "demo.db")
+
+
+@pytest.fixture(scope="module")
+def server(desk_db: Path) -> Iterator[str]:
+    port = free_port()
+    process = start_server(desk_db, port, desk_db.with_name("serve.log"))
+    yield f"http://127.0.0.1:{port}"
+    process.terminate()
+    process.wait(timeout=20)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    context = browser.new_context(viewport={"width": 1200, "height": 800})
+    context.set_default_timeout(TIMEOUT_MS)
+    opened = context.new_page()
+    errors: list[str] = []
+    opened.on("pageerror", lambda exc: errors.append(str(exc)))
+    yield opened
+    context.close()
+    assert not errors, errors
+
+
+@pytest.fixture
+def agent(desk_db: Path) -> Iterator[Engine]:
+    desk = Desk.open(desk_db, create=False)
+    yield Engine(desk)
+    desk.close()
+
+
+def shot(page: Page, name: str) -> None:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"))
+
+
+def customer_messages(agent: Engine, email: str) -> tuple[int, list]:
+    """The customer's open conversation and its customer messages, as the agent sees them."""
+    profile = agent.find_profile(email)
+    [conversation] = [
+        c for c in agent.past_conversations(profile.id) if c.status in ("OPEN", "WAITING")
+    ]
+    items = agent.timeline(conversation.id)
+    return conversation.id, items
+
+
+def login_as(page: Page, server: str, name: str) -> None:
+    page.goto(f"{server}/demo/login")
+    page.get_by_role("button", name=name).click()
+    page.wait_for_url(f"{server}/demo")
+    page.wait_for_selector("body[data-widget=ready]")
+
+
+def send(page: Page, text: str) -> None:
+    box = page.locator("textarea.input")
+    box.fill(text)
+    box.press("Enter")
+    page.locator(".msg.customer", has_text=text).wait_for()
+
+
+def test_scenario_1_logged_in_customer_is_greeted_and_trusted(
+    page: Page, server: str, agent: Engine
+) -> None:
+    login_as(page, server, "Julie Martin")
+    page.locator(".launcher").click()
+    greeting = page.locator(".msg.welcome")
+    greeting.wait_for()
+    assert greeting.inner_text().splitlines()[-1].startswith("Hi Julie,")
+    assert page.locator("form.onboarding").is_hidden()
+    send(page, "Hi! Where is my order?")
+
+    conversation_id, items = customer_messages(agent, JULIE)
+    mine = [i for i in items if i.sender == "customer" and i.body == "Hi! Where is my order?"]
+    assert len(mine) == 1 and mine[0].trusted is True and mine[0].glyph == "green"
+    assert agent.conversation(conversation_id).identity_state == "TRUSTED"
+
+    # The agent answers with markup: the widget shows it as text, never as HTML.
+    agent.reply(conversation_id, "alice", 'Shipped today <img src=x id="injected"> [b]x[/b]')
+    reply = page.locator(".msg.agent", has_text="Shipped today")
+    reply.wait_for()
+    assert '<img src=x id="injected">' in reply.inner_text()
+    assert page.locator("#injected").count() == 0
+    shot(page, "browser-scenario1-trusted")
+
+    # Logout clears the widget: onboarding again, nothing of Julie's chat left.
+    with page.expect_navigation():
+        page.locator("#logout").click()
+    page.wait_for_selector("body[data-widget=ready]")
+    page.locator("form.onboarding").wait_for()
+    assert page.locator(".msg.agent").count() == 0
+    assert page.locator("#login-link").is_visible()
+    shot(page, "browser-scenario1-after-logout")
+
+
+def test_scenario_4_chat_with_email_then_log_in_with_the_same_email(
+    page: Page, server: str, agent: Engine
+) -> None:
+    page.goto(f"{server}/demo")
+    page.wait_for_selector("body[data-widget=ready]")
+    page.locator(".launcher").click()
+    welcome = page.locator(".msg.welcome")
+    welcome.wait_for()
+    assert welcome.locator("a", has_text="/demo/login").count() == 1
+    page.locator("input.name").fill("Omar")
+    page.locator("input.contact").fill(OMAR)
+    page.locator("button.start").click()
+    page.locator(".composer").wait_for()
+    send(page, "Do you ship to Lyon?")
+    conversation_id, items = customer_messages(agent, OMAR)
+    [before] = [i for i in items if i.body == "Do you ship to Lyon?"]
+    assert before.trusted is False
+    assignee = agent.conversation(conversation_id).assignee
+    shot(page, "browser-scenario4-claimed")
+
+    page.locator("#login-link").click()
+    page.get_by_role("button", name="Omar Nguyen").wait_for()
+    shot(page, "browser-login-page")
+    page.get_by_role("button", name="Omar Nguyen").click()
+    page.wait_for_url(f"{server}/demo")
+    page.wait_for_selector("body[data-widget=ready]")
+    # The same widget session went on across the pages; the chat is still open and shown.
+    page.locator(".msg.customer", has_text="ship to Lyon").wait_for()
+    send(page, "Logged in now, it is Omar")
+
+    same_id, items = customer_messages(agent, OMAR)
+    assert same_id == conversation_id
+    assert agent.conversation(conversation_id).assignee == assignee
+    [after] = [i for i in items if i.body == "Logged in now, it is Omar"]
+    assert after.trusted is True and after.glyph == "green"
+    [earlier] = [i for i in items if i.id == before.id]
+    assert earlier.trusted is False and earlier.glyph is None
+    authenticated = [i for i in items if i.event == "authenticated"]
+    assert len(authenticated) == 1 and before.id < authenticated[0].id < after.id
+    assert "Hi Omar" in page.locator(".msg.welcome").inner_text()
+    # The desk's rules thank the customer for logging in mid-chat; the widget shows it.
+    page.locator(".msg.bot", has_text="your messages are now verified").wait_for()
+    shot(page, "browser-scenario4-trusted")
