@@ -963,10 +963,34 @@ class Engine:
                 released.append(conversation_id)
         return released
 
+    def assign_queued(self, conn: sqlite3.Connection | None = None, *, limit: int = 50) -> int:
+        """Give routed but unassigned open conversations, longest-waiting first, to agents
+        with spare capacity. Runs when a close frees capacity, and on every `tick()`.
+        """
+        if conn is None:
+            with self.desk.transaction() as conn:
+                return self.assign_queued(conn, limit=limit)
+        assigned = 0
+        queued = conn.execute(
+            "SELECT id FROM conversations WHERE assignee_id IS NULL AND status != 'CLOSED'"
+            " AND routed_at IS NOT NULL ORDER BY queue_key, id LIMIT ?",
+            (limit,),
+        ).fetchall()
+        for (conversation_id,) in queued:
+            agent = self._pick_agent(conn, avoid=None)
+            if agent is None:
+                break
+            self._assign(conn, conversation_id, agent)
+            assigned += 1
+        return assigned
+
     def tick(self) -> None:
-        """Timers: lapse trust windows and release login holds. Servers call this periodically."""
+        """Timers: lapse trust windows, release login holds, hand queued chats to free agents.
+        Servers and the demo call this about once a second.
+        """
         self.expire_trust()
         self.release_holds()
+        self.assign_queued()
 
     # -- items and conversation rows -------------------------------------------------------------
 
@@ -1195,6 +1219,7 @@ class Engine:
                 items_added=1,
             )
             self.desk.emit("conversation.closed", conversation_id=conversation_id)
+            self.assign_queued(conn, limit=1)
 
     def reopen(self, conversation_id: int, agent: str) -> None:
         agent_id = self.agent_id(agent)

@@ -248,3 +248,31 @@ def test_times_come_from_the_clock(engine: Engine, clock: ManualClock) -> None:
     sent = engine.send_message(claimed(engine, "pat@example.com"), "hi")
     [item] = [i for i in engine.timeline(sent.conversation_id) if i.sender == "customer"]
     assert item.at == clock.now_ms()
+
+
+def test_queued_conversations_go_to_the_agent_whose_close_frees_capacity(
+    engine: Engine, desk: Desk
+) -> None:
+    with desk.transaction() as conn:
+        conn.execute("UPDATE agents SET capacity = 1")
+        conn.execute("UPDATE agents SET available = 0 WHERE handle != 'alice'")
+    first = engine.send_message(claimed(engine, "a@example.com"), "one")
+    queued = engine.send_message(claimed(engine, "b@example.com"), "two")
+    assert (first.assignee, queued.assignee) == ("alice", None)
+    engine.close(first.conversation_id, "alice", force=True)
+    assert engine.conversation(queued.conversation_id).assignee == "alice"
+
+
+def test_tick_assigns_queued_conversations_when_an_agent_becomes_available(
+    engine: Engine, desk: Desk
+) -> None:
+    with desk.transaction() as conn:
+        conn.execute("UPDATE agents SET available = 0")
+    queued = engine.send_message(claimed(engine, "a@example.com"), "anyone?")
+    assert queued.assignee is None
+    engine.tick()
+    assert engine.conversation(queued.conversation_id).assignee is None
+    with desk.transaction() as conn:
+        conn.execute("UPDATE agents SET available = 1 WHERE handle = 'bruno'")
+    engine.tick()
+    assert engine.conversation(queued.conversation_id).assignee == "bruno"
