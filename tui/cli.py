@@ -27,14 +27,24 @@ def console(ctx: click.Context, agent: str) -> None:
 @click.option("--reset", is_flag=True, help="Start from a fresh copy of demo.db.")
 @click.option("--headless", is_flag=True, help="Run the feed without a terminal; print a summary.")
 @click.option("--duration", type=click.FloatRange(min=0.1), default=None, help="Seconds to run.")
+@click.option("--seed", type=int, default=None, help="Seed for the simulated customers.")
 @click.pass_context
 def demo(
-    ctx: click.Context, agent: str, reset: bool, headless: bool, duration: float | None
+    ctx: click.Context,
+    agent: str,
+    reset: bool,
+    headless: bool,
+    duration: float | None,
+    seed: int | None,
 ) -> None:
-    """The agent console on a working copy of demo.db with the simulated customer feed."""
+    """The agent console on a working copy of demo.db with the simulated customer feed.
+
+    The committed demo.db is never modified; the copy lives in $GLADDESK_STATE_DIR
+    (default ~/.local/state/gladdesk/).
+    """
     from tui.demo import run_demo
 
-    run_demo(agent=agent, reset=reset, headless=headless, duration=duration)
+    run_demo(agent=agent, reset=reset, headless=headless, duration=duration, seed=seed)
 
 
 @main.command()
