@@ -291,6 +291,24 @@ async def test_reply_refused_by_the_engine_gives_the_draft_back(db: Path, other:
         assert items(db, 371) == before
 
 
+async def test_typing_a_reply_on_a_closed_conversation_never_triggers_actions(db: Path) -> None:
+    app = console(db)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_conversation(pilot, CLOSED_TRUSTED)
+        before = items(db, CLOSED_TRUSTED)
+        await pilot.press("r", *"ok, reopen / close this")
+        await settle(pilot)
+        assert screen.composer.value == "ok, reopen / close this"
+        assert isinstance(app.screen, ConversationScreen)
+        await pilot.press("enter")
+        await wait_until(
+            lambda: any("reopen it first" in str(n.message) for n in app._notifications)
+        )
+        await wait_until(lambda: screen.composer.value == "ok, reopen / close this")
+        assert items(db, CLOSED_TRUSTED) == before
+        assert status_of(db, CLOSED_TRUSTED)[0] == "CLOSED"
+
+
 async def test_login_prompt(db: Path) -> None:
     app = console(db)
     async with app.run_test(size=SIZE) as pilot:
@@ -665,3 +683,17 @@ async def test_pause_key_does_nothing_without_a_feed(db: Path) -> None:
         await pilot.press("p")
         await settle(pilot)
         assert isinstance(app.screen, QueueScreen)
+
+
+async def test_profile_pane_hides_on_narrow_terminals_and_toggles(db: Path) -> None:
+    app = console(db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_conversation(pilot, MIXED)
+        pane = screen.query_one("#profile-scroll")
+        assert not pane.display
+        body_width = screen.timeline.scrollable_content_region.width
+        assert body_width >= 70
+        await pilot.press("i")
+        assert pane.display
+        await pilot.press("i")
+        assert not pane.display

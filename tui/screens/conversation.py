@@ -69,7 +69,17 @@ class ConversationScreen(Screen[None]):
             id="conversation.transfer",
             tooltip="Transfer to another agent or inbox",
         ),
+        Binding(
+            "i",
+            "toggle_profile",
+            "Profile",
+            id="conversation.profile",
+            tooltip="Show or hide the customer profile pane",
+        ),
     ]
+
+    #: Below this width the profile pane is hidden unless asked for (the timeline needs room).
+    NARROW = 110
 
     app: DeskApp  # type: ignore[assignment]
 
@@ -117,6 +127,7 @@ class ConversationScreen(Screen[None]):
         self.conversation_id = conversation_id
         self.view: ConversationView | None = None
         self._generation = 0
+        self._profile_wanted: bool | None = None  # None: by terminal width
 
     def compose(self) -> ComposeResult:
         yield Header(show_clock=False, icon="✉")
@@ -149,8 +160,21 @@ class ConversationScreen(Screen[None]):
         if draft:
             self.composer.value = draft
         self.timeline.focus()
+        self._place_profile()
         self.app.refresh_status_bars()
         self._load()
+
+    def on_resize(self) -> None:
+        self._place_profile()
+
+    def _place_profile(self) -> None:
+        wanted = self._profile_wanted
+        show = self.size.width >= self.NARROW if wanted is None else wanted
+        self.query_one("#profile-scroll").display = show
+
+    def action_toggle_profile(self) -> None:
+        self._profile_wanted = not self.query_one("#profile-scroll").display
+        self._place_profile()
 
     @on(Input.Changed, "#composer")
     def _keep_draft(self, event: Input.Changed) -> None:
@@ -226,7 +250,9 @@ class ConversationScreen(Screen[None]):
     # -- actions ---------------------------------------------------------------------------------
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if self.view is None or action not in ("close", "reopen", "login_prompt", "reply"):
+        # `reply` stays enabled on closed conversations: it only focuses the composer, so what
+        # the agent types next goes there, not to single-letter bindings.
+        if self.view is None or action not in ("close", "reopen", "login_prompt"):
             return True
         closed = self.view.status == "CLOSED"
         if action == "reopen":
@@ -356,6 +382,12 @@ class ConversationScreen(Screen[None]):
                 "Transfer to another agent or inbox",
                 self.action_transfer,
                 "conversation.transfer",
+            ),
+            PaletteCommand(
+                "Show or hide the profile",
+                "The customer's emails, phones and past conversations",
+                self.action_toggle_profile,
+                "conversation.profile",
             ),
             PaletteCommand(
                 "Back to the queue",
