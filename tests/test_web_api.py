@@ -625,3 +625,51 @@ def test_the_openapi_document_lists_every_api_operation(client: TestClient) -> N
         ("/api/v1/conversations/{conversation_id}/items", "get"),
     } <= operations
     assert not any(path.startswith("/demo") for path, _ in operations)
+
+
+def test_a_slow_desk_call_sends_the_next_ones_to_the_thread_pool(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+
+    import anyio
+
+    from core.web import state as state_module
+
+    web = client.app.state.web  # type: ignore[attr-defined]
+    now = [1000.0]
+    monkeypatch.setattr(state_module.time, "monotonic", lambda: now[0])
+
+    def slow() -> str:
+        now[0] += state_module.INLINE_BUDGET_S * 2  # as if the file were locked meanwhile
+        return threading.current_thread().name
+
+    def quick() -> str:
+        return threading.current_thread().name
+
+    async def calls() -> list[str]:
+        return [await web.call(quick), await web.call(slow), await web.call(quick)]
+
+    loop_thread, _, pooled = anyio.run(calls)
+    assert loop_thread == threading.current_thread().name  # inline while quick
+    assert pooled != loop_thread  # a worker thread after a slow call
+    now[0] += state_module.THREADS_AFTER_SLOW_S + 1
+    assert anyio.run(web.call, quick) == threading.current_thread().name
+
+
+def test_access_logs_never_show_session_tokens() -> None:
+    import logging
+
+    from core.web.app import RedactTokens
+
+    record = logging.LogRecord(
+        "uvicorn.access",
+        logging.INFO,
+        __file__,
+        1,
+        '%s - "%s %s HTTP/%s" %d',
+        ("127.0.0.1:5000", "GET", "/widget/v1/events?token=s3cret-token&after=4", "1.1", 200),
+        None,
+    )
+    assert RedactTokens().filter(record)
+    assert "s3cret" not in record.getMessage() and "token=[redacted]&after=4" in record.getMessage()

@@ -63,9 +63,15 @@ class WidgetCors:
         if scope["type"] != "http" or not scope["path"].startswith("/widget/"):
             await self.app(scope, receive, send)
             return
+        origin = next(
+            (value.decode("latin-1") for name, value in scope["headers"] if name == b"origin"),
+            None,
+        )
+        if origin is None:
+            await self.app(scope, receive, send)
+            return
         request = Request(scope)
-        origin = request.headers.get("origin")
-        if origin is None or same_origin(request, origin):
+        if same_origin(request, origin):
             await self.app(scope, receive, send)
             return
         allowed = await self.state.call(origin_allowed, request, self.state, None)
