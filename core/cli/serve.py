@@ -60,10 +60,14 @@ def api_users_group() -> None:
 def add_api_user_command(ctx: click.Context, email: str) -> None:
     """Create an API user; prints the API token (shown once, stored hashed) on the last line."""
     from core.api_users import add_api_user
+    from core.contacts import normalize_email
 
     with open_desk(ctx) as desk:
         token = add_api_user(desk, email)
-    click.echo(f"API user {email.strip().lower()} created; the token is shown only once:", err=True)
+    click.echo(
+        f"API user {normalize_email(email)} created; its token is shown only this once:",
+        err=True,
+    )
     click.echo(token)
 
 

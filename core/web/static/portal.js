@@ -6,7 +6,8 @@
  *      (here POST /demo/api/widget-token; a real site calls the desk's
  *      POST /api/v1/user-identity-jwt with its API credentials) and the page passes it on:
  *      GladApp.setUser({jwt});
- *   3. on logout: GladApp.clearUser().
+ *   3. on "identity:expired" (the trust window ended), the same again with a fresh token;
+ *   4. on logout: GladApp.clearUser().
  */
 (function () {
   "use strict";
@@ -36,13 +37,23 @@
       who.textContent = me.loggedIn ? "Hi, " + me.name : "";
       loginLink.hidden = me.loggedIn;
       logout.hidden = !me.loggedIn;
+      function identify() {
+        return call("POST", "/demo/api/widget-token").then(function (minted) {
+          return GladApp.setUser({ jwt: minted.jwt });
+        });
+      }
       return GladApp.init({ appId: "retale", url: window.location.origin }).then(function () {
         if (!me.loggedIn) {
           return null;
         }
-        return call("POST", "/demo/api/widget-token").then(function (minted) {
-          return GladApp.setUser({ jwt: minted.jwt });
+        // Trust lapses after the app's trust window: hand the widget a fresh token, so the
+        // customer stays verified without losing what they are typing.
+        GladApp.on("identity:expired", function () {
+          identify().catch(function (err) {
+            console.error("could not renew the widget identity", err);
+          });
         });
+        return identify();
       });
     }).then(function () {
       document.body.dataset.widget = "ready";
