@@ -193,3 +193,21 @@ async def conversation_items(
         )
         for item in items
     ]
+
+
+@router.get("/reports/authentication", openapi_extra=BASIC)
+async def authentication_report(
+    state: ApiUser,
+    since: Annotated[str | None, Query(max_length=40)] = None,
+    until: Annotated[str | None, Query(max_length=40)] = None,
+) -> dict[str, Any]:
+    """The authentication report (SPEC §7) as JSON: `?since=YYYY-MM-DD&until=YYYY-MM-DD`."""
+    from starlette.concurrency import run_in_threadpool
+
+    from core.report import report_json
+
+    try:
+        # A whole-desk scan: always off the event loop, whatever `state.call` would do.
+        return await run_in_threadpool(report_json, state.desk, since=since, until=until)
+    except DeskError as exc:
+        raise api_error_from_desk(exc, attr="since") from None

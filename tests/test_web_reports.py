@@ -1,0 +1,40 @@
+"""GET /api/v1/reports/authentication: the report over HTTP, behind Basic auth."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi.testclient import TestClient
+
+from core.report import report_json
+from core.store import Desk
+from tests.test_web_api import api_auth, built_demo, client, demo_db, error  # noqa: F401
+
+
+def test_the_report_endpoint_matches_the_library(
+    client: TestClient,  # noqa: F811
+    demo_db: Path,  # noqa: F811
+    api_auth: dict[str, str],  # noqa: F811
+) -> None:
+    response = client.get(
+        "/api/v1/reports/authentication?since=2026-10-01&until=2026-11-20", headers=api_auth
+    )
+    assert response.status_code == 200, response.text
+    with Desk.open(demo_db, create=False) as desk:
+        expected = report_json(desk, since="2026-10-01", until="2026-11-20")
+    assert response.json() == expected
+    assert response.json() != {}
+
+
+def test_the_report_needs_credentials_and_good_dates(
+    client: TestClient,  # noqa: F811
+    api_auth: dict[str, str],  # noqa: F811
+) -> None:
+    assert client.get("/api/v1/reports/authentication").status_code == 401
+    bad = client.get("/api/v1/reports/authentication?since=yesterday", headers=api_auth)
+    assert bad.status_code == 400
+    assert error(bad)["code"] == "invalid"
+    reversed_range = client.get(
+        "/api/v1/reports/authentication?since=2026-11-20&until=2026-10-01", headers=api_auth
+    )
+    assert reversed_range.status_code == 400
