@@ -18,11 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
-# Run as a script, this folder comes first on sys.path, where bench/http.py would shadow the
-# standard library's `http` package: put the project root there instead.
-_HERE = Path(__file__).resolve().parent
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
-sys.path.insert(0, str(_HERE.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from core.clock import ManualClock  # noqa: E402
 from core.engine import Engine  # noqa: E402
@@ -30,7 +26,7 @@ from core.rules import rules_for_desk, rules_path_for  # noqa: E402
 from core.store import Desk  # noqa: E402
 from tests.helpers import seed_desk  # noqa: E402
 
-DEMO_RULES = _HERE.parent / "fixtures" / "rules.toml"
+DEMO_RULES = Path(__file__).resolve().parent.parent / "fixtures" / "rules.toml"
 CHUNK = 2_000
 ROUNDS = 6
 SESSIONS = 1_500
