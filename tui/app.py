@@ -88,8 +88,12 @@ class DeskApp(App[None]):
         feed: Feed | None = None,
         keymap: dict[str, str] | None = None,
         tail_interval: float = TAIL_INTERVAL_S,
+        queue_view: str = "mine",
+        queue_status: str = "active",
     ) -> None:
         super().__init__()
+        self.queue_view = queue_view
+        self.queue_status = queue_status
         self.desk = desk
         self.clock = clock
         self.engine = Engine(desk)
@@ -113,7 +117,7 @@ class DeskApp(App[None]):
     def on_mount(self) -> None:
         if self.keymap:
             self.set_keymap(self.keymap)
-        self.push_screen(QueueScreen())
+        self.push_screen(QueueScreen(view=self.queue_view, status=self.queue_status))
         self.set_interval(self.tail_interval, self._poll_feed)
         if self.feed is not None:
             self.feed.start()
@@ -263,8 +267,14 @@ def make_app(
     feed: Feed | None = None,
     config_path: str | Path | None = None,
     tail_interval: float = TAIL_INTERVAL_S,
+    queue_view: str = "mine",
+    queue_status: str = "active",
 ) -> DeskApp:
-    """The console on the desk at `db_path`, for `agent`. Errors raise before anything starts."""
+    """The console on the desk at `db_path`, for `agent`. Errors raise before anything starts.
+
+    `queue_view` ("mine", "all" or an inbox name) and `queue_status` (active, open, waiting,
+    closed, all) pick the queue shown first.
+    """
     keymap = load_keymap(Path(config_path) if config_path is not None else None)
     desk = Desk.open(db_path, clock=clock, create=False)
     try:
@@ -276,6 +286,8 @@ def make_app(
             feed=feed,
             keymap=keymap,
             tail_interval=tail_interval,
+            queue_view=queue_view,
+            queue_status=queue_status,
         )
     except BaseException:
         desk.close()

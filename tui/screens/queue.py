@@ -77,12 +77,14 @@ class QueueScreen(Screen[None]):
 
     app: DeskApp  # type: ignore[assignment]
 
-    def __init__(self) -> None:
+    def __init__(self, *, view: str = "mine", status: str = "active") -> None:
+        """`view`: "mine", "all" or an inbox name; `status`: a STATUS_FILTERS label."""
         super().__init__(id="queue-screen")
         self.views: list[View] = []
         self.view_number = 0
-        self.status_number = 0
+        self.status_number = [label for label, _ in STATUS_FILTERS].index(status)
         self.trust_number = 0
+        self._initial_view = view
         self._stale = False
 
     def compose(self) -> ComposeResult:
@@ -90,6 +92,9 @@ class QueueScreen(Screen[None]):
         self.views = [View(f"Mine ({app.agent})", agent_id=app.agent_id)]
         self.views += [View(f"Inbox {name}", inbox_id=number) for number, name in app.inboxes]
         self.views.append(View("All"))
+        wanted = {"mine": 0, "all": len(self.views) - 1}
+        wanted.update({name: n + 1 for n, (_, name) in enumerate(app.inboxes)})
+        self.view_number = wanted.get(self._initial_view, 0)
         yield Header(show_clock=False, icon="✉")
         yield Static(id="filter-bar")
         yield QueueList(app.desk, app.clock, self.current_filter(), id="queue")

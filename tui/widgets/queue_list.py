@@ -274,6 +274,7 @@ class QueueList(ScrollView, can_focus=True):
 
     def _move(self, position: int) -> None:
         self.cursor = max(0, min(position, self.total - 1))
+        self.refresh_soon()
 
     def action_cursor_up(self) -> None:
         self._move(self.cursor - 1)
@@ -314,6 +315,21 @@ class QueueList(ScrollView, can_focus=True):
 
     def on_resize(self) -> None:
         self.virtual_size = Size(self.size.width, self.total + 1)
+
+    def watch_scroll_y(self, old: float, new: float) -> None:
+        super().watch_scroll_y(old, new)
+        if round(old) != round(new):
+            self.refresh_soon()
+
+    def refresh_soon(self) -> None:
+        """Refresh now and once more shortly after.
+
+        Measured in bench/console.py: now and then a refresh right after a key never reached
+        the screen (Textual dropped the widget's update) and nothing was drawn until some
+        later refresh, up to 15 s on. The second refresh redraws from cached strips.
+        """
+        self.refresh()
+        self.set_timer(0.05, self.refresh, name="refresh guard")
 
     def on_focus(self) -> None:
         self._refresh_position(self.cursor)

@@ -216,6 +216,10 @@ class TimelineView(ScrollView, can_focus=True):
 
     def watch_scroll_y(self, old: float, new: float) -> None:
         super().watch_scroll_y(old, new)
+        if round(old) != round(new):
+            # A refresh can get lost right after a key (see QueueList.refresh_soon).
+            self.refresh()
+            self.set_timer(0.05, self.refresh, name="refresh guard")
         if new < 1 and self.has_older and self.items:
             before_id = self.items[0].id
             if self._older_requested != before_id:
