@@ -697,3 +697,19 @@ async def test_profile_pane_hides_on_narrow_terminals_and_toggles(db: Path) -> N
         assert pane.display
         await pilot.press("i")
         assert not pane.display
+
+
+async def test_an_action_refused_by_the_engine_is_reported_and_changes_nothing(
+    db: Path, other: Engine
+) -> None:
+    app = console(db, tail_interval=60.0)  # the console does not hear of the close below
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_conversation(pilot, 371)
+        other.close(371, "bruno")
+        before = items(db, 371)
+        await pilot.press("l")  # allowed by the stale view; the engine refuses
+        await wait_until(
+            lambda: any("reopen it first" in str(n.message) for n in app._notifications)
+        )
+        assert items(db, 371) == before
+        assert screen.is_current

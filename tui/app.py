@@ -164,7 +164,13 @@ class DeskApp(App[None]):
                 handler(message.events)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        """The one place worker errors are reported: a DeskError is the user's, others a bug."""
+        self.report_worker(event)
+
+    def report_worker(self, event: Worker.StateChanged) -> None:
+        """The one place worker errors are reported: a DeskError is the user's, others a bug.
+
+        Screens and widgets forward their workers' state here (tui/workers.py).
+        """
         if event.state != WorkerState.ERROR:
             return
         error = event.worker.error

@@ -31,6 +31,7 @@ from tui.widgets.banner import IdentityBanner
 from tui.widgets.profile_pane import ProfilePane
 from tui.widgets.status_bar import StatusBar
 from tui.widgets.timeline import TimelineView
+from tui.workers import ReportsWorkerErrors
 
 if TYPE_CHECKING:
     from tui.app import DeskApp
@@ -39,7 +40,7 @@ if TYPE_CHECKING:
 TIMELINE_PAGE = 200
 
 
-class ConversationScreen(Screen[None]):
+class ConversationScreen(ReportsWorkerErrors, Screen[None]):
     """One conversation, worked by the agent."""
 
     BINDINGS = [

@@ -19,6 +19,7 @@ from core.queries import ProfileHit, search_profiles
 from core.store import Desk
 from tui.format import GLYPH
 from tui.text import clean_line
+from tui.workers import ReportsWorkerErrors
 
 
 class ConfirmScreen(ModalScreen[bool]):
@@ -84,7 +85,7 @@ class TransferScreen(ModalScreen[tuple[str, str] | None]):
         self.dismiss(None)
 
 
-class SearchScreen(ModalScreen[ProfileHit | None]):
+class SearchScreen(ReportsWorkerErrors, ModalScreen[ProfileHit | None]):
     """Find a customer by name, email or phone; Enter opens their latest conversation."""
 
     BINDINGS = [Binding("escape", "cancel", "Cancel", id="search.cancel", tooltip="Cancel")]

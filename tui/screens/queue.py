@@ -19,6 +19,7 @@ from tui.commands import PaletteCommand
 from tui.text import clean_line
 from tui.widgets.queue_list import QueueList
 from tui.widgets.status_bar import StatusBar
+from tui.workers import ReportsWorkerErrors
 
 if TYPE_CHECKING:
     from tui.app import DeskApp
@@ -48,7 +49,7 @@ class View:
     inbox_id: int | None = None
 
 
-class QueueScreen(Screen[None]):
+class QueueScreen(ReportsWorkerErrors, Screen[None]):
     """Queue list with view, status and trust filters."""
 
     BINDINGS = [

@@ -27,6 +27,7 @@ from core.queries import QueueFilter, QueueIndex, QueueRow, queue_index, queue_p
 from core.store import Desk
 from tui.format import GLYPH, badge, badge_kind, fit, fit_right, waiting
 from tui.text import clean_line
+from tui.workers import ReportsWorkerErrors
 
 PAGE = 64
 
@@ -58,7 +59,7 @@ def columns(width: int) -> list[Column]:
     return cols
 
 
-class QueueList(ScrollView, can_focus=True):
+class QueueList(ReportsWorkerErrors, ScrollView, can_focus=True):
     """A keyboard-driven list of conversations in queue order."""
 
     BINDINGS = [
