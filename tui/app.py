@@ -71,6 +71,13 @@ class DeskApp(App[None]):
             tooltip="Find a customer by name, email or phone",
         ),
         Binding(
+            "R",
+            "reports",
+            "Reports",
+            id="desk.reports",
+            tooltip="Authentication report: trust per day, inbox and path; rejected tokens",
+        ),
+        Binding(
             "p",
             "toggle_feed",
             "Pause feed",
@@ -216,6 +223,21 @@ class DeskApp(App[None]):
         unique.append(HelpKey("ctrl+q", "Quit"))
         self.push_screen(HelpScreen(unique))
 
+    def action_reports(self) -> None:
+        from core.report import authentication_report
+        from tui.screens.reports import ReportsScreen
+
+        if isinstance(self.screen, ReportsScreen):
+            return
+        # The report reads through its own connection in the screen's worker thread.
+        path, clock = self.desk.path, self.clock
+
+        def load() -> Any:
+            with Desk.open(path, clock=clock, create=False) as desk:
+                return authentication_report(desk)
+
+        self.push_screen(ReportsScreen(load))
+
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "toggle_feed":
             return self.feed is not None
@@ -243,6 +265,12 @@ class DeskApp(App[None]):
                 "desk.search",
             ),
             PaletteCommand("Help", "Keys and what the marks mean", self.action_help, "desk.help"),
+            PaletteCommand(
+                "Authentication report",
+                "Trust per day, inbox and path; median time to authenticate; rejected tokens",
+                self.action_reports,
+                "desk.reports",
+            ),
         ]
         if self.feed is not None:
             commands.append(
@@ -285,6 +313,9 @@ def make_app(
     desk = Desk.open(db_path, clock=clock, create=False)
     try:
         _check_agent(desk, agent)
+        views = ["mine", "all", *(name for _, name in inboxes(desk))]
+        if queue_view not in views:
+            raise NotFound(f"no queue view {queue_view!r} (known: {', '.join(views)})")
         return DeskApp(
             desk,
             agent=agent,
@@ -300,9 +331,15 @@ def make_app(
         raise
 
 
-def run_console(db_path: str | Path, *, agent: str, config_path: str | Path | None = None) -> None:
+def run_console(
+    db_path: str | Path,
+    *,
+    agent: str,
+    config_path: str | Path | None = None,
+    queue_view: str = "mine",
+) -> None:
     """`gladdesk console`: run the console in this terminal until the agent quits."""
-    app = make_app(db_path, agent=agent, config_path=config_path)
+    app = make_app(db_path, agent=agent, config_path=config_path, queue_view=queue_view)
     try:
         app.run()
     finally:

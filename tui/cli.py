@@ -5,6 +5,8 @@ Textual is imported only inside the terminal commands, so `gladdesk verify` stay
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
 from core.cli import db_path, main
@@ -14,12 +16,25 @@ __all__ = ["main"]
 
 @main.command()
 @click.option("--agent", "agent", required=True, help="Agent handle, as `export` prints it.")
+@click.option(
+    "--keys",
+    "keys_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Key bindings file (default: $XDG_CONFIG_HOME/gladdesk/keys.toml).",
+)
+@click.option(
+    "--view",
+    default="mine",
+    show_default=True,
+    help="Queue shown first: mine, all, or an inbox name.",
+)
 @click.pass_context
-def console(ctx: click.Context, agent: str) -> None:
+def console(ctx: click.Context, agent: str, keys_path: Path | None, view: str) -> None:
     """The agent console on a desk."""
     from tui.app import run_console
 
-    run_console(db_path(ctx), agent=agent)
+    run_console(db_path(ctx), agent=agent, config_path=keys_path, queue_view=view)
 
 
 @main.command()

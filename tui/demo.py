@@ -151,7 +151,8 @@ def run_demo(
         speed=DEMO_SPEED,
         opening=DEMO_OPENING,
     )
-    app = make_app(db, agent=agent, feed=controller)
+    # New chats go to the least-loaded agent: the demo opens on every conversation.
+    app = make_app(db, agent=agent, feed=controller, queue_view="all")
     auto_pilot = None
     if duration is not None:
 
