@@ -132,5 +132,6 @@ def main() -> None:
                 f" {'OK' if starts >= 2000 else 'MISSED'}"
             )
 
+
 if __name__ == "__main__":
     main()
