@@ -1353,26 +1353,12 @@ class Engine:
         with self.desk.reading() as conn:
             conv = self._conversation_row(conn, conversation_id)
             rows = conn.execute(
-                "SELECT i.id, i.conversation_id, i.type, i.sender, i.event, i.body, i.at,"
-                " i.trusted, a.handle FROM items i LEFT JOIN agents a ON a.id = i.agent_id"
+                f"SELECT {TimelineItem.COLUMNS} FROM items i"
+                " LEFT JOIN agents a ON a.id = i.agent_id"
                 " WHERE i.conversation_id = ? AND i.id > ? ORDER BY i.id LIMIT ?",
                 (conversation_id, after_id, limit),
             ).fetchall()
-        return [
-            TimelineItem(
-                id=r[0],
-                conversation_id=r[1],
-                type=r[2],
-                sender=r[3],
-                event=r[4],
-                body=r[5],
-                at=r[6],
-                trusted=None if r[7] is None else bool(r[7]),
-                glyph=glyph(r[7], conv["status"]),
-                agent=r[8],
-            )
-            for r in rows
-        ]
+        return [TimelineItem.from_row(row, conv["status"]) for row in rows]
 
     # -- what the widget sees ----------------------------------------------------------------------
 

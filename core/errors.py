@@ -22,3 +22,14 @@ class StoreError(DeskError):
     """The database file cannot be opened as a desk."""
 
     code = "store"
+
+
+class FileLineError(DeskError):
+    """A file that cannot be used: names the file, the line (when known) and the reason."""
+
+    def __init__(self, path: object, line: int | None, reason: str) -> None:
+        self.path = str(path)
+        self.line = line
+        self.reason = reason
+        where = f"{self.path}:{line}" if line else self.path
+        super().__init__(f"{where}: {reason}")

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, ClassVar, Literal
 
 Glyph = Literal["green", "gray"] | None
 
@@ -64,6 +65,28 @@ class TimelineItem:
     trusted: bool | None
     glyph: Glyph
     agent: str | None  # handle of the agent who wrote it
+
+    #: The columns `from_row` expects, in order (items `i`, agents `a` left-joined).
+    COLUMNS: ClassVar[str] = (
+        "i.id, i.conversation_id, i.type, i.sender, i.event, i.body, i.at, i.trusted, a.handle"
+    )
+
+    @classmethod
+    def from_row(cls, row: Sequence[Any], status: str) -> TimelineItem:
+        """An item from a row of `COLUMNS`; its glyph follows the conversation's `status`."""
+        trusted = row[7]
+        return cls(
+            id=row[0],
+            conversation_id=row[1],
+            type=row[2],
+            sender=row[3],
+            event=row[4],
+            body=row[5],
+            at=row[6],
+            trusted=None if trusted is None else bool(trusted),
+            glyph=glyph(trusted, status),
+            agent=row[8],
+        )
 
 
 @dataclass(frozen=True, slots=True)

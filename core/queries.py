@@ -309,8 +309,7 @@ def timeline_page(
     if before_id is not None and after_id is not None:
         raise InvalidQuery("timeline page: give before_id or after_id, not both")
     sql = (
-        "SELECT i.id, i.conversation_id, i.type, i.sender, i.event, i.body, i.at, i.trusted,"
-        " a.handle FROM items i LEFT JOIN agents a ON a.id = i.agent_id"
+        f"SELECT {TimelineItem.COLUMNS} FROM items i LEFT JOIN agents a ON a.id = i.agent_id"
         " WHERE i.conversation_id = ?"
     )
     with desk.reading() as conn:
@@ -333,21 +332,7 @@ def timeline_page(
                 sql + bound + " ORDER BY i.id DESC LIMIT ?", (*params, limit)
             ).fetchall()
             rows.reverse()
-    items = [
-        TimelineItem(
-            id=r[0],
-            conversation_id=r[1],
-            type=r[2],
-            sender=r[3],
-            event=r[4],
-            body=r[5],
-            at=r[6],
-            trusted=None if r[7] is None else bool(r[7]),
-            glyph=glyph(r[7], status),
-            agent=r[8],
-        )
-        for r in rows
-    ]
+    items = [TimelineItem.from_row(row, status) for row in rows]
     return status, items
 
 

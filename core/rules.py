@@ -49,7 +49,7 @@ from string import Formatter
 from typing import TYPE_CHECKING, Any
 
 from core.contacts import MAX_NAME_LENGTH
-from core.errors import DeskError
+from core.errors import FileLineError
 from core.schema import IDENTITY_SOURCES, IDENTITY_STATES
 
 if TYPE_CHECKING:
@@ -86,17 +86,10 @@ _RULE_KEYS = ("name", "enabled", "stop", "when", "then")
 _TOML_POSITION_RE = re.compile(r"\s*\(at line (\d+), column (\d+)\)")
 
 
-class RulesError(DeskError):
+class RulesError(FileLineError):
     """A rules file that cannot be used: names the file, the line and the reason."""
 
     code = "bad_rules"
-
-    def __init__(self, path: Path | str, line: int | None, reason: str) -> None:
-        self.path = str(path)
-        self.line = line
-        self.reason = reason
-        where = f"{self.path}:{line}" if line else self.path
-        super().__init__(f"{where}: {reason}")
 
 
 # -- matching -------------------------------------------------------------------------------

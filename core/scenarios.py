@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from core.contacts import normalize_email, normalize_name, normalize_phone
-from core.errors import DeskError, NotFound
+from core.errors import DeskError, FileLineError, NotFound
 
 SCENARIOS_DIR = Path(__file__).resolve().parent.parent / "fixtures" / "scenarios"
 #: The five authentication orders of SPEC §2, from most ideal to most undesired.
@@ -80,17 +80,10 @@ _TOP_KEYS = {"name", "title", "summary", "order", "mix_weight", "topic", "custom
 _NAME_RE = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")
 
 
-class ScenarioError(DeskError):
+class ScenarioError(FileLineError):
     """A script that cannot be used: names the file, the line and the reason."""
 
     code = "bad_scenario"
-
-    def __init__(self, path: Path | str, line: int | None, reason: str) -> None:
-        self.path = str(path)
-        self.line = line
-        self.reason = reason
-        where = f"{self.path}:{line}" if line else self.path
-        super().__init__(f"{where}: {reason}")
 
 
 # -- the script model -----------------------------------------------------------------------

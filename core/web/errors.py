@@ -14,6 +14,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from core.errors import Conflict, DeskError, NotFound
+from core.identity import REJECTION_CODES as TOKEN_REJECTION_CODES
 
 #: Pydantic error types mapped to our stable codes.
 _VALIDATION_CODES = {
@@ -77,25 +78,7 @@ def desk_error_status(exc: DeskError) -> int:
 
 
 #: The stable token rejection codes (SPEC §4).
-REJECTION_CODES = frozenset(
-    {
-        "malformed",
-        "too_large",
-        "alg_not_allowed",
-        "unknown_kid",
-        "key_retired",
-        "bad_signature",
-        "expired",
-        "not_yet_valid",
-        "issued_in_future",
-        "lifetime_too_long",
-        "missing_claim",
-        "bad_issuer",
-        "bad_audience",
-        "bad_identity",
-        "replayed",
-    }
-)
+REJECTION_CODES = frozenset(TOKEN_REJECTION_CODES)
 _FIELDS = {"message": "body", "name": "name", "email": "email", "phone": "phone", "jwt": "jwt"}
 
 
