@@ -7,20 +7,16 @@ tests/artifacts/.
 
 from __future__ import annotations
 
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
 from core.demo import build_demo
 from core.engine import Engine
 from core.store import Desk
+from tests.e2e.server import free_port, start_server
 
 pytestmark = pytest.mark.e2e
 
@@ -43,33 +39,6 @@ TIMEOUT_MS = 15_000
 
 if not CHROMIUM.exists():
     pytest.skip("Debian's chromium is not installed at /usr/bin/chromium", allow_module_level=True)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def start_server(db: Path, port: int, log: Path) -> subprocess.Popen[bytes]:
-    """`gladdesk --db DB serve --port PORT`; returns once /healthz answers."""
-    with log.open("ab") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "tui", "--db", str(db), "serve", "--port", str(port)],
-            cwd=ROOT,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        assert process.poll() is None, log.read_text()
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                return process
-        except httpx.HTTPError:
-            time.sleep(0.05)
-    process.kill()
-    raise AssertionError(f"server did not start: {log.read_text()}")
 
 
 @pytest.fixture(scope="module")

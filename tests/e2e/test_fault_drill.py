@@ -8,10 +8,7 @@ their senders never heard back, so either is correct.
 from __future__ import annotations
 
 import signal
-import socket
 import sqlite3
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable
@@ -22,6 +19,7 @@ import httpx
 import pytest
 
 from core.demo import build_demo
+from tests.e2e.server import free_port, start_server
 
 pytestmark = pytest.mark.e2e
 
@@ -30,32 +28,6 @@ CUSTOMERS = 8
 BEFORE_KILL = 150
 AFTER_RESTART = 150
 DEADLINE_S = 60.0
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def start_server(db: Path, port: int, log: Path) -> subprocess.Popen[bytes]:
-    with log.open("ab") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "tui", "--db", str(db), "serve", "--port", str(port)],
-            cwd=ROOT,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        assert process.poll() is None, log.read_text()
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                return process
-        except httpx.HTTPError:
-            time.sleep(0.05)
-    process.kill()
-    raise AssertionError(f"server did not start: {log.read_text()}")
 
 
 @dataclass
