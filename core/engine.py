@@ -502,23 +502,14 @@ class Engine:
                 " trusted_kid = NULL, expiry_notified = 0, conversation_id = NULL WHERE id = ?",
                 (session_id,),
             )
-            if conversation_id is not None:
-                conv = conn.execute(
-                    "SELECT * FROM conversations WHERE id = ?", (conversation_id,)
-                ).fetchone()
-                if conv is not None and conv["status"] != "CLOSED":
-                    self._insert_item(
-                        conn,
-                        conversation_id,
-                        type_="event",
-                        sender="system",
-                        event="identity_cleared",
-                        body="Customer logged out; the widget no longer has access to this chat",
-                        session_id=session_id,
-                    )
-                    self._update_conversation(
-                        conn, conversation_id, {"identity_state": "ANONYMOUS"}, items_added=1
-                    )
+            self._identity_event(
+                conn,
+                conversation_id,
+                event="identity_cleared",
+                body="Customer logged out; the widget no longer has access to this chat",
+                session_id=session_id,
+                identity_state="ANONYMOUS",
+            )
             self.desk.emit("session.cleared", session_id=session_id)
             return self._session_view(self._session_row(conn, session_id))
 
@@ -529,6 +520,37 @@ class Engine:
                 "UPDATE widget_sessions SET ended_at = ? WHERE id = ?", (self.now, session_id)
             )
             self.desk.emit("session.ended", session_id=session_id)
+
+    def _identity_event(
+        self,
+        conn: sqlite3.Connection,
+        conversation_id: int | None,
+        *,
+        event: str,
+        body: str,
+        session_id: str,
+        identity_state: str,
+    ) -> None:
+        """Mark an identity change in the session's conversation, if it is still open."""
+        if conversation_id is None:
+            return
+        status = conn.execute(
+            "SELECT status FROM conversations WHERE id = ?", (conversation_id,)
+        ).fetchone()
+        if status is None or status[0] == "CLOSED":
+            return
+        self._insert_item(
+            conn,
+            conversation_id,
+            type_="event",
+            sender="system",
+            event=event,
+            body=body,
+            session_id=session_id,
+        )
+        self._update_conversation(
+            conn, conversation_id, {"identity_state": identity_state}, items_added=1
+        )
 
     # -- trust window --------------------------------------------------------------------------
 
@@ -561,25 +583,15 @@ class Engine:
             " WHERE id = ?",
             (row["id"],),
         )
-        conversation_id = row["conversation_id"]
-        if conversation_id is not None:
-            conv = conn.execute(
-                "SELECT * FROM conversations WHERE id = ?", (conversation_id,)
-            ).fetchone()
-            if conv is not None and conv["status"] != "CLOSED":
-                self._insert_item(
-                    conn,
-                    conversation_id,
-                    type_="event",
-                    sender="system",
-                    event="trust_expired",
-                    body="Trust window ended; new messages are not verified until the customer"
-                    " logs in again",
-                    session_id=row["id"],
-                )
-                self._update_conversation(
-                    conn, conversation_id, {"identity_state": "CLAIMED"}, items_added=1
-                )
+        self._identity_event(
+            conn,
+            row["conversation_id"],
+            event="trust_expired",
+            body="Trust window ended; new messages are not verified until the customer"
+            " logs in again",
+            session_id=row["id"],
+            identity_state="CLAIMED",
+        )
         self.desk.emit("session.expired", at=now, session_id=row["id"])
         return True
 
