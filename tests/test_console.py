@@ -22,7 +22,7 @@ from tests.console_helpers import (
 )
 from tui.app import DeskApp, make_app
 from tui.keymap import KeymapError
-from tui.screens.conversation import ConversationScreen
+from tui.screens.conversation import TIMELINE_PAGE, ConversationScreen
 from tui.screens.dialogs import ConfirmScreen, HelpScreen, SearchScreen, TransferScreen
 from tui.screens.queue import QueueScreen
 from tui.widgets.queue_list import QueueList
@@ -553,11 +553,16 @@ async def test_older_items_load_when_scrolling_to_the_top(db: Path) -> None:
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_conversation(pilot, TRUSTED_OPEN)
         timeline = screen.timeline
-        assert len(timeline.items) == 200 and timeline.has_older
+        assert len(timeline.items) == TIMELINE_PAGE and timeline.has_older
         first_visible = timeline.items[0].id
         timeline.focus()
-        await pilot.press("home")
-        await wait_until(lambda: not timeline.has_older)
+        for _ in range(5):  # each scroll to the top loads one older page
+            if not timeline.has_older:
+                break
+            held = len(timeline.items)
+            await pilot.press("home")
+            await wait_until(lambda held=held: len(timeline.items) > held)
+        assert not timeline.has_older
         assert len(timeline.items) == len(items(db, TRUSTED_OPEN))
         assert timeline.items[0].id < first_visible
 

@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from tui.app import DeskApp
 
 #: Items read when a conversation opens, and per older page.
-TIMELINE_PAGE = 200
+TIMELINE_PAGE = 100
 
 
 class ConversationScreen(ReportsWorkerErrors, Screen[None]):

@@ -122,6 +122,10 @@ class TimelineView(ScrollView, can_focus=True):
         self.items = list(items)
         self.has_older = has_older
         self._older_requested = None
+        if self.scrollable_content_region.width == 0:
+            # Not laid out yet: wrapping now would be thrown away; on_resize lays it out.
+            self._wrapped_width = -1
+            return
         self._relayout()
         self.scroll_end(animate=False)
 
