@@ -42,6 +42,7 @@ from core.scenarios import (
     ScriptRun,
     StepOutcome,
     Topic,
+    WidgetClient,
     load_scenarios,
 )
 from core.store import Desk
@@ -267,8 +268,8 @@ class FeedStats:
             f"customers: {self.customers} ({self.finished} finished, {self.in_flight} stopped mid-script)",
             f"messages: {self.messages} ({self.trusted} trusted) in {self.conversations}"
             f" conversations; logins: {self.logins}; rejected tokens: {self.rejected}",
-            f"agent steps: {self.agent_steps} (skipped {self.skipped}: no agent free, or left"
-            " to a person)",
+            f"agent steps: {self.agent_steps} (skipped {self.skipped}: no agent free, left to a"
+            " person, or over HTTP)",
             "scripts: " + ", ".join(f"{k} {v}" for k, v in sorted(self.by_scenario.items())),
         ]
         if self.errors:
@@ -291,6 +292,8 @@ def check_rate(rate_per_min: object) -> float:
 class Feed:
     """A random mix of scripts: customers arrive at `rate_per_min` for `duration_s`.
 
+    `engine` is the desk in this process, or a `WidgetClient` for a server (customers only).
+
     No customer arrives after `duration_s`. With `drain`, those already there play their
     scripts to the end (cheap in virtual time); without, steps due after `duration_s` are not
     run and those customers count as cut off. With `duration_s=None` it runs until the timer
@@ -299,7 +302,7 @@ class Feed:
 
     def __init__(
         self,
-        engine: Engine,
+        engine: Engine | WidgetClient,
         *,
         rate_per_min: float,
         duration_s: float | None,
@@ -409,7 +412,7 @@ class Feed:
 
 
 def play(
-    engine: Engine,
+    engine: Engine | WidgetClient,
     scenario: Scenario,
     timer: Timer,
     *,

@@ -36,10 +36,12 @@ import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from core.contacts import normalize_email, normalize_name, normalize_phone
+from core.engine import Engine
 from core.errors import DeskError, FileLineError, NotFound
+from core.models import SentMessage, SessionStart
 
 SCENARIOS_DIR = Path(__file__).resolve().parent.parent / "fixtures" / "scenarios"
 #: The five authentication orders of SPEC §2, from most ideal to most undesired.
@@ -460,8 +462,128 @@ def _corrupt(token: str) -> str:
     return f"{head}.{signature[:middle]}{flipped}{signature[middle + 1 :]}"
 
 
+class WidgetClient(Protocol):
+    """The customer's side of a desk, as a script drives it: the widget API, plus the site's
+    backend minting login tokens.
+
+    `EngineWidget` calls an `Engine` in this process; `core.feed_http.HttpWidget` calls a
+    running server, as a real widget would. A session is known by the `session_id` of the
+    `SessionStart` that `init_session` returned (over HTTP: its bearer token).
+    """
+
+    def default_app_id(self) -> str: ...
+
+    def init_session(self, app_id: str) -> SessionStart: ...
+
+    def submit_onboarding(
+        self, session_id: str, *, name: str, email: str | None = None, phone: str | None = None
+    ) -> object: ...
+
+    def set_user(
+        self,
+        session_id: str,
+        *,
+        name: str | None = None,
+        email: str | None = None,
+        phone: str | None = None,
+        jwt: str | None = None,
+    ) -> object: ...
+
+    def clear_user(self, session_id: str) -> object: ...
+
+    def send_message(self, session_id: str, body: str) -> SentMessage: ...
+
+    def end_session(self, session_id: str) -> object: ...
+
+    def conversation_of(self, session_id: str) -> int | None:
+        """The session's current conversation, if it has one."""
+        ...
+
+    def mint_token(
+        self,
+        *,
+        name: str | None = None,
+        email: str | None = None,
+        phone: str | None = None,
+        ttl_s: int = 600,
+    ) -> str:
+        """A desk-signed login token, as the site's backend would get one."""
+        ...
+
+    def now_ms(self) -> int: ...
+
+    def tick(self) -> None:
+        """Run the desk's timers (a server runs its own)."""
+        ...
+
+
+class EngineWidget:
+    """`WidgetClient` over an `Engine` in this process."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def default_app_id(self) -> str:
+        row = self.engine.desk.query_one("SELECT app_id FROM apps ORDER BY app_id LIMIT 1")
+        if row is None:
+            raise NotFound("the desk has no app configured")
+        return str(row[0])
+
+    def init_session(self, app_id: str) -> SessionStart:
+        return self.engine.init_session(app_id)
+
+    def submit_onboarding(
+        self, session_id: str, *, name: str, email: str | None = None, phone: str | None = None
+    ) -> object:
+        return self.engine.submit_onboarding(session_id, name=name, email=email, phone=phone)
+
+    def set_user(
+        self,
+        session_id: str,
+        *,
+        name: str | None = None,
+        email: str | None = None,
+        phone: str | None = None,
+        jwt: str | None = None,
+    ) -> object:
+        return self.engine.set_user(session_id, name=name, email=email, phone=phone, jwt=jwt)
+
+    def clear_user(self, session_id: str) -> object:
+        return self.engine.clear_user(session_id)
+
+    def send_message(self, session_id: str, body: str) -> SentMessage:
+        return self.engine.send_message(session_id, body)
+
+    def end_session(self, session_id: str) -> object:
+        self.engine.end_session(session_id)
+        return None
+
+    def conversation_of(self, session_id: str) -> int | None:
+        current = self.engine.session(session_id).conversation_id
+        return None if current is None else int(current)
+
+    def mint_token(
+        self,
+        *,
+        name: str | None = None,
+        email: str | None = None,
+        phone: str | None = None,
+        ttl_s: int = 600,
+    ) -> str:
+        return self.engine.keyring.mint(name=name, email=email, phone=phone, ttl_s=ttl_s)
+
+    def now_ms(self) -> int:
+        return self.engine.now
+
+    def tick(self) -> None:
+        self.engine.tick()
+
+
 class ScriptRun:
     """One simulated customer playing a script against an `Engine`, one step at a time.
+
+    Given a `WidgetClient` instead (a server over HTTP), only the customer's side plays:
+    agent steps are skipped, since agents do not act through the widget API.
 
     The run never sleeps nor moves a clock: a `wait` step returns its `wait_s` and the driver
     (the feed, the trainer) decides what time means.
@@ -469,7 +591,7 @@ class ScriptRun:
 
     def __init__(
         self,
-        engine: Any,
+        engine: Engine | WidgetClient,
         scenario: Scenario,
         cast: Cast | None = None,
         *,
@@ -477,6 +599,9 @@ class ScriptRun:
         extra_steps: tuple[Step, ...] = (),
     ) -> None:
         self.engine = engine
+        #: Agent actions need the engine itself; None over HTTP.
+        self.agents: Engine | None = engine if isinstance(engine, Engine) else None
+        self.widget: WidgetClient = EngineWidget(engine) if isinstance(engine, Engine) else engine
         self.scenario = scenario
         self.cast = cast or default_cast(scenario)
         self.skip_agents = skip_agents
@@ -496,9 +621,9 @@ class ScriptRun:
     def conversation_id(self) -> int | None:
         """The chat agent steps act on: the session's current one, else the last it had."""
         if self.session_id is not None:
-            current = self.engine.session(self.session_id).conversation_id
+            current = self.widget.conversation_of(self.session_id)
             if current is not None:
-                return int(current)
+                return current
         return self.conversations[-1] if self.conversations else None
 
     def step(self) -> StepOutcome:
@@ -542,60 +667,60 @@ class ScriptRun:
         return self.cast.people[step.params["as"]]
 
     def _session(self) -> str:
-        assert self.session_id is not None, "scripts open the widget first"
+        if self.session_id is None:
+            raise DeskError("the widget is not open (the open step failed)")
         return self.session_id
 
     def _contact(self, person: Person) -> dict[str, str]:
         return {"email": person.email} if person.email else {"phone": person.phone or ""}
 
-    def _agent_for(self, step: Step) -> tuple[int | None, str | None, str | None]:
-        """(conversation, agent handle, why skipped)."""
+    def _agent_for(self, step: Step) -> tuple[Engine | None, int | None, str | None, str | None]:
+        """(engine, conversation, agent handle, why skipped)."""
+        if self.agents is None:
+            return None, None, None, "agents do not act through the widget API"
         conversation_id = self.conversation_id
         if conversation_id is None:
-            return None, None, "no conversation yet"
-        conversation = self.engine.conversation(conversation_id)
+            return None, None, None, "no conversation yet"
+        conversation = self.agents.conversation(conversation_id)
         if conversation.status == "CLOSED":
-            return conversation_id, None, "the chat is closed"
+            return None, conversation_id, None, "the chat is closed"
         agent = step.params.get("agent") or conversation.assignee
         if agent is None:
-            return conversation_id, None, "no agent assigned"
+            return None, conversation_id, None, "no agent assigned"
         if agent in self.skip_agents:
-            return conversation_id, agent, f"left to {agent}"
-        return conversation_id, agent, None
+            return None, conversation_id, agent, f"left to {agent}"
+        return self.agents, conversation_id, agent, None
 
     # -- actions -------------------------------------------------------------------------------
 
     def _do_open(self, step: Step) -> StepOutcome:
-        app_id = step.params.get("app")
-        if app_id is None:
-            row = self.engine.desk.query_one("SELECT app_id FROM apps ORDER BY app_id LIMIT 1")
-            if row is None:
-                raise NotFound("the desk has no app configured")
-            app_id = row[0]
-        start = self.engine.init_session(app_id)
+        app_id = step.params.get("app") or self.widget.default_app_id()
+        start = self.widget.init_session(app_id)
         self.session_id = start.session_id
         self.first_message = start.first_message
         return StepOutcome(step, "Widget opened; the first message carries the login link")
 
     def _do_onboarding(self, step: Step) -> StepOutcome:
         person = self._person(step)
-        self.engine.submit_onboarding(self._session(), name=person.name, **self._contact(person))
+        self.widget.submit_onboarding(self._session(), name=person.name, **self._contact(person))
         self.current = person
         return StepOutcome(step, f"Onboarding form: {person.name} <{person.contact}> (claimed)")
 
     def _do_set_user(self, step: Step) -> StepOutcome:
         person = self._person(step)
-        self.engine.set_user(self._session(), name=person.name, **self._contact(person))
+        self.widget.set_user(self._session(), name=person.name, **self._contact(person))
         self.current = person
         return StepOutcome(step, f"setUser: {person.name} <{person.contact}> (claimed)")
 
     def _do_login(self, step: Step) -> StepOutcome:
         person = self._person(step)
-        token = self.engine.keyring.mint(
+        token = self.widget.mint_token(
             name=person.name, ttl_s=step.params.get("ttl_s", 600), **self._contact(person)
         )
         try:
-            self.engine.set_user(self._session(), jwt=token)
+            # The name only names a profile created now (signed claims win): over HTTP the
+            # site's backend mints tokens without one.
+            self.widget.set_user(self._session(), name=person.name, jwt=token)
         except DeskError as exc:
             return StepOutcome(
                 step, f"Login refused: {exc}", rejected=exc.code, error=f"login refused: {exc}"
@@ -604,12 +729,12 @@ class ScriptRun:
         return StepOutcome(step, f"Logged in as {person.name} with a signed token (trusted)")
 
     def _do_logout(self, step: Step) -> StepOutcome:
-        self.engine.clear_user(self._session())
+        self.widget.clear_user(self._session())
         self.current = None
         return StepOutcome(step, "Logged out (clearUser): the widget is anonymous again")
 
     def _do_say(self, step: Step) -> StepOutcome:
-        sent = self.engine.send_message(self._session(), self._text(step.params["text"]))
+        sent = self.widget.send_message(self._session(), self._text(step.params["text"]))
         if sent.conversation_id not in self.conversations:
             self.conversations.append(sent.conversation_id)
         expected = step.params.get("expect_trusted")
@@ -632,33 +757,33 @@ class ScriptRun:
         return StepOutcome(step, f"{seconds:g} seconds pass", wait_s=seconds)
 
     def _do_reply(self, step: Step) -> StepOutcome:
-        conversation_id, agent, skipped = self._agent_for(step)
-        if skipped or conversation_id is None or agent is None:
+        engine, conversation_id, agent, skipped = self._agent_for(step)
+        if engine is None or conversation_id is None or agent is None:
             return StepOutcome(step, f"Agent reply skipped: {skipped}", skipped=True)
-        self.engine.reply(conversation_id, agent, self._text(step.params["text"]))
+        engine.reply(conversation_id, agent, self._text(step.params["text"]))
         return StepOutcome(step, f"Agent {agent} replied")
 
     def _do_login_prompt(self, step: Step) -> StepOutcome:
-        conversation_id, agent, skipped = self._agent_for(step)
-        if skipped or conversation_id is None or agent is None:
+        engine, conversation_id, agent, skipped = self._agent_for(step)
+        if engine is None or conversation_id is None or agent is None:
             return StepOutcome(step, f"Login prompt skipped: {skipped}", skipped=True)
-        self.engine.send_login_prompt(conversation_id, agent)
+        engine.send_login_prompt(conversation_id, agent)
         return StepOutcome(step, f"Agent {agent} sent the login prompt")
 
     def _do_close(self, step: Step) -> StepOutcome:
-        conversation_id, agent, skipped = self._agent_for(step)
-        if skipped or conversation_id is None or agent is None:
+        engine, conversation_id, agent, skipped = self._agent_for(step)
+        if engine is None or conversation_id is None or agent is None:
             return StepOutcome(step, f"Close skipped: {skipped}", skipped=True)
-        if self.engine.conversation(conversation_id).customer_waiting:
+        if engine.conversation(conversation_id).customer_waiting:
             return StepOutcome(step, "Close skipped: the customer is waiting", skipped=True)
-        self.engine.close(conversation_id, agent)
+        engine.close(conversation_id, agent)
         return StepOutcome(step, f"Agent {agent} closed the chat")
 
     def _do_bad_token(self, step: Step) -> StepOutcome:
         token = self._bad_token(step.params["kind"])
         expected = step.params.get("expect")
         try:
-            self.engine.set_user(self._session(), jwt=token)
+            self.widget.set_user(self._session(), jwt=token)
         except DeskError as exc:
             mismatch = None
             if expected is not None and exc.code != expected:
@@ -682,11 +807,11 @@ class ScriptRun:
         if kind == "alg_none":
             import jwt
 
-            now_s = self.engine.now // 1000
+            now_s = self.widget.now_ms() // 1000
             claims = {**contact, "iat": now_s, "exp": now_s + 300}
             return jwt.encode(claims, "", algorithm="none")
-        return _corrupt(self.engine.keyring.mint(ttl_s=300, **contact))
+        return _corrupt(self.widget.mint_token(ttl_s=300, **contact))
 
     def _do_end(self, step: Step) -> StepOutcome:
-        self.engine.end_session(self._session())
+        self.widget.end_session(self._session())
         return StepOutcome(step, "The customer closed the widget")

@@ -1,18 +1,52 @@
-"""`gladdesk feed`: simulated customers playing scenario scripts against a desk."""
+"""`gladdesk feed`: simulated customers playing scenario scripts against a desk.
+
+In this process on the `--db` desk, or with `--url` against a running server over HTTP, as a
+real widget would (see core/feed_http.py).
+"""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 import time
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from core.cli import open_desk
+from core.errors import DeskError
+
+if TYPE_CHECKING:
+    from core.engine import Engine
+    from core.scenarios import WidgetClient
 
 PACES = ("real", "fast")
+
+
+@dataclass(frozen=True, slots=True)
+class Server:
+    """Where an HTTP feed goes, and the API user that mints its login tokens."""
+
+    url: str
+    api_user: str | None
+    api_token: str | None
+    app_id: str
+    need_tokens: bool
+
+
+def _check_url(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    from core.feed_http import check_url
+
+    if value is None:
+        return None
+    try:
+        return check_url(value)
+    except DeskError as exc:
+        raise click.BadParameter(str(exc)) from None
 
 
 def _default_pace() -> str:
@@ -55,6 +89,31 @@ def _default_pace() -> str:
     metavar="HANDLE",
     help="Leave this agent's replies to a person (repeatable).",
 )
+@click.option(
+    "--url",
+    metavar="URL",
+    callback=_check_url,
+    help="Drive a running server (gladdesk serve) over HTTP instead of the --db desk.",
+)
+@click.option(
+    "--api-user",
+    metavar="EMAIL",
+    envvar="GLADDESK_API_USER",
+    help="With --url: the API user that mints login tokens (gladdesk api-users add).",
+)
+@click.option(
+    "--api-token",
+    metavar="TOKEN",
+    envvar="GLADDESK_API_TOKEN",
+    help="With --url: that API user's token.",
+)
+@click.option(
+    "--app",
+    "app_id",
+    metavar="APP_ID",
+    default=None,
+    help="With --url: the widget's app id. [default: retale, the demo's]",
+)
 @click.option("--list", "list_only", is_flag=True, help="List the scripts and exit.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @click.pass_context
@@ -67,6 +126,10 @@ def feed_command(
     pace: str | None,
     scripts_dir: Path | None,
     skip_agents: tuple[str, ...],
+    url: str | None,
+    api_user: str | None,
+    api_token: str | None,
+    app_id: str | None,
     list_only: bool,
     as_json: bool,
 ) -> None:
@@ -76,6 +139,11 @@ def feed_command(
     a 60-second feed finishes in moments, every customer who arrived plays their script to
     the end, and the same seed gives the same conversations. With --pace real, customers
     still mid-script when the duration ends are cut off.
+
+    With --url the customers talk to a running server over HTTP (the widget API; login
+    tokens come from the admin API with --api-user/--api-token) and --db is not used. Agents
+    do not act over HTTP: their steps count as skipped. The server keeps its own clock, so
+    --pace fast only stops waiting: scripts that need a long wait to pass play at --pace real.
     """
     from core.scenarios import SCENARIOS_DIR, find_scenario, load_scenarios
 
@@ -93,16 +161,86 @@ def feed_command(
         raise click.UsageError("--rate needs --duration S (seconds of arrivals)")
     if scenario_name is not None and duration is not None:
         raise click.UsageError("--duration goes with --rate; a --scenario runs to its end")
+    if url is None:
+        for option, name in (("--api-user", "api_user"), ("--api-token", "api_token")):
+            if ctx.get_parameter_source(name) == click.core.ParameterSource.COMMANDLINE:
+                raise click.UsageError(f"{option} goes with --url (a server to drive)")
+        if app_id is not None:
+            raise click.UsageError("--app goes with --url (a server to drive)")
+    elif skip_agents:
+        raise click.UsageError("--skip-agent has no effect with --url: agents do not act over HTTP")
     pace = pace or _default_pace()
     if scenario_name is not None:
-        script = find_scenario(scenario_name, folder)
-        stats = _run_one(ctx, script, pace, as_json)
+        scripts = [find_scenario(scenario_name, folder)]
+    else:
+        scripts = list(load_scenarios(folder).values())
+    server = None if url is None else _server(url, api_user, api_token, app_id, scripts, pace)
+    if server is not None and pace == "fast" and scenario_name is None:
+        from core.feed_http import needs_real_time
+
+        scripts = [s for s in scripts if not needs_real_time(s)]
+    if scenario_name is not None:
+        stats = _run_one(ctx, scripts[0], pace, as_json, server)
     else:
         assert rate is not None and duration is not None
-        scripts = list(load_scenarios(folder).values())
-        stats = _run_mix(ctx, scripts, rate, duration, seed, pace, frozenset(skip_agents), as_json)
+        stats = _run_mix(
+            ctx, scripts, rate, duration, seed, pace, frozenset(skip_agents), as_json, server
+        )
     if stats.errors or stats.mismatches:
         sys.exit(1)
+
+
+def _server(
+    url: str,
+    api_user: str | None,
+    api_token: str | None,
+    app_id: str | None,
+    scripts: list[Any],
+    pace: str,
+) -> Server:
+    """Check the HTTP options against the scripts to run (usage errors, before any request)."""
+    from core.feed_http import DEFAULT_APP_ID, LONG_WAIT_S, needs_real_time, needs_tokens
+
+    if app_id is not None and not app_id.strip():
+        raise click.BadParameter("expected an app id", param_hint="--app")
+    if pace == "fast" and len(scripts) == 1 and needs_real_time(scripts[0]):
+        raise click.UsageError(
+            f"{scripts[0].name} waits {LONG_WAIT_S:g} s or more and checks what the wait did;"
+            " over HTTP the server keeps its own clock: use --pace real"
+        )
+    if pace == "fast" and all(needs_real_time(s) for s in scripts):
+        raise click.UsageError("every script needs a long wait: use --pace real over HTTP")
+    need_tokens = any(needs_tokens(s) for s in scripts)
+    if need_tokens and not (api_user and api_token):
+        raise click.UsageError(
+            "--url needs --api-user EMAIL and --api-token TOKEN (or GLADDESK_API_USER and"
+            " GLADDESK_API_TOKEN) to mint login tokens: gladdesk api-users add EMAIL"
+        )
+    return Server(url, api_user, api_token, app_id or DEFAULT_APP_ID, need_tokens)
+
+
+@contextlib.contextmanager
+def _customers_side(
+    ctx: click.Context, clock: Any, server: Server | None
+) -> Iterator[Engine | WidgetClient]:
+    """What the customers talk to: an Engine on the --db desk, or an HttpWidget."""
+    if server is None:
+        from core.engine import Engine
+
+        with open_desk(ctx) as desk:
+            desk.clock = clock
+            yield Engine(desk)
+        return
+    from core.feed_http import FeedAborted, HttpWidget
+
+    with HttpWidget(
+        server.url, api_user=server.api_user, api_token=server.api_token, app_id=server.app_id
+    ) as widget:
+        try:
+            widget.check(need_tokens=server.need_tokens)
+            yield widget
+        except FeedAborted as exc:
+            raise DeskError(str(exc)) from None
 
 
 def _clock_for(pace: str) -> Any:
@@ -127,13 +265,13 @@ def _report(stats: Any, as_json: bool, header: str) -> None:
         click.echo(f"  {line}")
 
 
-def _run_one(ctx: click.Context, script: Any, pace: str, as_json: bool) -> Any:
-    from core.engine import Engine
+def _run_one(
+    ctx: click.Context, script: Any, pace: str, as_json: bool, server: Server | None
+) -> Any:
     from core.feed import play
 
     clock = _clock_for(pace)
-    with open_desk(ctx) as desk:
-        desk.clock = clock
+    with _customers_side(ctx, clock, server) as customers:
 
         def on_step(outcome: Any) -> None:
             if not as_json:
@@ -141,7 +279,7 @@ def _run_one(ctx: click.Context, script: Any, pace: str, as_json: bool) -> Any:
                 click.echo(f"  {outcome.step.index + 1:>2}. {outcome.summary}{mark}")
 
         run, stats = play(
-            Engine(desk),
+            customers,
             script,
             _timer_for(pace, clock),
             gap_s=2.0 if pace == "real" else 5.0,
@@ -161,20 +299,21 @@ def _run_mix(
     pace: str,
     skip_agents: frozenset[str],
     as_json: bool,
+    server: Server | None,
 ) -> Any:
-    from core.engine import Engine
     from core.feed import Feed
 
     clock = _clock_for(pace)
-    with open_desk(ctx) as desk:
-        desk.clock = clock
+    with _customers_side(ctx, clock, server) as customers:
         feed = Feed(
-            Engine(desk),
+            customers,
             rate_per_min=rate,
             duration_s=duration,
             seed=seed,
             scenarios=scripts,
             skip_agents=skip_agents,
+            # Simulated agents answer and close chats in-process; over HTTP they cannot.
+            wrap_up=server is None,
             drain=pace == "fast",
         )
         timer = _timer_for(pace, clock)
@@ -195,9 +334,13 @@ def _run_mix(
         else:
             stats = feed.run(timer)
         wall_s = time.monotonic() - started
-    header = f"feed: {rate:g} customers/min for {duration:g} s ({pace} pace)"
+        requests = getattr(customers, "requests", None)  # an HttpWidget counts its requests
+    where = f" against {server.url}" if server is not None else ""
+    header = f"feed: {rate:g} customers/min for {duration:g} s ({pace} pace){where}"
     if as_json:
         data = stats.as_dict()
+        if requests is not None:
+            data["http_requests"] = requests
         if pace == "real":
             data["wall_s"] = round(wall_s, 3)
             data["max_lag_s"] = round(timer.max_lag_s, 3)
