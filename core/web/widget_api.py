@@ -230,7 +230,13 @@ async def init_session(request: Request, payload: InitRequest) -> InitResponse:
 
     def start_session() -> tuple[int, Any, str]:
         cursor = state.desk.last_event_id()
-        start = state.engine.init_session(payload.app_id, client_address=client_address(request))
+        try:
+            start = state.engine.init_session(
+                payload.app_id, client_address=client_address(request)
+            )
+        except NotFound:
+            # Said without the list of known apps the CLI would print: this is the public side.
+            raise NotFound(f"app {payload.app_id[:100]!r} is not configured") from None
         return cursor, start, state.engine.app(start.app_id)["store_name"]
 
     cursor, start, store_name = await _run(state, start_session, attr="appId")

@@ -1,4 +1,4 @@
-"""GET /api/v1/reports/authentication: the report over HTTP, behind Basic auth."""
+"""Report endpoint and public error wording: the report over HTTP, unknown apps not listed."""
 
 from __future__ import annotations
 
@@ -38,3 +38,13 @@ def test_the_report_needs_credentials_and_good_dates(
         "/api/v1/reports/authentication?since=2026-11-20&until=2026-10-01", headers=api_auth
     )
     assert reversed_range.status_code == 400
+
+
+def test_an_unknown_app_is_refused_without_listing_the_desks_apps(
+    client: TestClient,  # noqa: F811
+) -> None:
+    response = client.post("/widget/v1/sessions", json={"appId": "nope"})
+    assert response.status_code == 404
+    detail = error(response)
+    assert detail["attr"] == "appId" and "nope" in detail["detail"]
+    assert "retale" not in response.text
