@@ -644,17 +644,20 @@ class Engine:
                 session_id=session_id,
                 at=now,
             )
-            updates: dict[str, Any] = {
+            # Only what changes: an indexed column in the SET list rewrites its index entries,
+            # and a customer adding to a chat already waiting changes no queue position.
+            updates: dict[str, Any] = {"last_customer_item_id": item_id, "last_preview": text[:200]}
+            changed = {
                 "status": "OPEN",
-                "last_customer_item_id": item_id,
                 "last_customer_trusted": int(trusted),
-                "last_preview": text[:200],
                 "identity_state": row["identity_state"],
                 "identity_source": row["identity_source"],
             }
-            if conv["waiting_since"] is None:
+            updates.update({k: v for k, v in changed.items() if conv[k] != v})
+            waiting = conv["waiting_since"] is not None
+            if not waiting:
                 updates["waiting_since"] = now
-            self._update_conversation(conn, conv["id"], updates, items_added=1)
+            self._update_conversation(conn, conv["id"], updates, items_added=1, requeue=not waiting)
             self._apply_rules(conn, "message", conv["id"], session_id=session_id, message=text)
             assignee = None
             if conv["assignee_id"] is not None:
@@ -1061,8 +1064,12 @@ class Engine:
         updates: dict[str, Any],
         *,
         items_added: int = 0,
+        requeue: bool = True,
     ) -> None:
-        """One UPDATE: the given columns, activity time, item count and queue position."""
+        """One UPDATE: the given columns, activity time, item count and queue position.
+
+        `requeue=False` when the queue position cannot change (a customer already waiting).
+        """
         now = self.now
         assignments = [f"{column} = ?" for column in updates]
         params: list[Any] = list(updates.values())
@@ -1074,7 +1081,7 @@ class Engine:
             waiting = updates["waiting_since"]
             assignments.append("queue_key = ?")
             params.append(queue_key(waiting, now))
-        else:
+        elif requeue:
             assignments.append(
                 "queue_key = CASE WHEN waiting_since IS NULL THEN ? ELSE waiting_since END"
             )
