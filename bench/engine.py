@@ -61,10 +61,10 @@ def raw_messages(path: Path, conversation_id: int) -> float:
             " VALUES ('item.created', ?, ?, ?, 'ws_x')",
             (n, conversation_id, cursor.lastrowid),
         )
+        # the columns a message to a chat already waiting changes (what the engine writes)
         conn.execute(
-            "UPDATE conversations SET status = 'OPEN', last_customer_item_id = ?,"
-            " last_customer_trusted = 1, last_preview = ?, updated_at = ?,"
-            " item_count = item_count + 1 WHERE id = ?",
+            "UPDATE conversations SET last_customer_item_id = ?, last_preview = ?,"
+            " updated_at = ?, item_count = item_count + 1 WHERE id = ?",
             (cursor.lastrowid, f"message number {n}", n, conversation_id),
         )
         conn.execute("COMMIT")
