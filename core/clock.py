@@ -19,6 +19,20 @@ class SystemClock:
         return time.time_ns() // 1_000_000
 
 
+class OffsetClock:
+    """The wall clock shifted back by a fixed amount: a desk that lives in its own time.
+
+    The demo runs on one, so its fixture conversations, built as of a fixed instant, keep
+    their age ("waited 5 minutes") however long after that instant the demo is shown.
+    """
+
+    def __init__(self, offset_ms: int) -> None:
+        self.offset_ms = offset_ms
+
+    def now_ms(self) -> int:
+        return time.time_ns() // 1_000_000 - self.offset_ms
+
+
 class ManualClock:
     """A clock that only moves when told to."""
 

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from core.clock import ManualClock, SystemClock
+from core.clock import Clock, ManualClock, SystemClock
 from core.contacts import normalize_email
 from core.demo import FIXTURES
 from core.engine import Engine
@@ -466,8 +466,10 @@ class FeedController:
         scenarios_dir: Path = SCENARIOS_DIR,
         speed: float = 1.0,
         opening: Sequence[str] = (),
+        clock: Clock | None = None,
     ) -> None:
         self.db_path = Path(db_path)
+        self.clock = clock
         self.rate_per_min = check_rate(rate_per_min)
         self.duration_s = duration_s
         self.seed = seed if seed is not None else random.SystemRandom().randrange(1 << 30)
@@ -488,7 +490,7 @@ class FeedController:
 
     def _main(self) -> None:
         try:
-            with Desk.open(self.db_path, create=False) as desk:
+            with Desk.open(self.db_path, clock=self.clock, create=False) as desk:
                 self._feed = Feed(
                     Engine(desk),
                     rate_per_min=self.rate_per_min,

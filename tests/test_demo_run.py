@@ -118,3 +118,23 @@ def test_demo_with_an_unknown_agent_fails_before_starting(state: Path) -> None:
     result = CliRunner().invoke(main, ["demo", "--agent", "mallory"])
     assert result.exit_code == 1
     assert "mallory" in result.stderr
+
+
+def test_demo_time_starts_where_the_fixtures_end_and_resets_with_the_copy(
+    state: Path, source: Path
+) -> None:
+    from core.clock import SystemClock, parse_iso
+    from tui.demo import demo_clock
+
+    built_at = parse_iso("2026-11-20T09:00:00Z")  # fixtures/desk.toml [clock] built_at
+    copy = working_copy()
+    clock = demo_clock(copy)
+    assert abs(clock.now_ms() - built_at) < 5_000  # fixture chats keep their age
+    assert SystemClock().now_ms() - clock.now_ms() > 0
+    # the offset is kept with the copy, so a resumed demo continues its own time
+    assert demo_clock(copy).offset_ms == clock.offset_ms
+    Path(f"{copy}.epoch").write_text(f"{clock.offset_ms - 60_000}\n")
+    assert abs(demo_clock(copy).now_ms() - (built_at + 60_000)) < 5_000
+    working_copy(reset=True)
+    assert not Path(f"{copy}.epoch").exists()
+    assert abs(demo_clock(copy).now_ms() - built_at) < 5_000

@@ -19,9 +19,11 @@ from pathlib import Path
 
 import click
 
+from core.clock import OffsetClock, SystemClock
 from core.demo import DEMO_DB
 from core.errors import DeskError
 from core.feed import SIDECARS, Feed, FeedController, FeedStats, RealTimer
+from core.store import Desk
 
 STATE_DIR_ENV = "GLADDESK_STATE_DIR"
 #: How much faster than life the demo feed plays its scripts (reading and typing gaps).
@@ -96,7 +98,27 @@ def working_copy(
             else:
                 Path(f"{target}{suffix}").unlink(missing_ok=True)
         stamp.write_text(digest + "\n")
+        Path(f"{target}.epoch").unlink(missing_ok=True)  # a fresh copy starts its own time
     return target
+
+
+def demo_clock(db: Path) -> OffsetClock:
+    """The demo's own time: it starts at the instant the fixtures were built, when the working
+    copy is made, and runs on with the wall clock from there (kept in `demo.db.epoch`).
+
+    So the fixture chats look as fresh as on the day they were built, and new ones arrive
+    "now", after them.
+    """
+    epoch = Path(f"{db}.epoch")
+    if epoch.is_file():
+        with contextlib.suppress(ValueError):
+            return OffsetClock(int(epoch.read_text().strip()))
+    with Desk.open(db, create=False) as desk:
+        row = desk.query_one("SELECT max(at) FROM events WHERE kind = 'desk.built'")
+    built_at = row[0] if row and row[0] is not None else None
+    offset = 0 if built_at is None else SystemClock().now_ms() - int(built_at)
+    epoch.write_text(f"{offset}\n")
+    return OffsetClock(offset)
 
 
 def _print_summary(stats: FeedStats, db: Path, seconds: float) -> None:
@@ -108,10 +130,9 @@ def _print_summary(stats: FeedStats, db: Path, seconds: float) -> None:
 def run_headless(db: Path, *, duration: float, seed: int | None = None) -> FeedStats:
     """The demo feed in the foreground for `duration` seconds, without a terminal UI."""
     from core.engine import Engine
-    from core.store import Desk
 
     controller_seed = seed if seed is not None else int.from_bytes(os.urandom(4), "big")
-    with Desk.open(db, create=False) as desk:
+    with Desk.open(db, clock=demo_clock(db), create=False) as desk:
         feed = Feed(
             Engine(desk),
             rate_per_min=DEMO_FEED_RATE,
@@ -143,8 +164,10 @@ def run_demo(
         return
     from tui.app import make_app
 
+    clock = demo_clock(db)
     controller = FeedController(
         db,
+        clock=clock,
         rate_per_min=DEMO_FEED_RATE,
         seed=seed,
         skip_agents={agent},
@@ -152,7 +175,7 @@ def run_demo(
         opening=DEMO_OPENING,
     )
     # New chats go to the least-loaded agent: the demo opens on every conversation.
-    app = make_app(db, agent=agent, feed=controller, queue_view="all")
+    app = make_app(db, agent=agent, clock=clock, feed=controller, queue_view="all")
     auto_pilot = None
     if duration is not None:
 
