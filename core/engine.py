@@ -487,7 +487,7 @@ class Engine:
             conn, conversation_id, updates, items_added=1 if becomes_trusted else 0
         )
         if becomes_trusted and conv["routed_at"] is None:
-            self._route(conn, conversation_id, session=row)
+            self._route(conn, conversation_id)
         if becomes_trusted:
             self._apply_rules(conn, "identity", conversation_id, session_id=session_id, message="")
 
@@ -698,8 +698,7 @@ class Engine:
         inbox = self.default_inbox()
         actions: list[RuleAction] = []
         if self.rules.wants("routing"):
-            actions = self._rule_actions(
-                conn,
+            actions = self.rules.evaluate(
                 RuleFacts(
                     trigger="routing",
                     app_id=session["app_id"],
@@ -843,7 +842,6 @@ class Engine:
         conn: sqlite3.Connection,
         conversation_id: int,
         *,
-        session: sqlite3.Row | None,
         inbox_override: str | None = None,
     ) -> None:
         """Route a held conversation now (the customer logged in, or the hold timed out)."""
@@ -881,9 +879,6 @@ class Engine:
         )
 
     # -- rules --------------------------------------------------------------------------------
-
-    def _rule_actions(self, conn: sqlite3.Connection, facts: RuleFacts) -> list[RuleAction]:
-        return self.rules.evaluate(facts)
 
     def _apply_rules(
         self,
@@ -929,7 +924,7 @@ class Engine:
             first_name=first_name(session["display_name"]),
             conversation_id=conversation_id,
         )
-        actions = self._rule_actions(conn, facts)
+        actions = self.rules.evaluate(facts)
         self._run_actions(conn, conversation_id, actions, session_id=session_id)
 
     def _run_actions(
@@ -972,9 +967,7 @@ class Engine:
         released = []
         for (conversation_id,) in rows:
             with self.desk.transaction() as conn:
-                self._route(
-                    conn, conversation_id, session=None, inbox_override=self.default_inbox()
-                )
+                self._route(conn, conversation_id, inbox_override=self.default_inbox())
                 released.append(conversation_id)
         return released
 
