@@ -1,0 +1,142 @@
+"""What agents do to a conversation: reply, login prompt, transfer, close, reopen."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from core.engine_base import (
+    EngineBase,
+    InvalidInput,
+    check_body,
+)
+from core.errors import Conflict
+
+
+class AgentActions(EngineBase):
+    """Agent actions; each is one transaction with a timeline item and a change-feed row."""
+
+    def reply(self, conversation_id: int, agent: str, body: object) -> int:
+        """An agent message. The conversation then waits on the customer."""
+        text = check_body(body)
+        agent_id = self.agent_id(agent)
+        with self.desk.transaction() as conn:
+            conv = self._open_conversation(conn, conversation_id)
+            if conv["assignee_id"] is None:
+                self._assign(conn, conversation_id, self._agent_row(conn, agent_id))
+            item_id = self._insert_item(
+                conn, conversation_id, type_="message", sender="agent", body=text, agent_id=agent_id
+            )
+            self._update_conversation(
+                conn, conversation_id, {"status": "WAITING", "waiting_since": None}, items_added=1
+            )
+            return item_id
+
+    def send_login_prompt(self, conversation_id: int, agent: str) -> int:
+        """A message carrying the app's login link, recorded as a login prompt."""
+        agent_id = self.agent_id(agent)
+        with self.desk.transaction() as conn:
+            conv = self._open_conversation(conn, conversation_id)
+            item_id = self._login_prompt(conn, conv["id"], agent_id=agent_id, sender="agent")
+            self._update_conversation(
+                conn, conversation_id, {"status": "WAITING", "waiting_since": None}, items_added=2
+            )
+            return item_id
+
+    def transfer(
+        self,
+        conversation_id: int,
+        agent: str,
+        *,
+        to_agent: str | None = None,
+        to_inbox: str | None = None,
+    ) -> None:
+        """Move a conversation to another agent and/or inbox."""
+        if to_agent is None and to_inbox is None:
+            raise InvalidInput("transfer: name an agent or an inbox to transfer to")
+        self.agent_id(agent)
+        target_agent = self.agent_id(to_agent) if to_agent is not None else None
+        target_inbox = self.inbox_id(to_inbox) if to_inbox is not None else None
+        with self.desk.transaction() as conn:
+            conv = self._open_conversation(conn, conversation_id)
+            updates: dict[str, Any] = {}
+            parts = []
+            if target_inbox is not None and target_inbox != conv["inbox_id"]:
+                updates["inbox_id"] = target_inbox
+                parts.append(f"inbox {to_inbox}")
+                if target_agent is None:
+                    updates["assignee_id"] = None
+            if target_agent is not None and target_agent != conv["assignee_id"]:
+                updates["assignee_id"] = target_agent
+                parts.append(f"agent {to_agent}")
+            if not updates:
+                raise Conflict("transfer: the conversation is already there")
+            self._insert_item(
+                conn,
+                conversation_id,
+                type_="event",
+                sender="system",
+                event="transferred",
+                body=f"Transferred by {agent} to " + " and ".join(parts),
+                agent_id=self.agent_id(agent),
+            )
+            self._update_conversation(conn, conversation_id, updates, items_added=1)
+
+    def close(self, conversation_id: int, agent: str, *, force: bool = False) -> None:
+        """Close; a customer still waiting for a reply needs `force`."""
+        agent_id = self.agent_id(agent)
+        with self.desk.transaction() as conn:
+            conv = self._open_conversation(conn, conversation_id)
+            if conv["waiting_since"] is not None and not force:
+                raise Conflict(
+                    f"conversation {conversation_id}: the customer is waiting for a reply;"
+                    " close with force to close anyway"
+                )
+            self._insert_item(
+                conn,
+                conversation_id,
+                type_="event",
+                sender="system",
+                event="closed",
+                body=f"Closed by {agent}" + (" while the customer waited" if force else ""),
+                agent_id=agent_id,
+            )
+            self._update_conversation(
+                conn,
+                conversation_id,
+                {"status": "CLOSED", "waiting_since": None, "closed_at": self.now},
+                items_added=1,
+            )
+            self.desk.emit("conversation.closed", conversation_id=conversation_id)
+            self.assign_queued(conn, limit=1)
+
+    def reopen(self, conversation_id: int, agent: str) -> None:
+        agent_id = self.agent_id(agent)
+        with self.desk.transaction() as conn:
+            conv = self._conversation_row(conn, conversation_id)
+            if conv["status"] != "CLOSED":
+                raise Conflict(f"conversation {conversation_id} is not closed")
+            other = conn.execute(
+                "SELECT id FROM conversations WHERE profile_id = ? AND status != 'CLOSED'",
+                (conv["profile_id"],),
+            ).fetchone()
+            if other is not None:
+                raise Conflict(
+                    f"conversation {conversation_id}: the customer already has open conversation"
+                    f" {other[0]}"
+                )
+            self._insert_item(
+                conn,
+                conversation_id,
+                type_="event",
+                sender="system",
+                event="reopened",
+                body=f"Reopened by {agent}",
+                agent_id=agent_id,
+            )
+            self._update_conversation(
+                conn,
+                conversation_id,
+                {"status": "WAITING", "closed_at": None, "assignee_id": agent_id},
+                items_added=1,
+            )
+            self.desk.emit("conversation.reopened", conversation_id=conversation_id)

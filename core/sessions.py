@@ -1,0 +1,623 @@
+"""Widget sessions (the Glad App calls): init, onboarding, setUser, clearUser, customer
+messages, the trust window and routing of new conversations.
+"""
+
+from __future__ import annotations
+
+import secrets
+import sqlite3
+from typing import Any
+
+from core.contacts import first_name, normalize_email, normalize_name, normalize_phone
+from core.engine_base import (
+    DEFAULT_LOGIN_HOLD_S,
+    EngineBase,
+    InvalidInput,
+    RuleAction,
+    RuleFacts,
+    check_body,
+    hash_token,
+    render,
+)
+from core.errors import Conflict, NotFound
+from core.models import (
+    SentMessage,
+    SessionStart,
+    SessionView,
+)
+from core.store import queue_key
+
+
+class WidgetSessions(EngineBase):
+    """What the customer's widget does, decided on the desk's side."""
+
+    def init_session(self, app_id: str, *, client_address: str | None = None) -> SessionStart:
+        """Open a widget session: returns the first message and whether onboarding is needed."""
+        app = self.app(app_id)
+        session_id = "ws_" + secrets.token_urlsafe(12)
+        token = secrets.token_urlsafe(32)
+        now = self.now
+        with self.desk.transaction() as conn:
+            conn.execute(
+                "INSERT INTO widget_sessions (id, app_id, token_hash, client_address, created_at)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (session_id, app_id, hash_token(token), client_address, now),
+            )
+            self.desk.emit("session.started", at=now, session_id=session_id)
+        return SessionStart(
+            session_id=session_id,
+            token=token,
+            app_id=app_id,
+            first_message=self._first_message(app, None),
+            onboarding_required=bool(app["onboarding_enabled"]),
+            onboarding_identity=app["onboarding_identity"],
+        )
+
+    def _first_message(self, app: sqlite3.Row, name: str | None) -> str:
+        return render(
+            app["first_message"],
+            login_url=app["login_url"],
+            signup_url=app["signup_url"],
+            first_name=first_name(name),
+            store_name=app["store_name"],
+        )
+
+    def session(self, session_id: str) -> SessionView:
+        row = self.desk.query_one("SELECT * FROM widget_sessions WHERE id = ?", (session_id,))
+        if row is None:
+            raise NotFound(f"no widget session {session_id!r}")
+        return self._session_view(row)
+
+    def _session_view(self, row: sqlite3.Row) -> SessionView:
+        app = self.app(row["app_id"])
+        name = row["display_name"]
+        identified = row["identity_state"] != "ANONYMOUS"
+        return SessionView(
+            id=row["id"],
+            app_id=row["app_id"],
+            identity_state=row["identity_state"],
+            identity_source=row["identity_source"],
+            profile_id=row["profile_id"],
+            name=name,
+            first_name=first_name(name),
+            trusted_until=row["trusted_until"],
+            conversation_id=row["conversation_id"],
+            greeting=render(
+                app["greeting"], first_name=first_name(name), store_name=app["store_name"]
+            )
+            if identified
+            else None,
+            onboarding_required=bool(app["onboarding_enabled"]) and not identified,
+            ended=row["ended_at"] is not None,
+        )
+
+    def submit_onboarding(
+        self,
+        session_id: str,
+        *,
+        name: object,
+        email: object = None,
+        phone: object = None,
+    ) -> SessionView:
+        """The onboarding form: name plus the app's identity field (email or phone). Claimed."""
+        with self.desk.transaction() as conn:
+            row = self._session_row(conn, session_id)
+            app = self.app(row["app_id"])
+            if row["identity_state"] != "ANONYMOUS":
+                raise Conflict("onboarding: this session is already identified")
+            field = app["onboarding_identity"]
+            if field == "email" and phone is not None:
+                raise InvalidInput("onboarding: this app asks for an email, not a phone")
+            if field == "phone" and email is not None:
+                raise InvalidInput("onboarding: this app asks for a phone number, not an email")
+            clean_name = normalize_name(name)
+            contact = normalize_email(email) if field == "email" else normalize_phone(phone)
+            self._identify(
+                conn,
+                row,
+                name=clean_name,
+                email=contact if field == "email" else None,
+                phone=contact if field == "phone" else None,
+                state="CLAIMED",
+                source="onboarding_form",
+            )
+            return self._session_view(self._session_row(conn, session_id))
+
+    def set_user(
+        self,
+        session_id: str,
+        *,
+        name: object = None,
+        email: object = None,
+        phone: object = None,
+        jwt: object = None,
+    ) -> SessionView:
+        """`setUser`: a JWT makes the session TRUSTED; name + email/phone makes it CLAIMED.
+
+        A rejected token raises `TokenRejected` and leaves the session exactly as it was.
+        """
+        if jwt is not None:
+            return self._set_user_jwt(session_id, jwt, client_name=name)
+        if (email is None) == (phone is None):
+            raise InvalidInput("set_user: give exactly one of email or phone (or a jwt)")
+        clean_name = normalize_name(name)
+        clean_email = normalize_email(email) if email is not None else None
+        clean_phone = normalize_phone(phone) if phone is not None else None
+        with self.desk.transaction() as conn:
+            row = self._session_row(conn, session_id)
+            self._identify(
+                conn,
+                row,
+                name=clean_name,
+                email=clean_email,
+                phone=clean_phone,
+                state="CLAIMED",
+                source="set_user",
+            )
+            return self._session_view(self._session_row(conn, session_id))
+
+    def _set_user_jwt(self, session_id: str, token: object, *, client_name: object) -> SessionView:
+        if not isinstance(token, str):
+            raise InvalidInput("set_user: jwt must be a string")
+        # Check the session first: a token for a dead session is not even looked at. The
+        # verifier writes its audit row in its own transaction, so it runs outside ours.
+        row = self._session_row(None, session_id)
+        identity = self.keyring.verify(
+            token, session_id=session_id, client_address=row["client_address"]
+        )
+        with self.desk.transaction() as conn:
+            row = self._session_row(conn, session_id)
+            # Signed claims win; then the profile's own name; a client-sent name only names a
+            # profile created now.
+            fallback = None
+            if isinstance(client_name, str) and client_name.strip():
+                fallback = normalize_name(client_name)
+            self._identify(
+                conn,
+                row,
+                name=identity.name,
+                new_profile_name=fallback,
+                email=identity.email,
+                phone=identity.phone,
+                state="TRUSTED",
+                source="jwt",
+                kid=identity.kid,
+            )
+            return self._session_view(self._session_row(conn, session_id))
+
+    def _profile_for(
+        self, conn: sqlite3.Connection, name: str | None, email: str | None, phone: str | None
+    ) -> tuple[int, str]:
+        """Find the profile owning this email/phone, or create it. Never matches by name."""
+        found = self._find_profile(conn, email, phone)
+        if found is not None:
+            return int(found["id"]), str(found["name"])
+        display = name or (email.split("@")[0] if email else phone) or "Customer"
+        cursor = conn.execute(
+            "INSERT INTO profiles (name, created_at) VALUES (?, ?)", (display, self.now)
+        )
+        profile_id = int(cursor.lastrowid or 0)
+        if email is not None:
+            conn.execute(
+                "INSERT INTO profile_emails (email, profile_id) VALUES (?, ?)", (email, profile_id)
+            )
+        if phone is not None:
+            conn.execute(
+                "INSERT INTO profile_phones (phone, profile_id) VALUES (?, ?)", (phone, profile_id)
+            )
+        return profile_id, display
+
+    def _identify(
+        self,
+        conn: sqlite3.Connection,
+        row: sqlite3.Row,
+        *,
+        name: str | None,
+        email: str | None,
+        phone: str | None,
+        state: str,
+        source: str,
+        kid: str | None = None,
+        new_profile_name: str | None = None,
+    ) -> None:
+        now = self.now
+        session_id = row["id"]
+        profile_id, profile_name = self._profile_for(conn, name or new_profile_name, email, phone)
+        display = name or profile_name
+        same_person = row["profile_id"] == profile_id
+        conversation_id = row["conversation_id"]
+        if not same_person and conversation_id is not None:
+            # A different person on the same widget: nothing carries across (scenario 5).
+            conversation_id = None
+        was_trusted_now = row["identity_state"] == "TRUSTED" and (row["trusted_until"] or 0) > now
+        if state == "CLAIMED" and same_person and row["identity_state"] == "TRUSTED":
+            # A plain setUser never lowers nor raises trust for the person already proven.
+            state, source = row["identity_state"], row["identity_source"]
+        trusted_until = None
+        if state == "TRUSTED":
+            window_s = self.app(row["app_id"])["trust_window_s"]
+            trusted_until = now + int(window_s) * 1000
+            if source != "jwt":
+                trusted_until = row["trusted_until"]
+        conn.execute(
+            "UPDATE widget_sessions SET profile_id = ?, identity_state = ?, identity_source = ?,"
+            " display_name = ?, trusted_until = ?, trusted_kid = coalesce(?, trusted_kid),"
+            " expiry_notified = 0, conversation_id = ? WHERE id = ?",
+            (
+                profile_id,
+                state,
+                source,
+                display,
+                trusted_until,
+                kid,
+                conversation_id,
+                session_id,
+            ),
+        )
+        self.desk.emit("session.identified", at=now, session_id=session_id, profile_id=profile_id)
+        if conversation_id is None:
+            return
+        conv = conn.execute(
+            "SELECT * FROM conversations WHERE id = ?", (conversation_id,)
+        ).fetchone()
+        if conv is None or conv["status"] == "CLOSED":
+            return
+        becomes_trusted = state == "TRUSTED" and source == "jwt" and not was_trusted_now
+        updates: dict[str, Any] = {"identity_state": state, "identity_source": source}
+        if becomes_trusted:
+            self._insert_item(
+                conn,
+                conversation_id,
+                type_="event",
+                sender="system",
+                event="authenticated",
+                body="Customer authenticated with a signed identity token"
+                + (" after the chat was routed" if conv["routed_at"] is not None else ""),
+                session_id=session_id,
+            )
+            if conv["authenticated_at"] is None:
+                updates["authenticated_at"] = now
+                updates["trust_path"] = (
+                    "after_routing" if conv["routed_at"] is not None else "before_routing"
+                )
+        self._update_conversation(
+            conn, conversation_id, updates, items_added=1 if becomes_trusted else 0
+        )
+        if becomes_trusted and conv["routed_at"] is None:
+            self._route(conn, conversation_id)
+        if becomes_trusted:
+            self._apply_rules(conn, "identity", conversation_id, session_id=session_id, message="")
+
+    def clear_user(self, session_id: str) -> SessionView:
+        """Logout: back to ANONYMOUS; the session loses all access to the previous chat."""
+        with self.desk.transaction() as conn:
+            row = self._session_row(conn, session_id)
+            conversation_id = row["conversation_id"]
+            conn.execute(
+                "UPDATE widget_sessions SET profile_id = NULL, identity_state = 'ANONYMOUS',"
+                " identity_source = 'none', display_name = NULL, trusted_until = NULL,"
+                " trusted_kid = NULL, expiry_notified = 0, conversation_id = NULL WHERE id = ?",
+                (session_id,),
+            )
+            self._identity_event(
+                conn,
+                conversation_id,
+                event="identity_cleared",
+                body="Customer logged out; the widget no longer has access to this chat",
+                session_id=session_id,
+                identity_state="ANONYMOUS",
+            )
+            self.desk.emit("session.cleared", session_id=session_id)
+            return self._session_view(self._session_row(conn, session_id))
+
+    def end_session(self, session_id: str) -> None:
+        with self.desk.transaction() as conn:
+            self._session_row(conn, session_id)
+            conn.execute(
+                "UPDATE widget_sessions SET ended_at = ? WHERE id = ?", (self.now, session_id)
+            )
+            self.desk.emit("session.ended", session_id=session_id)
+
+    def expire_trust(self) -> list[str]:
+        """Lapse every session whose trust window ended; returns their ids.
+
+        Each gets a `trust_expired` timeline event and an `identity:expired` widget event.
+        """
+        now = self.now
+        rows = self.desk.query(
+            "SELECT id FROM widget_sessions WHERE identity_state = 'TRUSTED'"
+            " AND trusted_until <= ? AND ended_at IS NULL",
+            (now,),
+        )
+        expired = []
+        for (session_id,) in rows:
+            with self.desk.transaction() as conn:
+                row = conn.execute(
+                    "SELECT * FROM widget_sessions WHERE id = ?", (session_id,)
+                ).fetchone()
+                if self._lapse(conn, row, now):
+                    expired.append(session_id)
+        return expired
+
+    def _lapse(self, conn: sqlite3.Connection, row: sqlite3.Row, now: int) -> bool:
+        if row["identity_state"] != "TRUSTED" or (row["trusted_until"] or 0) > now:
+            return False
+        conn.execute(
+            "UPDATE widget_sessions SET identity_state = 'CLAIMED', expiry_notified = 1"
+            " WHERE id = ?",
+            (row["id"],),
+        )
+        self._identity_event(
+            conn,
+            row["conversation_id"],
+            event="trust_expired",
+            body="Trust window ended; new messages are not verified until the customer"
+            " logs in again",
+            session_id=row["id"],
+            identity_state="CLAIMED",
+        )
+        self.desk.emit("session.expired", at=now, session_id=row["id"])
+        return True
+
+    def send_message(self, session_id: str, body: object) -> SentMessage:
+        """A customer message. Its `trusted` flag is decided now and stored once."""
+        text = check_body(body)
+        with self.desk.transaction() as conn:
+            row = self._session_row(conn, session_id)
+            now = self.now
+            if row["identity_state"] == "TRUSTED" and (row["trusted_until"] or 0) <= now:
+                self._lapse(conn, row, now)
+                row = self._session_row(conn, session_id)
+            trusted = row["identity_state"] == "TRUSTED" and (row["trusted_until"] or 0) > now
+            profile_id = row["profile_id"]
+            if profile_id is None:
+                app = self.app(row["app_id"])
+                if app["onboarding_enabled"]:
+                    raise Conflict(
+                        "message: introduce yourself first (onboarding form, setUser or login)"
+                    )
+                profile_id = self._anonymous_profile(conn, session_id)
+            conv = None
+            if row["conversation_id"] is not None:
+                conv = conn.execute(
+                    "SELECT * FROM conversations WHERE id = ?", (row["conversation_id"],)
+                ).fetchone()
+                if conv["status"] == "CLOSED":
+                    conv = None
+            if conv is None:
+                conv = conn.execute(
+                    "SELECT * FROM conversations WHERE profile_id = ? AND status != 'CLOSED'"
+                    " ORDER BY id DESC LIMIT 1",
+                    (profile_id,),
+                ).fetchone()
+                if conv is None:
+                    return self._new_conversation(conn, row, profile_id, text, trusted, now)
+                conn.execute(
+                    "UPDATE widget_sessions SET conversation_id = ? WHERE id = ?",
+                    (conv["id"], session_id),
+                )
+            item_id = self._insert_item(
+                conn,
+                conv["id"],
+                type_="message",
+                sender="customer",
+                body=text,
+                trusted=trusted,
+                session_id=session_id,
+                at=now,
+            )
+            # Only what changes: an indexed column in the SET list rewrites its index entries,
+            # and a customer adding to a chat already waiting changes no queue position.
+            updates: dict[str, Any] = {"last_customer_item_id": item_id, "last_preview": text[:200]}
+            changed = {
+                "status": "OPEN",
+                "last_customer_trusted": int(trusted),
+                "identity_state": row["identity_state"],
+                "identity_source": row["identity_source"],
+            }
+            updates.update({k: v for k, v in changed.items() if conv[k] != v})
+            waiting = conv["waiting_since"] is not None
+            if not waiting:
+                updates["waiting_since"] = now
+            self._update_conversation(conn, conv["id"], updates, items_added=1, requeue=not waiting)
+            self._apply_rules(conn, "message", conv["id"], session_id=session_id, message=text)
+            assignee = None
+            if conv["assignee_id"] is not None:
+                assignee = self._agent_row(conn, conv["assignee_id"])["handle"]
+            return SentMessage(
+                item_id=item_id,
+                conversation_id=int(conv["id"]),
+                trusted=trusted,
+                new_conversation=False,
+                assignee=assignee,
+            )
+
+    def _anonymous_profile(self, conn: sqlite3.Connection, session_id: str) -> int:
+        cursor = conn.execute(
+            "INSERT INTO profiles (name, created_at) VALUES (?, ?)",
+            ("Anonymous visitor", self.now),
+        )
+        profile_id = int(cursor.lastrowid or 0)
+        conn.execute(
+            "UPDATE widget_sessions SET profile_id = ? WHERE id = ?", (profile_id, session_id)
+        )
+        return profile_id
+
+    def _new_conversation(
+        self,
+        conn: sqlite3.Connection,
+        session: sqlite3.Row,
+        profile_id: int,
+        text: str,
+        trusted: bool,
+        now: int,
+    ) -> SentMessage:
+        """The first message of a chat: rules pick inbox and hold, then the least-loaded agent.
+
+        The conversation row is written once with its final routing, then its first items.
+        """
+        session_id = session["id"]
+        inbox = self.default_inbox()
+        actions: list[RuleAction] = []
+        if self.rules.wants("routing"):
+            actions = self.rules.evaluate(
+                RuleFacts(
+                    trigger="routing",
+                    app_id=session["app_id"],
+                    identity_state=session["identity_state"],
+                    identity_source=session["identity_source"],
+                    trust_timing="before_routing" if trusted else None,
+                    first_message=text,
+                    message=text,
+                    inbox=inbox,
+                    name=session["display_name"],
+                    first_name=first_name(session["display_name"]),
+                    conversation_id=None,
+                ),
+            )
+        hold = False
+        for action in actions:
+            if action.kind == "route":
+                inbox = action.value
+            elif action.kind == "require_login" and not trusted:
+                hold = True
+        try:
+            inbox_id = self.inbox_id(inbox)
+        except NotFound:  # a rule names an inbox removed since the rules loaded
+            inbox_id = self.inbox_id(self.default_inbox())
+        # A switch of identity in this session (scenario 5): trust came about differently, and
+        # the new person should get another agent than the previous one's when one is free.
+        switched = conn.execute(
+            "SELECT 1 FROM events WHERE session_id = ? AND kind = 'session.identified'"
+            " AND profile_id != ? LIMIT 1",
+            (session_id, profile_id),
+        ).fetchone()
+        avoid = self._previous_agent(conn, session) if switched else None
+        agent = None if hold else self._pick_agent(conn, avoid=avoid)
+        trust_path = None
+        if trusted:
+            trust_path = "different_identity" if switched else "before_routing"
+        hold_until = None
+        if hold:
+            hold_s = int(self.desk.setting("login_hold_s", str(DEFAULT_LOGIN_HOLD_S)) or 0)
+            hold_until = now + hold_s * 1000
+        cursor = conn.execute(
+            "INSERT INTO conversations (profile_id, app_id, inbox_id, assignee_id, status,"
+            " created_at, updated_at, routed_at, hold_until, waiting_since, queue_key,"
+            " identity_state, identity_source, authenticated_at, trust_path,"
+            " last_customer_trusted, last_preview)"
+            " VALUES (?, ?, ?, ?, 'OPEN', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                profile_id,
+                session["app_id"],
+                inbox_id,
+                agent["id"] if agent is not None else None,
+                now,
+                now,
+                None if hold else now,
+                hold_until,
+                now,
+                queue_key(now, now),
+                session["identity_state"],
+                session["identity_source"],
+                now if trusted else None,
+                trust_path,
+                int(trusted),
+                text[:200],
+            ),
+        )
+        conversation_id = int(cursor.lastrowid or 0)
+        self.desk.emit(
+            "conversation.created",
+            at=now,
+            conversation_id=conversation_id,
+            session_id=session_id,
+            profile_id=profile_id,
+        )
+        count = 0
+        if trusted:
+            self._insert_item(
+                conn,
+                conversation_id,
+                type_="event",
+                sender="system",
+                event="authenticated",
+                body="Customer authenticated with a signed identity token before the chat started",
+                session_id=session_id,
+            )
+            count += 1
+        item_id = self._insert_item(
+            conn,
+            conversation_id,
+            type_="message",
+            sender="customer",
+            body=text,
+            trusted=trusted,
+            session_id=session_id,
+            at=now,
+        )
+        count += 1
+        conn.execute(
+            "UPDATE widget_sessions SET conversation_id = ? WHERE id = ?",
+            (conversation_id, session_id),
+        )
+        # Bot greetings, tags and login prompts answer the customer before assignment.
+        self._run_actions(conn, conversation_id, actions, session_id=session_id)
+        if agent is not None:
+            self._insert_item(
+                conn,
+                conversation_id,
+                type_="event",
+                sender="system",
+                event="assigned",
+                body=f"Assigned to {agent['name']} ({agent['handle']})",
+                agent_id=agent["id"],
+            )
+            count += 1
+        conn.execute(
+            "UPDATE conversations SET item_count = item_count + ?, last_customer_item_id = ?"
+            " WHERE id = ?",
+            (count, item_id, conversation_id),
+        )
+        if hold:
+            self.desk.emit("conversation.held", conversation_id=conversation_id)
+        return SentMessage(
+            item_id=item_id,
+            conversation_id=conversation_id,
+            trusted=trusted,
+            new_conversation=True,
+            assignee=agent["handle"] if agent is not None else None,
+        )
+
+    def _previous_agent(self, conn: sqlite3.Connection, session: sqlite3.Row) -> int | None:
+        """The agent of this session's previous conversation (to avoid after an identity switch)."""
+        previous = conn.execute(
+            "SELECT c.assignee_id FROM events e JOIN conversations c ON c.id = e.conversation_id"
+            " WHERE e.session_id = ? AND e.kind = 'conversation.created'"
+            " ORDER BY e.id DESC LIMIT 1",
+            (session["id"],),
+        ).fetchone()
+        return previous[0] if previous else None
+
+    def release_holds(self) -> list[int]:
+        """Route every conversation whose login hold timed out to the default inbox."""
+        now = self.now
+        rows = self.desk.query(
+            "SELECT id FROM conversations WHERE routed_at IS NULL AND hold_until <= ?"
+            " AND status != 'CLOSED'",
+            (now,),
+        )
+        released = []
+        for (conversation_id,) in rows:
+            with self.desk.transaction() as conn:
+                self._route(conn, conversation_id, inbox_override=self.default_inbox())
+                released.append(conversation_id)
+        return released
+
+    def tick(self) -> None:
+        """Timers: lapse trust windows, release login holds, hand queued chats to free agents.
+        Servers and the demo call this about once a second.
+        """
+        self.expire_trust()
+        self.release_holds()
+        self.assign_queued()
