@@ -338,8 +338,11 @@ class EngineBase:
         pool = preferred or candidates
         return pool[0] if pool else None
 
-    def _assign(self, conn: sqlite3.Connection, conversation_id: int, agent: sqlite3.Row) -> None:
-        self._insert_item(
+    def _assigned_item(
+        self, conn: sqlite3.Connection, conversation_id: int, agent: sqlite3.Row
+    ) -> int:
+        """The `assigned` timeline event (the caller counts it and sets the assignee)."""
+        return self._insert_item(
             conn,
             conversation_id,
             type_="event",
@@ -348,6 +351,9 @@ class EngineBase:
             body=f"Assigned to {agent['name']} ({agent['handle']})",
             agent_id=agent["id"],
         )
+
+    def _assign(self, conn: sqlite3.Connection, conversation_id: int, agent: sqlite3.Row) -> None:
+        self._assigned_item(conn, conversation_id, agent)
         self._update_conversation(
             conn, conversation_id, {"assignee_id": agent["id"]}, items_added=1
         )

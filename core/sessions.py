@@ -564,15 +564,7 @@ class WidgetSessions(EngineBase):
         # Bot greetings, tags and login prompts answer the customer before assignment.
         self._run_actions(conn, conversation_id, actions, session_id=session_id)
         if agent is not None:
-            self._insert_item(
-                conn,
-                conversation_id,
-                type_="event",
-                sender="system",
-                event="assigned",
-                body=f"Assigned to {agent['name']} ({agent['handle']})",
-                agent_id=agent["id"],
-            )
+            self._assigned_item(conn, conversation_id, agent)
             count += 1
         conn.execute(
             "UPDATE conversations SET item_count = item_count + ?, last_customer_item_id = ?"
