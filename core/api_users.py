@@ -6,21 +6,17 @@ stretching needed); comparison is constant-time.
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import secrets
 
 from core.contacts import normalize_email
+from core.engine_base import hash_token
 from core.errors import Conflict
 from core.store import Desk
 
 TOKEN_PREFIX = "gdk_"
 #: Longest token accepted for checking; anything longer is refused before hashing.
 MAX_TOKEN_CHARS = 200
-
-
-def _hash(token: str) -> str:
-    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def add_api_user(desk: Desk, email: object) -> str:
@@ -32,7 +28,7 @@ def add_api_user(desk: Desk, email: object) -> str:
             raise Conflict(f"API user {address} already exists")
         conn.execute(
             "INSERT INTO api_users (email, token_hash, created_at) VALUES (?, ?, ?)",
-            (address, _hash(token), desk.clock.now_ms()),
+            (address, hash_token(token), desk.clock.now_ms()),
         )
         desk.emit("api_user.added")
     return token
@@ -45,6 +41,6 @@ def check_api_user(desk: Desk, email: str, token: str) -> bool:
     row = desk.query_one(
         "SELECT token_hash FROM api_users WHERE email = ?", (email.strip().lower(),)
     )
-    expected = row[0] if row else _hash(TOKEN_PREFIX + "no-such-user")
-    matches = hmac.compare_digest(expected, _hash(token))
+    expected = row[0] if row else hash_token(TOKEN_PREFIX + "no-such-user")
+    matches = hmac.compare_digest(expected, hash_token(token))
     return row is not None and matches

@@ -80,7 +80,9 @@ class NoRules:
 
 
 def hash_token(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
+    """How bearer tokens (widget sessions, API users) are stored: 256-bit random strings, so
+    a plain SHA-256 suffices. Lone surrogates from hostile input hash instead of raising."""
+    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def check_body(body: object) -> str:

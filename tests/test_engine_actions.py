@@ -276,3 +276,11 @@ def test_tick_assigns_queued_conversations_when_an_agent_becomes_available(
         conn.execute("UPDATE agents SET available = 1 WHERE handle = 'bruno'")
     engine.tick()
     assert engine.conversation(queued.conversation_id).assignee == "bruno"
+
+
+def test_hostile_session_tokens_are_unknown_not_errors(engine: Engine) -> None:
+    start = engine.init_session("shop")
+    assert engine.session_for_token(start.token) == start.session_id
+    for token in ("", "\ud800", "x" * 10_000, start.token + " "):
+        with pytest.raises(NotFound):
+            engine.session_for_token(token)
