@@ -153,8 +153,16 @@ def _fill(
                     "INSERT INTO profile_phones (phone, profile_id) VALUES (?, ?)",
                     (normalize_phone(phone), person["id"]),
                 )
+        windows = {
+            app["app_id"]: int(app.get("trust_window_s", 3600)) * 1000 for app in config["apps"]
+        }
         for conversation in conversations:
-            _insert_conversation(conn, conversation, inbox_ids, agent_ids)
+            app_id = conversation.get("app", "retale")
+            if app_id not in windows:
+                raise ValueError(f"conversation {conversation['id']}: unknown app {app_id!r}")
+            _insert_conversation(
+                conn, conversation, inbox_ids, agent_ids, window_ms=windows[app_id], now=built_at
+            )
         desk.emit("desk.built", at=built_at)
     key = config.get("signing_key")
     if key:
@@ -165,8 +173,18 @@ def _fill(
 
 
 def _insert_conversation(
-    conn: Any, conversation: dict, inbox_ids: dict[str, int], agent_ids: dict[str, int]
+    conn: Any,
+    conversation: dict,
+    inbox_ids: dict[str, int],
+    agent_ids: dict[str, int],
+    *,
+    window_ms: int,
+    now: int,
 ) -> None:
+    """One fixture conversation. Trust follows the desk's rules: a customer message is
+    trusted only inside the trust window after an `authenticated` event (a fixture that says
+    otherwise is refused), and an open chat whose window ended by `now` is no longer TRUSTED.
+    """
     items = conversation["items"]
     status = conversation["status"]
     if status not in ("OPEN", "WAITING", "CLOSED"):
@@ -176,12 +194,23 @@ def _insert_conversation(
     waiting_since = None
     last_customer: tuple[int, bool, str] | None = None
     authenticated_at = None
+    trusted_until: int | None = None
     item_rows = []
     next_id = conn.execute("SELECT coalesce(max(id), 0) + 1 FROM items").fetchone()[0]
     for offset, (item, moment) in enumerate(zip(items, times, strict=True)):
         item_id = next_id + offset
         is_customer = item["type"] == "message" and item["sender"] == "customer"
         trusted = int(bool(item.get("trusted"))) if is_customer else None
+        if item.get("event") == "authenticated":
+            trusted_until = moment + window_ms
+        elif item.get("event") in ("trust_expired", "trust_revoked", "identity_cleared"):
+            trusted_until = None
+        if trusted and (trusted_until is None or moment >= trusted_until):
+            raise ValueError(
+                f"conversation {conversation['id']}: the customer message at {item['at']} is"
+                " marked trusted outside a trust window (no authenticated event in the"
+                f" {window_ms // 60000} minutes before it)"
+            )
         if is_customer:
             last_customer = (item_id, bool(trusted), item["body"])
             if waiting_since is None:
@@ -206,12 +235,15 @@ def _insert_conversation(
     if status == "CLOSED":
         waiting_since = None
     source = conversation["identity_source"]
+    # An open chat's trust is as of the build; a closed one keeps what it had when it closed.
+    as_of = now if status != "CLOSED" else updated_at
+    trusted_now = source == "jwt" and trusted_until is not None and trusted_until > as_of
     conn.execute(
         "INSERT INTO conversations (id, profile_id, app_id, inbox_id, assignee_id, status, created_at,"
         " updated_at, routed_at, closed_at, waiting_since, queue_key, identity_state,"
         " identity_source, authenticated_at, trust_path, last_customer_item_id,"
-        " last_customer_trusted, last_preview, item_count)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        " last_customer_trusted, last_preview, item_count, trusted_until)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             conversation["id"],
             conversation["customer"],
@@ -225,7 +257,7 @@ def _insert_conversation(
             updated_at if status == "CLOSED" else None,
             waiting_since,
             queue_key(waiting_since, updated_at),
-            "TRUSTED" if source == "jwt" else "CLAIMED",
+            "TRUSTED" if trusted_now else "CLAIMED",
             source,
             authenticated_at,
             conversation["trust_path"],
@@ -233,6 +265,7 @@ def _insert_conversation(
             int(last_customer[1]) if last_customer else None,
             last_customer[2][:200] if last_customer else "",
             len(items),
+            trusted_until if trusted_now else None,
         ),
     )
     conn.executemany(

@@ -7,9 +7,7 @@ from typing import Any
 
 from core.clock import iso
 from core.contacts import normalize_email, normalize_phone
-from core.engine_base import (
-    EngineBase,
-)
+from core.engine_base import EngineBase, trusted_now
 from core.errors import NotFound
 from core.models import (
     ConversationView,
@@ -18,6 +16,7 @@ from core.models import (
     TimelineItem,
     WidgetEvent,
     glyph,
+    identity_state_at,
 )
 
 
@@ -54,7 +53,9 @@ class DeskReads(EngineBase):
             assignee_name=agent[1] if agent else None,
             profile=self._profile_view(conn, conv["profile_id"]),
             app_id=conv["app_id"],
-            identity_state=conv["identity_state"],
+            identity_state=identity_state_at(
+                conv["identity_state"], conv["trusted_until"], self.now, conv["status"]
+            ),
             identity_source=conv["identity_source"],
             trust_path=conv["trust_path"],
             authenticated_at=conv["authenticated_at"],
@@ -64,6 +65,8 @@ class DeskReads(EngineBase):
             waiting_since=conv["waiting_since"],
             last_customer_trusted=None if last is None else bool(last),
             tags=tags,
+            claimed_name=conv["claimed_name"],
+            trusted_until=conv["trusted_until"],
         )
 
     def profile(self, profile_id: int) -> ProfileView:
@@ -130,11 +133,15 @@ class DeskReads(EngineBase):
         return [TimelineItem.from_row(row, conv["status"]) for row in rows]
 
     def session_timeline(self, session_id: str) -> list[TimelineItem]:
-        """The current conversation's messages as the customer sees them (no internal events)."""
+        """The current conversation's messages as the customer sees them (no internal events),
+        if the session may see that conversation now (docs/trust-model.md)."""
         with self.desk.reading() as conn:
             row = self._session_row(conn, session_id)
-        if row["conversation_id"] is None:
-            return []
+            if row["conversation_id"] is None:
+                return []
+            conv = self._conversation_row(conn, row["conversation_id"])
+            if not self._may_use(conn, row, conv, self.now):
+                return []
         return [item for item in self.timeline(row["conversation_id"]) if item.type == "message"]
 
     def widget_events(
@@ -142,20 +149,38 @@ class DeskReads(EngineBase):
     ) -> list[WidgetEvent]:
         """What the widget of this session receives after change-feed id `after`.
 
-        Only the session's current conversation is visible: after clear_user, nothing of the
-        previous customer's chat reaches it.
+        Only what the session may see now: its own events since its last clear_user or
+        identity switch, and events of the conversations it may read (it started them, or,
+        while TRUSTED, they are its verified profile's open ones).
         """
         with self.desk.reading() as conn:
             row = self._session_row(conn, session_id)
-            conversation_id = row["conversation_id"]
+            trusted = trusted_now(row, self.now)
             events = conn.execute(
                 "SELECT e.id, e.kind, e.at, e.conversation_id, e.item_id, e.session_id,"
                 " i.sender, i.body, i.type"
                 " FROM events e LEFT JOIN items i ON i.id = e.item_id"
-                " WHERE e.id > ? AND (e.session_id = ? OR (e.conversation_id = ?"
-                "   AND e.kind IN ('item.created', 'conversation.closed', 'conversation.reopened')))"
-                " ORDER BY e.id LIMIT ?",
-                (after, session_id, -1 if conversation_id is None else conversation_id, limit),
+                " WHERE e.id IN ("
+                "   SELECT id FROM events WHERE session_id = :session AND id > :own_after"
+                "   UNION"
+                "   SELECT f.id FROM session_access a"
+                "   JOIN conversations c ON c.id = a.conversation_id"
+                "   JOIN events f ON f.conversation_id = a.conversation_id AND f.id > :after"
+                "   WHERE a.session_id = :session AND (a.via = 'started' OR (:trusted"
+                "     AND c.profile_id = :profile AND c.app_id = :app"
+                "     AND (c.status != 'CLOSED' OR f.kind = 'conversation.closed')))"
+                "     AND f.kind IN ('item.created', 'conversation.created',"
+                "       'conversation.closed', 'conversation.reopened'))"
+                " ORDER BY e.id LIMIT :limit",
+                {
+                    "session": session_id,
+                    "after": after,
+                    "own_after": max(after, row["visible_after"]),
+                    "trusted": int(trusted),
+                    "profile": row["profile_id"],
+                    "app": row["app_id"],
+                    "limit": limit,
+                },
             ).fetchall()
         out = []
         for event_id, kind, at, conv_id, item_id, _sid, sender, body, item_type in events:
@@ -205,6 +230,7 @@ class DeskReads(EngineBase):
                             "trust_path": view.trust_path,
                         },
                         "tags": list(view.tags),
+                        "claimed_name": view.claimed_name,
                         "customer": {
                             "id": view.profile.id,
                             "name": view.profile.name,

@@ -95,6 +95,19 @@ def check_body(body: object) -> str:
         raise InvalidInput(
             f"message: {len(text)} characters is over the limit of {MAX_MESSAGE_CHARS}"
         )
+    if not text.isprintable():  # fast path: printable text has no controls or surrogates
+        import re
+
+        bad = re.search("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff]", text)
+        if bad is not None:
+            code = ord(bad.group())
+            what = (
+                "a lone surrogate, not valid Unicode" if code >= 0xD800 else "a control character"
+            )
+            raise InvalidInput(
+                f"message: character {bad.start() + 1} is U+{code:04X}, {what};"
+                " remove it and send again (tab and newline are fine)"
+            )
     return text
 
 
@@ -104,6 +117,11 @@ def render(template: str, **values: str) -> str:
     for key, value in values.items():
         out = out.replace("{" + key + "}", value)
     return out
+
+
+def trusted_now(session: sqlite3.Row, now: int) -> bool:
+    """Whether a widget session is TRUSTED and inside its trust window at `now`."""
+    return session["identity_state"] == "TRUSTED" and (session["trusted_until"] or 0) > now
 
 
 class EngineBase:
@@ -329,16 +347,108 @@ class EngineBase:
         )
         self.desk.touch(conversation_id)
 
-    def _pick_agent(self, conn: sqlite3.Connection, *, avoid: int | None) -> sqlite3.Row | None:
-        """The available agent with spare capacity and the fewest open conversations."""
+    def _pick_agent(
+        self, conn: sqlite3.Connection, *, avoid: int | None, prefer: int | None = None
+    ) -> sqlite3.Row | None:
+        """The available agent with spare capacity and the fewest open conversations;
+        `prefer` wins when it can take the chat, `avoid` loses when another can."""
         candidates = conn.execute(
             "SELECT id, handle, name FROM agents"
             " WHERE available = 1 AND open_conversations < capacity"
             " ORDER BY open_conversations, id"
         ).fetchall()
+        for row in candidates:
+            if prefer is not None and row["id"] == prefer and row["id"] != avoid:
+                return row
         preferred = [r for r in candidates if r["id"] != avoid]
         pool = preferred or candidates
         return pool[0] if pool else None
+
+    # -- the visibility rule (docs/trust-model.md) ------------------------------------------
+
+    def _grant(
+        self, conn: sqlite3.Connection, session_id: str, conversation_id: int, via: str
+    ) -> None:
+        """Let a session read and write a conversation: `started` or `trusted` (joined)."""
+        conn.execute(
+            "INSERT INTO session_access (session_id, conversation_id, via, granted_at)"
+            " VALUES (?, ?, ?, ?) ON CONFLICT (session_id, conversation_id) DO NOTHING",
+            (session_id, conversation_id, via, self.now),
+        )
+
+    def _may_use(
+        self, conn: sqlite3.Connection, session: sqlite3.Row, conv: sqlite3.Row, now: int
+    ) -> bool:
+        """A session reads and writes the conversations it started, plus, while TRUSTED, open
+        conversations of its verified profile on its app in which trust was proven."""
+        access = conn.execute(
+            "SELECT via FROM session_access WHERE session_id = ? AND conversation_id = ?",
+            (session["id"], conv["id"]),
+        ).fetchone()
+        if access is None:
+            return False
+        if access[0] == "started":
+            return True
+        return (
+            trusted_now(session, now)
+            and conv["status"] != "CLOSED"
+            and conv["profile_id"] == session["profile_id"]
+            and conv["app_id"] == session["app_id"]
+            and conv["authenticated_at"] is not None
+        )
+
+    def _joinable(
+        self, conn: sqlite3.Connection, session: sqlite3.Row, now: int
+    ) -> sqlite3.Row | None:
+        """The open conversation a TRUSTED session may join: its verified profile's latest,
+        on its app, in which trust was proven (the customer on another device)."""
+        if not trusted_now(session, now) or session["profile_id"] is None:
+            return None
+        row: sqlite3.Row | None = conn.execute(
+            "SELECT * FROM conversations WHERE profile_id = ? AND status != 'CLOSED'"
+            " AND app_id = ? AND authenticated_at IS NOT NULL ORDER BY id DESC LIMIT 1",
+            (session["profile_id"], session["app_id"]),
+        ).fetchone()
+        return row
+
+    def _join(self, conn: sqlite3.Connection, session: sqlite3.Row, conv: sqlite3.Row) -> None:
+        """A TRUSTED session joins its verified profile's open conversation."""
+        session_id = session["id"]
+        self._grant(conn, session_id, conv["id"], "trusted")
+        conn.execute(
+            "UPDATE widget_sessions SET conversation_id = ?, trust_late_in = ? WHERE id = ?",
+            (conv["id"], conv["id"], session_id),
+        )
+        self._insert_item(
+            conn,
+            conv["id"],
+            type_="event",
+            sender="system",
+            event="authenticated",
+            body="Customer joined from another device, verified by a signed identity token",
+            session_id=session_id,
+        )
+        self._update_conversation(
+            conn,
+            conv["id"],
+            {
+                "identity_state": "TRUSTED",
+                "identity_source": "jwt",
+                "trusted_until": session["trusted_until"],
+            },
+            items_added=1,
+        )
+
+    def _drop_trusted_access(self, conn: sqlite3.Connection, session_id: str) -> None:
+        """End what trust alone gave a session (trust lapsed or was revoked)."""
+        conn.execute(
+            "UPDATE widget_sessions SET conversation_id = NULL WHERE id = ? AND conversation_id"
+            " IN (SELECT conversation_id FROM session_access WHERE session_id = ? AND via = 'trusted')",
+            (session_id, session_id),
+        )
+        conn.execute(
+            "DELETE FROM session_access WHERE session_id = ? AND via = 'trusted'", (session_id,)
+        )
 
     def _assigned_item(
         self, conn: sqlite3.Connection, conversation_id: int, agent: sqlite3.Row
@@ -442,6 +552,12 @@ class EngineBase:
         ).fetchone()
         if status is None or status[0] == "CLOSED":
             return
+        access = conn.execute(
+            "SELECT 1 FROM session_access WHERE session_id = ? AND conversation_id = ?",
+            (session_id, conversation_id),
+        ).fetchone()
+        if access is None:
+            return  # never the session's to write in
         self._insert_item(
             conn,
             conversation_id,
@@ -471,7 +587,7 @@ class EngineBase:
             "SELECT * FROM widget_sessions WHERE id = ?", (session_id,)
         ).fetchone()
         conv = conn.execute(
-            "SELECT c.trust_path, i.name AS inbox FROM conversations c"
+            "SELECT i.name AS inbox FROM conversations c"
             " JOIN inboxes i ON i.id = c.inbox_id WHERE c.id = ?",
             (conversation_id,),
         ).fetchone()
@@ -480,12 +596,12 @@ class EngineBase:
             " ORDER BY id LIMIT 1",
             (conversation_id,),
         ).fetchone()
-        trusted_now = (
-            session["identity_state"] == "TRUSTED" and (session["trusted_until"] or 0) > self.now
-        )
         timing = None
-        if trusted_now:
-            timing = "after_routing" if conv["trust_path"] == "after_routing" else "before_routing"
+        if trusted_now(session, self.now):
+            # The current trust's timing: it began after routing in this conversation (a
+            # login, a renewal after a lapse, another device joining) or before.
+            late = session["trust_late_in"] == conversation_id
+            timing = "after_routing" if late else "before_routing"
         facts = RuleFacts(
             trigger=trigger,
             app_id=session["app_id"],

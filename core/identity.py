@@ -14,6 +14,7 @@ import hashlib
 import json
 import math
 import re
+import secrets
 import threading
 import time
 from dataclasses import dataclass
@@ -39,6 +40,7 @@ from core.keyring import (
     check_kid,
     fetch_jwks,
     insert_row,
+    key_apps,
     key_info,
     keyring_version,
     load_public_pem,
@@ -128,6 +130,8 @@ class VerifiedIdentity:
     expires_at: int  # ms
     issued_at: int  # ms
     jti: str | None
+    #: The namespace of `jti`: the key, or the JWKS-URL keyset (replay is checked per scope).
+    scope: str = ""
 
 
 # -- PyJWT, with prepared keys ---------------------------------------------------------------
@@ -163,7 +167,9 @@ def _email(value: str) -> str:
 
 @lru_cache(maxsize=65536)
 def _phone(value: str) -> str:
-    return normalize_phone(value)
+    """Signed phone claims: any possible E.164 number (the signing site is the authority;
+    validity metadata lags new number ranges). Extensions are still refused."""
+    return normalize_phone(value, strict=False)
 
 
 @lru_cache(maxsize=65536)
@@ -188,11 +194,13 @@ class _Key:
     __slots__ = (
         "alg",
         "algs",
+        "apps",
         "audience",
         "issuer",
         "kid",
         "material",
         "prepared",
+        "scope",
         "site",
         "status",
     )
@@ -207,10 +215,16 @@ class _Key:
         status: str,
         issuer: str | None,
         audience: str | None,
+        apps: tuple[str, ...] = (),
+        scope: str | None = None,
     ) -> None:
         self.kid = kid
         self.alg = alg
         self.algs = [alg]
+        #: Apps whose sessions this key may trust; () means the desk's only app.
+        self.apps = apps
+        #: The namespace of its jti values: the key, or the JWKS-URL keyset it came from.
+        self.scope = scope or kid
         self.material = material
         self.site = site
         self.status = status
@@ -244,6 +258,7 @@ class _RemoteKeyset:
         self.status: str = row["status"]
         self.issuer: str | None = row["issuer"]
         self.audience: str | None = row["audience"]
+        self.apps = key_apps(row["apps"])
         self.members: dict[str, _Key] = {}
         self.fetched_at: int | None = None  # ms; None: only the snapshot taken when added
         self.last_attempt: int | None = None
@@ -264,6 +279,8 @@ class _RemoteKeyset:
                 status=self.status,
                 issuer=self.issuer,
                 audience=self.audience,
+                apps=self.apps,
+                scope=self.label,
             )
             key.prepared = entry.public_key
             members[entry.kid] = key
@@ -365,7 +382,9 @@ class Keyring:
                     keyset = old_remote.get(kid)
                     if keyset is None or keyset.url != row["jwks_url"]:
                         keyset = _RemoteKeyset(row)
-                    keyset.status = row["status"]
+                    keyset.status, keyset.apps = row["status"], key_apps(row["apps"])
+                    for member in keyset.members.values():
+                        member.apps = keyset.apps
                     if row["status"] == "active":
                         remote.append(keyset)
                     else:
@@ -387,6 +406,7 @@ class Keyring:
                         audience=row["audience"],
                     )
                 key.status, key.issuer, key.audience = row["status"], row["issuer"], row["audience"]
+                key.apps = key_apps(row["apps"])
                 keys[kid] = key
             self._keys, self._remote, self._retired_remote = keys, remote, retired_remote
             self._signer = None
@@ -428,12 +448,21 @@ class Keyring:
     # -- verifying ------------------------------------------------------------------------------
 
     def verify(
-        self, token: str, *, session_id: str | None = None, client_address: str | None = None
+        self,
+        token: str,
+        *,
+        session_id: str | None = None,
+        client_address: str | None = None,
+        app_id: str | None = None,
     ) -> VerifiedIdentity:
-        """The identity `token` proves, or TokenRejected (recorded in `token_audit`)."""
+        """The identity `token` proves, or TokenRejected (recorded in `token_audit`).
+
+        With `app_id` (a widget session's app), the token must be meant for that app: a
+        desk-minted token's `aud` names it, and a site key must be bound to it.
+        """
         try:
             self._sync()
-            identity = self._verify(token)
+            identity = self._verify(token, app_id)
             if identity.jti is not None and session_id is not None:
                 self._bind_jti(identity, session_id)
             return identity
@@ -441,7 +470,7 @@ class Keyring:
             self._audit(rejection, session_id, client_address)
             raise
 
-    def _verify(self, token: str) -> VerifiedIdentity:
+    def _verify(self, token: str, app_id: str | None = None) -> VerifiedIdentity:
         if isinstance(token, bytes):
             try:
                 token = token.decode("ascii")
@@ -482,9 +511,11 @@ class Keyring:
             raise _reject("malformed", f"cannot decode ({type(exc).__name__})", kid) from None
         if type(payload) is not dict:
             raise _reject("malformed", "payload is not a JSON object", kid)
-        return self._claims(payload, key, now)
+        return self._claims(payload, key, now, app_id)
 
-    def _claims(self, payload: dict[str, Any], key: _Key, now: int) -> VerifiedIdentity:
+    def _claims(
+        self, payload: dict[str, Any], key: _Key, now: int, app_id: str | None
+    ) -> VerifiedIdentity:
         kid = key.kid
         for claim in ("exp", "iat"):
             if payload.get(claim) is None:
@@ -509,7 +540,15 @@ class Keyring:
             if iss != key.issuer:
                 raise _reject("bad_issuer", "iss does not match the key's issuer", kid)
         aud = payload.get("aud")
-        if key.audience is not None:
+        if not key.site:
+            # Desk-minted tokens name the app they are for.
+            if aud is None:
+                raise _reject("missing_claim", "claim aud (the app) is required", kid)
+            if type(aud) is not str:
+                raise _reject("bad_audience", "aud must be one app id", kid)
+            if app_id is not None and aud != app_id:
+                raise _reject("bad_audience", "token was minted for another app", kid)
+        elif key.audience is not None:
             if aud is None:
                 raise _reject("missing_claim", "claim aud is required by this key", kid)
             if not (
@@ -519,6 +558,8 @@ class Keyring:
                 raise _reject("bad_audience", "aud does not include the key's audience", kid)
         elif aud is not None:
             raise _reject("bad_audience", "token has aud but the key has no audience", kid)
+        if key.site and app_id is not None and not self._serves(key, app_id):
+            raise _reject("bad_audience", f"key {kid!r} is not bound to this app", kid)
         email, phone = payload.get("email"), payload.get("phone")
         if (email is None) == (phone is None):
             raise _reject("bad_identity", "exactly one of email or phone is required", kid)
@@ -554,29 +595,58 @@ class Keyring:
             expires_at=exp,
             issued_at=iat,
             jti=jti,
+            scope=key.scope,
         )
 
+    def _serves(self, key: _Key, app_id: str) -> bool:
+        """Whether a site key may trust sessions of `app_id`: the apps it is bound to, or,
+        unbound, the desk's only app."""
+        if key.apps:
+            return app_id in key.apps
+        apps = self.desk.query("SELECT app_id FROM apps LIMIT 2")
+        return len(apps) == 1 and apps[0][0] == app_id
+
+    def is_retired(self, kid: str) -> bool:
+        """Whether `kid` (a key, or a member of a JWKS-URL keyset) has been retired."""
+        self._sync()
+        key = self._keys.get(kid)
+        if key is not None:
+            return key.status != "active"
+        return kid in self._retired_remote
+
     def _bind_jti(self, identity: VerifiedIdentity, session_id: str) -> None:
-        """Rule 8: a jti belongs to the first session that presents it (until it expires)."""
+        """Rule 8: a jti belongs to the first session that presents it (until it expires).
+
+        Each key (or JWKS-URL keyset) has its own jti namespace: one site cannot burn
+        another's. Bindings from before scopes existed (`*`) hold for every key.
+        """
         now = self.desk.clock.now_ms()
         assert identity.jti is not None
         with self.desk.transaction() as conn:
-            row = conn.execute(
-                "SELECT session_id, expires_at FROM jti_bindings WHERE jti = ?", (identity.jti,)
-            ).fetchone()
-            if row is not None and row[0] != session_id and row[1] >= now:
+            rows = conn.execute(
+                "SELECT scope, session_id, expires_at FROM jti_uses"
+                " WHERE scope IN (?, '*') AND jti = ?",
+                (identity.scope, identity.jti),
+            ).fetchall()
+            if any(r[1] != session_id and r[2] >= now for r in rows):
                 raise _reject("replayed", "jti already used in another session", identity.kid)
-            if row is None or row[0] != session_id:
+            if not any(r[0] == identity.scope and r[1] == session_id for r in rows):
                 conn.execute(
-                    "INSERT INTO jti_bindings (jti, session_id, bound_at, expires_at)"
-                    " VALUES (?, ?, ?, ?) ON CONFLICT (jti) DO UPDATE SET"
+                    "INSERT INTO jti_uses (scope, jti, session_id, bound_at, expires_at)"
+                    " VALUES (?, ?, ?, ?, ?) ON CONFLICT (scope, jti) DO UPDATE SET"
                     " session_id = excluded.session_id, bound_at = excluded.bound_at,"
                     " expires_at = excluded.expires_at",
-                    (identity.jti, session_id, now, identity.expires_at + self.leeway_ms),
+                    (
+                        identity.scope,
+                        identity.jti,
+                        session_id,
+                        now,
+                        identity.expires_at + self.leeway_ms,
+                    ),
                 )
                 self._binds += 1
                 if self._binds % 1000 == 0:
-                    conn.execute("DELETE FROM jti_bindings WHERE expires_at < ?", (now,))
+                    conn.execute("DELETE FROM jti_uses WHERE expires_at < ?", (now,))
 
     def _audit(
         self, rejection: TokenRejected, session_id: str | None, client_address: str | None
@@ -609,8 +679,13 @@ class Keyring:
         name: str | None = None,
         ttl_s: int = DEFAULT_TTL_S,
         jti: str | None = None,
+        app_id: str | None = None,
     ) -> str:
-        """A desk-signed User Identity JWT for exactly one of email / phone."""
+        """A desk-signed User Identity JWT for exactly one of email / phone.
+
+        It names its app in `aud` (`app_id`; implied when the desk has one app) and carries a
+        fresh `jti` unless one is given, so it trusts one widget session of one app.
+        """
         if (email is None) == (phone is None):
             raise InvalidContact("give exactly one of email or phone")
         claims: dict[str, Any] = {}
@@ -624,14 +699,34 @@ class Keyring:
             claims["name"] = display_name
         if type(ttl_s) is not int or not 0 < ttl_s <= self.max_lifetime_s:
             raise DeskError(f"ttl: expected 1 to {self.max_lifetime_s} seconds, got {ttl_s!r}")
-        if jti is not None:
-            if not isinstance(jti, str) or not 0 < len(jti) <= MAX_JTI_LENGTH:
-                raise DeskError(f"jti: expected 1 to {MAX_JTI_LENGTH} characters")
-            claims["jti"] = jti
+        if jti is not None and (not isinstance(jti, str) or not 0 < len(jti) <= MAX_JTI_LENGTH):
+            raise DeskError(f"jti: expected 1 to {MAX_JTI_LENGTH} characters")
+        claims["jti"] = jti if jti is not None else secrets.token_urlsafe(16)
+        audience = self.resolve_app(app_id)
         kid, alg, private_key = self._desk_signer()
         issued = self.desk.clock.now_ms() // 1000
-        payload = {"iss": DESK_ISSUER, "iat": issued, "exp": issued + ttl_s, **claims}
+        payload = {
+            "iss": DESK_ISSUER,
+            "aud": audience,
+            "iat": issued,
+            "exp": issued + ttl_s,
+            **claims,
+        }
         return jwt.encode(payload, private_key, algorithm=alg, headers={"kid": kid})
+
+    def resolve_app(self, app_id: object) -> str:
+        """The app a token or key is for: `app_id` checked, or the desk's only app."""
+        apps = [r[0] for r in self.desk.query("SELECT app_id FROM apps ORDER BY app_id")]
+        if app_id is None:
+            if len(apps) == 1:
+                return str(apps[0])
+            if not apps:
+                raise DeskError("the desk has no app configured")
+            raise DeskError(f"app: the desk has several apps; name one of: {', '.join(apps)}")
+        if not isinstance(app_id, str) or app_id not in apps:
+            shown = str(app_id)[:100] if isinstance(app_id, str) else type(app_id).__name__
+            raise DeskError(f"app {shown!r} is not configured on this desk")
+        return app_id
 
     def _desk_signer(self) -> tuple[str, str, Any]:
         """The desk's current signing key; created (ES256) when the desk has none."""
@@ -681,12 +776,14 @@ class Keyring:
         jwks_url: str | None = None,
         issuer: str | None = None,
         audience: str | None = None,
+        apps: tuple[str, ...] | list[str] = (),
     ) -> list[KeyInfo]:
         """Register site keys from exactly one source; returns the rows added.
 
         `secret` (HS256; kept in the keystore), `public_key_pem` (RS256/ES256), `jwks` (a
         JWKS document: every key in it, or only `kid`), `jwks_url` (fetched now and when an
-        unknown kid appears; `kid` names the keyset).
+        unknown kid appears; `kid` names the keyset). `apps`: the apps whose sessions the
+        key may trust; required when the desk has more than one app.
         """
         sources = [s for s in (secret, public_key_pem, jwks, jwks_url) if s is not None]
         if len(sources) != 1:
@@ -702,13 +799,14 @@ class Keyring:
                 raise KeyringError(
                     f"{label}: expected a non-empty string of at most 500 characters"
                 )
+        bound = self._check_apps(apps)
         fetched: bytes | None = None
         if jwks_url is not None:
             if alg == "HS256":
                 raise KeyringError("JWKS keys are RS256 or ES256 public keys")
             fetched = fetch_jwks(self._client(), check_jwks_url(jwks_url))
         now = self.desk.clock.now_ms()
-        common = {"at": now, "issuer": issuer, "audience": audience}
+        common = {"at": now, "issuer": issuer, "audience": audience, "apps": bound}
         added: list[str] = []
         with self._lock, self.desk.transaction() as conn:
             if secret is not None:
@@ -784,6 +882,19 @@ class Keyring:
             ).fetchall()
         self.reload()
         return [key_info(row) for row in rows]
+
+    def _check_apps(self, apps: tuple[str, ...] | list[str]) -> tuple[str, ...]:
+        known = [r[0] for r in self.desk.query("SELECT app_id FROM apps ORDER BY app_id")]
+        for app in apps:
+            if app not in known:
+                raise KeyringError(
+                    f"app {str(app)[:100]!r} is not configured (known: {', '.join(known) or 'none'})"
+                )
+        if not apps and len(known) > 1:
+            raise KeyringError(
+                f"name the apps this key may trust (--app): the desk has {', '.join(known)}"
+            )
+        return tuple(sorted(set(apps)))
 
     def retire(self, kid: str) -> KeyInfo:
         """Retire a key: tokens signed with it are rejected as `key_retired` from now on."""

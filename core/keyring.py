@@ -74,6 +74,7 @@ class KeyInfo:
     created_at: int
     retired_at: int | None
     jwks_url: str | None
+    apps: tuple[str, ...]
 
     def as_dict(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in self.__slots__}
@@ -335,7 +336,7 @@ def fetch_jwks(client: httpx.Client, url: str) -> bytes:
 
 _COLUMNS = (
     "kid, alg, source, public_material, jwks_url, issuer, audience, status, fingerprint,"
-    " demo_only, created_at, retired_at"
+    " demo_only, created_at, retired_at, apps"
 )
 
 
@@ -352,7 +353,19 @@ def key_info(row: sqlite3.Row) -> KeyInfo:
         created_at=row["created_at"],
         retired_at=row["retired_at"],
         jwks_url=row["jwks_url"],
+        apps=key_apps(row["apps"]),
     )
+
+
+def key_apps(text: str | None) -> tuple[str, ...]:
+    """The apps a key is bound to, from its `apps` column (a JSON list)."""
+    if not text:
+        return ()
+    try:
+        apps = json.loads(text)
+    except ValueError:
+        return ()
+    return tuple(a for a in apps if isinstance(a, str)) if isinstance(apps, list) else ()
 
 
 def load_rows(desk: Desk) -> list[sqlite3.Row]:
@@ -404,6 +417,7 @@ def insert_row(
     audience: str | None = None,
     fingerprint: str | None = None,
     demo_only: bool = False,
+    apps: tuple[str, ...] = (),
 ) -> None:
     existing = conn.execute("SELECT status FROM signing_keys WHERE kid = ?", (kid,)).fetchone()
     if existing is not None:
@@ -412,7 +426,8 @@ def insert_row(
         )
     conn.execute(
         "INSERT INTO signing_keys (kid, alg, source, public_material, jwks_url, issuer, audience,"
-        " status, fingerprint, demo_only, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'active', ?, ?, ?)",
+        " status, fingerprint, demo_only, created_at, apps)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, 'active', ?, ?, ?, ?)",
         (
             kid,
             alg,
@@ -424,6 +439,7 @@ def insert_row(
             fingerprint,
             int(demo_only),
             at,
+            json.dumps(sorted(set(apps))),
         ),
     )
 

@@ -127,6 +127,10 @@ class ConversationView:
     waiting_since: int | None
     last_customer_trusted: bool | None
     tags: tuple[str, ...] = field(default_factory=tuple)
+    #: The name the customer's session gave (a claim), when it is not a signed one.
+    claimed_name: str | None = None
+    #: While TRUSTED: when the trust window of its last trusted session ends.
+    trusted_until: int | None = None
 
     @property
     def customer_waiting(self) -> bool:
@@ -140,3 +144,17 @@ class WidgetEvent:
     id: int  # the change-feed id; pass it back as `after` to resume
     kind: str
     data: dict
+
+
+def identity_state_at(identity_state: str, trusted_until: int | None, now: int, status: str) -> str:
+    """A conversation's identity state as of `now`: an open one's TRUSTED ends with its trust
+    window even before a process running the desk's timers writes the lapse; a closed one
+    keeps the state it closed with."""
+    if (
+        identity_state == "TRUSTED"
+        and status != "CLOSED"
+        and trusted_until is not None
+        and trusted_until <= now
+    ):
+        return "CLAIMED"
+    return identity_state

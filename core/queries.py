@@ -20,7 +20,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from core.errors import DeskError, NotFound
-from core.models import Glyph, TimelineItem, glyph
+from core.models import Glyph, TimelineItem, glyph, identity_state_at
 from core.schema import CONVERSATION_STATUSES
 from core.store import Desk
 
@@ -137,7 +137,7 @@ class QueueRow:
 _ROW_COLUMNS = (
     "c.id, c.queue_key, c.status, i.name, a.handle, c.profile_id, p.name, c.identity_state,"
     " c.identity_source, c.last_customer_trusted, c.waiting_since, c.updated_at,"
-    " c.last_preview, c.item_count"
+    " c.last_preview, c.item_count, c.trusted_until"
 )
 _ROW_JOINS = (
     " JOIN inboxes i ON i.id = c.inbox_id JOIN profiles p ON p.id = c.profile_id"
@@ -145,7 +145,7 @@ _ROW_JOINS = (
 )
 
 
-def _queue_row(row: Sequence[object]) -> QueueRow:
+def _queue_row(row: Sequence[object], now: int) -> QueueRow:
     trusted = row[9]
     return QueueRow(
         id=int(row[0]),  # type: ignore[call-overload]
@@ -155,7 +155,7 @@ def _queue_row(row: Sequence[object]) -> QueueRow:
         assignee=None if row[4] is None else str(row[4]),
         profile_id=int(row[5]),  # type: ignore[call-overload]
         customer=str(row[6]),
-        identity_state=str(row[7]),
+        identity_state=identity_state_at(str(row[7]), row[14], now, str(row[2])),  # type: ignore[arg-type]
         identity_source=str(row[8]),
         last_customer_trusted=None if trusted is None else bool(trusted),
         waiting_since=None if row[10] is None else int(row[10]),  # type: ignore[call-overload]
@@ -222,7 +222,8 @@ def queue_page(
                 f" WHERE {where}{bound} ORDER BY c.queue_key {order}, c.id {order} LIMIT ?",
                 (*params, *bound_params, limit),
             ).fetchall()
-            runs.append([_queue_row(r) for r in rows])
+            now = desk.clock.now_ms()
+            runs.append([_queue_row(r, now) for r in rows])
     merged = heapq.merge(*runs, key=lambda r: r.key, reverse=descending)
     page = [row for _, row in zip(range(limit), merged, strict=False)]
     if descending:

@@ -238,6 +238,72 @@ def _v1(conn: sqlite3.Connection) -> None:
     )
 
 
+def _v2(conn: sqlite3.Connection) -> None:
+    """The trust boundary (docs/trust-model.md): what each widget session may see.
+
+    - `session_access`: the conversations a session may read and write now, and how it got
+      there: `started` (its own) or `trusted` (an open conversation of its verified profile,
+      joined while TRUSTED). clear_user and a switch to another person delete its rows.
+    - `widget_sessions.visible_after`: change-feed id before which nothing reaches the session
+      (its last clear_user or identity switch), so replays cannot reach the previous customer.
+    - `widget_sessions.trust_late_in`: the conversation in which the current trust began after
+      routing (rules see the current trust timing, not the first).
+    - `widget_sessions.previous_conversation_id`: the conversation of the person before an
+      identity switch (scenario 5 routes the new person to another agent).
+    - `conversations.started_session_id`, `claimed_name` (the name the session gave, shown
+      beside the profile's), `trusted_until` (the trust window of its last trusted session).
+    - `signing_keys.apps`: the apps a site key may trust sessions of (JSON list; '[]' = the
+      desk's only app).
+    - `jti_bindings` gains `scope` (the key or keyset): replay is checked per key.
+    """
+    run_script(
+        conn,
+        """
+        CREATE TABLE session_access (
+            session_id TEXT NOT NULL REFERENCES widget_sessions (id),
+            conversation_id INTEGER NOT NULL REFERENCES conversations (id),
+            via TEXT NOT NULL CHECK (via IN ('started', 'trusted')),
+            granted_at INTEGER NOT NULL,
+            PRIMARY KEY (session_id, conversation_id)
+        );
+        CREATE INDEX session_access_conversation ON session_access (conversation_id);
+        ALTER TABLE widget_sessions ADD COLUMN visible_after INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE widget_sessions ADD COLUMN trust_late_in INTEGER;
+        ALTER TABLE widget_sessions ADD COLUMN previous_conversation_id INTEGER;
+        ALTER TABLE conversations ADD COLUMN started_session_id TEXT;
+        ALTER TABLE conversations ADD COLUMN claimed_name TEXT;
+        ALTER TABLE conversations ADD COLUMN trusted_until INTEGER;
+        ALTER TABLE signing_keys ADD COLUMN apps TEXT NOT NULL DEFAULT '[]';
+        CREATE INDEX events_conversation ON events (conversation_id, id)
+            WHERE conversation_id IS NOT NULL;
+        CREATE INDEX widget_sessions_trusted ON widget_sessions (trusted_until)
+            WHERE identity_state = 'TRUSTED';
+
+        CREATE TABLE jti_uses (
+            scope TEXT NOT NULL,
+            jti TEXT NOT NULL,
+            session_id TEXT NOT NULL,
+            bound_at INTEGER NOT NULL,
+            expires_at INTEGER NOT NULL,
+            PRIMARY KEY (scope, jti)
+        );
+        -- Bindings made before keys had scopes hold for every key until they expire.
+        INSERT INTO jti_uses (scope, jti, session_id, bound_at, expires_at)
+            SELECT '*', jti, session_id, bound_at, expires_at FROM jti_bindings;
+        DROP TABLE jti_bindings;
+
+        -- Sessions keep the conversations they started.
+        UPDATE conversations SET started_session_id = (
+            SELECT e.session_id FROM events e
+            WHERE e.kind = 'conversation.created' AND e.conversation_id = conversations.id
+        );
+        INSERT OR IGNORE INTO session_access (session_id, conversation_id, via, granted_at)
+            SELECT s.id, s.conversation_id, 'started', s.created_at FROM widget_sessions s
+            JOIN conversations c ON c.id = s.conversation_id AND c.started_session_id = s.id;
+        """,
+    )
+
+
 def run_script(conn: sqlite3.Connection, script: str) -> None:
     """Execute a multi-statement script inside the caller's transaction.
 
@@ -254,7 +320,7 @@ def run_script(conn: sqlite3.Connection, script: str) -> None:
 
 
 #: MIGRATIONS[n] takes the schema from version n to n + 1. Append only; never edit one that shipped.
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1]
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

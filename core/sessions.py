@@ -18,6 +18,7 @@ from core.engine_base import (
     check_body,
     hash_token,
     render,
+    trusted_now,
 )
 from core.errors import Conflict, NotFound
 from core.models import (
@@ -163,7 +164,10 @@ class WidgetSessions(EngineBase):
         # verifier writes its audit row in its own transaction, so it runs outside ours.
         row = self._session_row(None, session_id)
         identity = self.keyring.verify(
-            token, session_id=session_id, client_address=row["client_address"]
+            token,
+            session_id=session_id,
+            client_address=row["client_address"],
+            app_id=row["app_id"],
         )
         with self.desk.transaction() as conn:
             row = self._session_row(conn, session_id)
@@ -220,17 +224,28 @@ class WidgetSessions(EngineBase):
         kid: str | None = None,
         new_profile_name: str | None = None,
     ) -> None:
+        """Attach the session to the profile owning email/phone, as CLAIMED or TRUSTED.
+
+        An anonymous session's own chat comes along (it was this person all along). A switch
+        to another person ends the session's access to everything before (scenario 5). A
+        claim never attaches the session to a conversation it did not start; trust lets it
+        join its verified profile's open conversation (docs/trust-model.md).
+        """
         now = self.now
         session_id = row["id"]
         profile_id, profile_name = self._profile_for(conn, name or new_profile_name, email, phone)
         display = name or profile_name
-        same_person = row["profile_id"] == profile_id
+        previous = row["profile_id"]
+        adopting = (
+            previous is not None
+            and previous != profile_id
+            and (row["identity_state"] == "ANONYMOUS")
+        )
+        switched = previous is not None and previous != profile_id and not adopting
         conversation_id = row["conversation_id"]
-        if not same_person and conversation_id is not None:
-            # A different person on the same widget: nothing carries across (scenario 5).
-            conversation_id = None
-        was_trusted_now = row["identity_state"] == "TRUSTED" and (row["trusted_until"] or 0) > now
-        if state == "CLAIMED" and same_person and row["identity_state"] == "TRUSTED":
+        previous_conversation = row["previous_conversation_id"]
+        was_trusted_now = trusted_now(row, now) and not switched
+        if state == "CLAIMED" and not switched and row["identity_state"] == "TRUSTED":
             # A plain setUser never lowers nor raises trust for the person already proven.
             state, source = row["identity_state"], row["identity_source"]
         trusted_until = None
@@ -239,10 +254,33 @@ class WidgetSessions(EngineBase):
             trusted_until = now + int(window_s) * 1000
             if source != "jwt":
                 trusted_until = row["trusted_until"]
+        if switched:
+            # A different person on the same widget: nothing carries across.
+            conn.execute("DELETE FROM session_access WHERE session_id = ?", (session_id,))
+            previous_conversation, conversation_id = conversation_id, None
+        if adopting:
+            conn.execute(
+                "UPDATE conversations SET profile_id = ? WHERE profile_id = ?"
+                " AND started_session_id = ?",
+                (profile_id, previous, session_id),
+            )
+        conv = None
+        if conversation_id is not None:
+            conv = conn.execute(
+                "SELECT * FROM conversations WHERE id = ?", (conversation_id,)
+            ).fetchone()
+        becomes_trusted = state == "TRUSTED" and source == "jwt" and not was_trusted_now
+        trust_late_in = row["trust_late_in"] if not switched else None
+        if state != "TRUSTED":
+            trust_late_in = None
+        elif becomes_trusted:
+            routed = conv is not None and conv["routed_at"] is not None
+            trust_late_in = conversation_id if routed else None
         conn.execute(
             "UPDATE widget_sessions SET profile_id = ?, identity_state = ?, identity_source = ?,"
             " display_name = ?, trusted_until = ?, trusted_kid = coalesce(?, trusted_kid),"
-            " expiry_notified = 0, conversation_id = ? WHERE id = ?",
+            " expiry_notified = 0, conversation_id = ?, trust_late_in = ?,"
+            " previous_conversation_id = ? WHERE id = ?",
             (
                 profile_id,
                 state,
@@ -251,19 +289,49 @@ class WidgetSessions(EngineBase):
                 trusted_until,
                 kid,
                 conversation_id,
+                trust_late_in,
+                previous_conversation,
                 session_id,
             ),
         )
-        self.desk.emit("session.identified", at=now, session_id=session_id, profile_id=profile_id)
-        if conversation_id is None:
+        marker = self.desk.emit(
+            "session.identified", at=now, session_id=session_id, profile_id=profile_id
+        )
+        if switched:
+            conn.execute(
+                "UPDATE widget_sessions SET visible_after = ? WHERE id = ?", (marker, session_id)
+            )
+        session = self._session_row(conn, session_id)
+        if conv is not None and (
+            conv["status"] == "CLOSED" or not self._may_use(conn, session, conv, now)
+        ):
+            conv = None
+        if conv is None:
+            joinable = self._joinable(conn, session, now)
+            if joinable is not None:
+                self._join(conn, session, joinable)
             return
-        conv = conn.execute(
-            "SELECT * FROM conversations WHERE id = ?", (conversation_id,)
-        ).fetchone()
-        if conv is None or conv["status"] == "CLOSED":
-            return
-        becomes_trusted = state == "TRUSTED" and source == "jwt" and not was_trusted_now
-        updates: dict[str, Any] = {"identity_state": state, "identity_source": source}
+        self._identify_in_conversation(conn, session, conv, becomes_trusted=becomes_trusted)
+
+    def _identify_in_conversation(
+        self,
+        conn: sqlite3.Connection,
+        session: sqlite3.Row,
+        conv: sqlite3.Row,
+        *,
+        becomes_trusted: bool,
+    ) -> None:
+        """The session's own open conversation follows its identity; a login marks the moment."""
+        now = self.now
+        conversation_id = conv["id"]
+        state, source = session["identity_state"], session["identity_source"]
+        updates: dict[str, Any] = {
+            "identity_state": state,
+            "identity_source": source,
+            "claimed_name": None if source == "jwt" else session["display_name"],
+        }
+        if state == "TRUSTED":
+            updates["trusted_until"] = session["trusted_until"]
         if becomes_trusted:
             self._insert_item(
                 conn,
@@ -273,7 +341,7 @@ class WidgetSessions(EngineBase):
                 event="authenticated",
                 body="Customer authenticated with a signed identity token"
                 + (" after the chat was routed" if conv["routed_at"] is not None else ""),
-                session_id=session_id,
+                session_id=session["id"],
             )
             if conv["authenticated_at"] is None:
                 updates["authenticated_at"] = now
@@ -286,28 +354,33 @@ class WidgetSessions(EngineBase):
         if becomes_trusted and conv["routed_at"] is None:
             self._route(conn, conversation_id)
         if becomes_trusted:
-            self._apply_rules(conn, "identity", conversation_id, session_id=session_id, message="")
+            self._apply_rules(
+                conn, "identity", conversation_id, session_id=session["id"], message=""
+            )
 
     def clear_user(self, session_id: str) -> SessionView:
-        """Logout: back to ANONYMOUS; the session loses all access to the previous chat."""
+        """Logout: back to ANONYMOUS; the session loses all access to what came before,
+        replays of the change feed included."""
         with self.desk.transaction() as conn:
             row = self._session_row(conn, session_id)
-            conversation_id = row["conversation_id"]
-            conn.execute(
-                "UPDATE widget_sessions SET profile_id = NULL, identity_state = 'ANONYMOUS',"
-                " identity_source = 'none', display_name = NULL, trusted_until = NULL,"
-                " trusted_kid = NULL, expiry_notified = 0, conversation_id = NULL WHERE id = ?",
-                (session_id,),
-            )
             self._identity_event(
                 conn,
-                conversation_id,
+                row["conversation_id"],
                 event="identity_cleared",
                 body="Customer logged out; the widget no longer has access to this chat",
                 session_id=session_id,
                 identity_state="ANONYMOUS",
             )
-            self.desk.emit("session.cleared", session_id=session_id)
+            conn.execute("DELETE FROM session_access WHERE session_id = ?", (session_id,))
+            marker = self.desk.emit("session.cleared", session_id=session_id)
+            conn.execute(
+                "UPDATE widget_sessions SET profile_id = NULL, identity_state = 'ANONYMOUS',"
+                " identity_source = 'none', display_name = NULL, trusted_until = NULL,"
+                " trusted_kid = NULL, expiry_notified = 0, conversation_id = NULL,"
+                " trust_late_in = NULL, previous_conversation_id = NULL, visible_after = ?"
+                " WHERE id = ?",
+                (marker, session_id),
+            )
             return self._session_view(self._session_row(conn, session_id))
 
     def end_session(self, session_id: str) -> None:
@@ -339,36 +412,95 @@ class WidgetSessions(EngineBase):
                     expired.append(session_id)
         return expired
 
+    def revoke_retired_trust(self) -> list[str]:
+        """End the trust of every session trusted through a key retired since; returns their
+        ids. Each gets a `trust_revoked` timeline event and an `identity:expired` widget event.
+        """
+        kids = [
+            r[0]
+            for r in self.desk.query(
+                "SELECT DISTINCT trusted_kid FROM widget_sessions WHERE identity_state = 'TRUSTED'"
+                " AND trusted_kid IS NOT NULL AND ended_at IS NULL"
+            )
+        ]
+        revoked = []
+        for kid in kids:
+            if not self.keyring.is_retired(kid):
+                continue
+            rows = self.desk.query(
+                "SELECT id FROM widget_sessions WHERE identity_state = 'TRUSTED'"
+                " AND trusted_kid = ? AND ended_at IS NULL",
+                (kid,),
+            )
+            for (session_id,) in rows:
+                with self.desk.transaction() as conn:
+                    row = self._session_row(conn, session_id)
+                    if row["identity_state"] == "TRUSTED":
+                        self._end_trust(conn, row, self.now, revoked_kid=kid)
+                        revoked.append(session_id)
+        return revoked
+
     def _lapse(self, conn: sqlite3.Connection, row: sqlite3.Row, now: int) -> bool:
         if row["identity_state"] != "TRUSTED" or (row["trusted_until"] or 0) > now:
             return False
-        conn.execute(
-            "UPDATE widget_sessions SET identity_state = 'CLAIMED', expiry_notified = 1"
-            " WHERE id = ?",
-            (row["id"],),
-        )
+        self._end_trust(conn, row, now)
+        return True
+
+    def _end_trust(
+        self,
+        conn: sqlite3.Connection,
+        row: sqlite3.Row,
+        now: int,
+        *,
+        revoked_kid: str | None = None,
+    ) -> None:
+        """TRUSTED -> CLAIMED: the window ended, or the key that gave the trust was retired."""
+        if revoked_kid is None:
+            event = "trust_expired"
+            body = (
+                "Trust window ended; new messages are not verified until the customer logs in again"
+            )
+        else:
+            event = "trust_revoked"
+            body = (
+                f"The signing key {revoked_kid!r} that verified this customer was retired;"
+                " new messages are not verified until the customer logs in again"
+            )
         self._identity_event(
             conn,
             row["conversation_id"],
-            event="trust_expired",
-            body="Trust window ended; new messages are not verified until the customer"
-            " logs in again",
+            event=event,
+            body=body,
             session_id=row["id"],
             identity_state="CLAIMED",
         )
+        conn.execute(
+            "UPDATE widget_sessions SET identity_state = 'CLAIMED', expiry_notified = 1,"
+            " trusted_until = min(coalesce(trusted_until, ?), ?), trust_late_in = NULL"
+            " WHERE id = ?",
+            (now, now, row["id"]),
+        )
+        self._drop_trusted_access(conn, row["id"])
         self.desk.emit("session.expired", at=now, session_id=row["id"])
-        return True
 
     def send_message(self, session_id: str, body: object) -> SentMessage:
-        """A customer message. Its `trusted` flag is decided now and stored once."""
+        """A customer message. Its `trusted` flag is decided now and stored once.
+
+        It goes to the session's own conversation, or, while TRUSTED, its verified profile's
+        open one; otherwise it starts a conversation of its own (docs/trust-model.md).
+        """
         text = check_body(body)
         with self.desk.transaction() as conn:
             row = self._session_row(conn, session_id)
             now = self.now
-            if row["identity_state"] == "TRUSTED" and (row["trusted_until"] or 0) <= now:
-                self._lapse(conn, row, now)
-                row = self._session_row(conn, session_id)
-            trusted = row["identity_state"] == "TRUSTED" and (row["trusted_until"] or 0) > now
+            if row["identity_state"] == "TRUSTED":
+                if (row["trusted_until"] or 0) <= now:
+                    self._lapse(conn, row, now)
+                    row = self._session_row(conn, session_id)
+                elif row["trusted_kid"] is not None and self.keyring.is_retired(row["trusted_kid"]):
+                    self._end_trust(conn, row, now, revoked_kid=row["trusted_kid"])
+                    row = self._session_row(conn, session_id)
+            trusted = trusted_now(row, now)
             profile_id = row["profile_id"]
             if profile_id is None:
                 app = self.app(row["app_id"])
@@ -377,25 +509,23 @@ class WidgetSessions(EngineBase):
                         "message: introduce yourself first (onboarding form, setUser or login)"
                     )
                 profile_id = self._anonymous_profile(conn, session_id)
+                row = self._session_row(conn, session_id)
             conv = None
             if row["conversation_id"] is not None:
                 conv = conn.execute(
                     "SELECT * FROM conversations WHERE id = ?", (row["conversation_id"],)
                 ).fetchone()
-                if conv["status"] == "CLOSED":
+                if conv["status"] == "CLOSED" or not self._may_use(conn, row, conv, now):
                     conv = None
             if conv is None:
-                conv = conn.execute(
-                    "SELECT * FROM conversations WHERE profile_id = ? AND status != 'CLOSED'"
-                    " ORDER BY id DESC LIMIT 1",
-                    (profile_id,),
-                ).fetchone()
-                if conv is None:
+                joinable = self._joinable(conn, row, now)
+                if joinable is None:
                     return self._new_conversation(conn, row, profile_id, text, trusted, now)
-                conn.execute(
-                    "UPDATE widget_sessions SET conversation_id = ? WHERE id = ?",
-                    (conv["id"], session_id),
-                )
+                self._join(conn, row, joinable)
+                row = self._session_row(conn, session_id)
+                conv = conn.execute(
+                    "SELECT * FROM conversations WHERE id = ?", (joinable["id"],)
+                ).fetchone()
             item_id = self._insert_item(
                 conn,
                 conv["id"],
@@ -415,6 +545,8 @@ class WidgetSessions(EngineBase):
                 "identity_state": row["identity_state"],
                 "identity_source": row["identity_source"],
             }
+            if trusted:
+                changed["trusted_until"] = row["trusted_until"]
             updates.update({k: v for k, v in changed.items() if conv[k] != v})
             waiting = conv["waiting_since"] is not None
             if not waiting:
@@ -487,13 +619,17 @@ class WidgetSessions(EngineBase):
             inbox_id = self.inbox_id(self.default_inbox())
         # A switch of identity in this session (scenario 5): trust came about differently, and
         # the new person should get another agent than the previous one's when one is free.
-        switched = conn.execute(
-            "SELECT 1 FROM events WHERE session_id = ? AND kind = 'session.identified'"
-            " AND profile_id != ? LIMIT 1",
-            (session_id, profile_id),
-        ).fetchone()
+        switched = session["previous_conversation_id"] is not None
         avoid = self._previous_agent(conn, session) if switched else None
-        agent = None if hold else self._pick_agent(conn, avoid=avoid)
+        # Another open chat of the same profile (another session; it stays apart): the same
+        # agent where possible, and the agent is told.
+        other = conn.execute(
+            "SELECT id, assignee_id FROM conversations WHERE profile_id = ? AND status != 'CLOSED'"
+            " ORDER BY id DESC LIMIT 1",
+            (profile_id,),
+        ).fetchone()
+        prefer = other["assignee_id"] if other is not None else None
+        agent = None if hold else self._pick_agent(conn, avoid=avoid, prefer=prefer)
         trust_path = None
         if trusted:
             trust_path = "different_identity" if switched else "before_routing"
@@ -505,8 +641,9 @@ class WidgetSessions(EngineBase):
             "INSERT INTO conversations (profile_id, app_id, inbox_id, assignee_id, status,"
             " created_at, updated_at, routed_at, hold_until, waiting_since, queue_key,"
             " identity_state, identity_source, authenticated_at, trust_path,"
-            " last_customer_trusted, last_preview)"
-            " VALUES (?, ?, ?, ?, 'OPEN', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " last_customer_trusted, last_preview, started_session_id, claimed_name,"
+            " trusted_until)"
+            " VALUES (?, ?, ?, ?, 'OPEN', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 profile_id,
                 session["app_id"],
@@ -524,9 +661,13 @@ class WidgetSessions(EngineBase):
                 trust_path,
                 int(trusted),
                 text[:200],
+                session_id,
+                None if session["identity_source"] == "jwt" else session["display_name"],
+                session["trusted_until"] if trusted else None,
             ),
         )
         conversation_id = int(cursor.lastrowid or 0)
+        self._grant(conn, session_id, conversation_id, "started")
         self.desk.emit(
             "conversation.created",
             at=now,
@@ -558,9 +699,22 @@ class WidgetSessions(EngineBase):
         )
         count += 1
         conn.execute(
-            "UPDATE widget_sessions SET conversation_id = ? WHERE id = ?",
+            "UPDATE widget_sessions SET conversation_id = ?, previous_conversation_id = NULL,"
+            " trust_late_in = NULL WHERE id = ?",
             (conversation_id, session_id),
         )
+        if other is not None:
+            self._insert_item(
+                conn,
+                conversation_id,
+                type_="event",
+                sender="system",
+                event="other_chat_open",
+                body=f"This customer profile has another open chat (#{other['id']}) from a"
+                " separate widget session; the two are kept apart",
+                session_id=session_id,
+            )
+            count += 1
         # Bot greetings, tags and login prompts answer the customer before assignment.
         self._run_actions(conn, conversation_id, actions, session_id=session_id)
         if agent is not None:
@@ -582,12 +736,10 @@ class WidgetSessions(EngineBase):
         )
 
     def _previous_agent(self, conn: sqlite3.Connection, session: sqlite3.Row) -> int | None:
-        """The agent of this session's previous conversation (to avoid after an identity switch)."""
+        """The agent of the previous person's conversation (to avoid after an identity switch)."""
         previous = conn.execute(
-            "SELECT c.assignee_id FROM events e JOIN conversations c ON c.id = e.conversation_id"
-            " WHERE e.session_id = ? AND e.kind = 'conversation.created'"
-            " ORDER BY e.id DESC LIMIT 1",
-            (session["id"],),
+            "SELECT assignee_id FROM conversations WHERE id = ?",
+            (session["previous_conversation_id"],),
         ).fetchone()
         return previous[0] if previous else None
 
@@ -611,5 +763,6 @@ class WidgetSessions(EngineBase):
         Servers and the demo call this about once a second.
         """
         self.expire_trust()
+        self.revoke_retired_trust()
         self.release_holds()
         self.assign_queued()

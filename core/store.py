@@ -6,6 +6,7 @@ change feed other processes tail. All SQL of the desk lives in `core`, never in 
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 import time
@@ -121,6 +122,14 @@ class Desk:
         path = Path(path)
         _check_file(path, create=create)
         existed = path.exists()
+        if not existed:
+            # Private from the start: SQLite gives -wal and -shm the database file's mode.
+            try:
+                os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+            except FileExistsError:
+                pass  # another process created it first; SQLite opens it as it is
+            except OSError as exc:
+                raise StoreError(f"{path}: cannot create: {exc.strerror}") from None
         try:
             conn = sqlite3.connect(
                 str(path),
@@ -129,6 +138,8 @@ class Desk:
                 timeout=BUSY_TIMEOUT_MS / 1000,
             )
         except sqlite3.Error as exc:
+            if not existed:
+                path.unlink(missing_ok=True)
             raise StoreError(f"{path}: cannot open: {exc}") from None
         try:
             conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")

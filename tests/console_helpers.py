@@ -116,10 +116,11 @@ def add_injection_conversation(
 
 
 def customer_writes(engine: object, email: str, body: str) -> int:
-    """The customer with this email writes from the widget (claimed: set_user); item id."""
+    """The customer with this email writes from another device, logged in (a desk-minted
+    token), so it joins their open verified conversation; returns the item id."""
     from core.engine import Engine
 
     assert isinstance(engine, Engine)
     session = engine.init_session("retale")
-    engine.set_user(session.session_id, name="Returning Customer", email=email)
+    engine.set_user(session.session_id, jwt=engine.keyring.mint(email=email))
     return engine.send_message(session.session_id, body).item_id

@@ -19,6 +19,7 @@ from jwt.utils import base64url_encode
 from core.clock import ManualClock
 from core.identity import Keyring
 from core.store import Desk
+from tests.helpers import seed_desk
 
 T0_MS = 1_795_000_000_000
 T0 = T0_MS // 1000
@@ -105,8 +106,10 @@ class Site:
 
 
 def make_site(path: Path, clock: ManualClock) -> Site:
-    """A desk with site keys hs1, hs2 (iss/aud), es1, rs1, and hs-old (retired)."""
+    """A desk (one app, `shop`) with site keys hs1, hs2 (iss/aud), es1, rs1, and hs-old
+    (retired)."""
     desk = Desk.open(path, clock=clock)
+    seed_desk(desk, agents=())
     keyring = Keyring(desk, check_interval_ms=0)
     keyring.add_key(kid="hs1", secret=SECRET_HS1)
     keyring.add_key(kid="hs2", secret=SECRET_HS2, issuer=ISSUER, audience=AUDIENCE)

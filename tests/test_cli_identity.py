@@ -9,6 +9,8 @@ import pytest
 from click.testing import CliRunner, Result
 
 from core.cli import main
+from core.store import Desk
+from tests.helpers import seed_desk
 from tests.identity_helpers import claims, ec_key, jwk_of, priv_pem, pub_pem, sign
 
 SECRET = b"cli-secret-0123456789-abcdefghijklmnopqrstuvwxyz"
@@ -23,7 +25,12 @@ def _now_claims(**overrides: object) -> dict[str, object]:
 
 @pytest.fixture
 def db(tmp_path: Path) -> Path:
-    return tmp_path / "cli.db"
+    """A desk with one app (desk-minted tokens name their app)."""
+    path = tmp_path / "cli.db"
+    desk = Desk.open(path)
+    seed_desk(desk, agents=())
+    desk.close()
+    return path
 
 
 def run(db: Path, *args: str, stdin: str | None = None) -> Result:

@@ -27,8 +27,11 @@ from tui.screens.dialogs import ConfirmScreen, HelpScreen, SearchScreen, Transfe
 from tui.screens.queue import QueueScreen
 from tui.widgets.queue_list import QueueList
 
-#: Alice's conversations in the demo desk: 361 trusted & open, 376 scenario 4 (mixed).
-TRUSTED_OPEN = 361
+#: Alice's conversations in the demo desk: 384 trusted & open, 376 scenario 4 (mixed); 361's
+#: trust window ended before the fixtures end.
+TRUSTED_OPEN = 384
+#: Hana Chen's open conversation (alice's), found by search.
+HANA_OPEN = 361
 MIXED = 376
 CLAIMED_OPEN = 370  # bruno's, onboarding form, customer waiting
 CLOSED_TRUSTED = 2
@@ -410,7 +413,7 @@ async def test_search_profiles_by_name_email_and_phone(db: Path) -> None:
             assert search.hits[0].name == "Hana Chen"
             await pilot.press("enter")
             await wait_until(lambda: isinstance(app.screen, ConversationScreen))
-            assert app.screen.conversation_id == TRUSTED_OPEN  # type: ignore[attr-defined]
+            assert app.screen.conversation_id == HANA_OPEN  # type: ignore[attr-defined]
             await pilot.press("escape")
             await wait_until(lambda: isinstance(app.screen, QueueScreen))
 
@@ -462,7 +465,7 @@ async def test_command_palette_runs_actions_and_finds_customers(db: Path) -> Non
             await pilot.press("down")
         await pilot.press("enter")
         await wait_until(
-            lambda: getattr(app.screen, "conversation_id", None) == TRUSTED_OPEN, timeout=5
+            lambda: getattr(app.screen, "conversation_id", None) == HANA_OPEN, timeout=5
         )
 
 
@@ -506,13 +509,13 @@ async def test_live_update_keeps_focus_and_draft(db: Path, other: Engine) -> Non
         screen = await open_conversation(pilot, TRUSTED_OPEN)
         await pilot.press("r", *"half-typed answer")
         before = len(screen.timeline.items)
-        customer_writes(other, "hana.chen@example.org", "Hello?")  # from another process
+        customer_writes(other, "diego.fischer@example.org", "Hello?")  # from another process
         await wait_until(lambda: len(screen.timeline.items) > before, timeout=2)
         assert screen.timeline.items[-1].body == "Hello?"
         assert app.focused is screen.composer
         assert screen.composer.value == "half-typed answer"
-        # Claimed, not trusted: a blank glyph cell on the new line.
-        assert timeline_lines(screen)[-1].startswith("  ")
+        # Sent while trusted: the glyph on the new line.
+        assert timeline_lines(screen)[-1].startswith("✔")
 
 
 async def test_changes_by_another_agent_reach_the_open_conversation(

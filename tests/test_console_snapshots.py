@@ -65,7 +65,7 @@ def test_queue(snap_compare: Callable[..., bool], db: Path) -> None:
 
 
 def test_trusted_open_conversation_green(snap_compare: Callable[..., bool], db: Path) -> None:
-    assert snap_compare(console(db), terminal_size=SIZE, run_before=opened(361))
+    assert snap_compare(console(db), terminal_size=SIZE, run_before=opened(384))
 
 
 def test_closed_conversation_gray(snap_compare: Callable[..., bool], db: Path) -> None:

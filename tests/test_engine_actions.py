@@ -33,12 +33,18 @@ def test_routing_picks_the_least_loaded_agent(engine: Engine) -> None:
     assert handles == ["alice", "bruno", "chen", "alice", "bruno", "chen"]
 
 
-def test_open_conversation_goes_back_to_its_agent(engine: Engine) -> None:
+def test_a_claim_gets_its_own_chat_with_the_same_agent(engine: Engine) -> None:
+    """A claimed session never joins another session's chat of the same profile: it gets its
+    own, routed to the same agent, and the agent is told the other one is open."""
     first = engine.send_message(claimed(engine, "pat@example.com"), "hello")
     claimed(engine, "other@example.com")
     again = engine.send_message(claimed(engine, "pat@example.com"), "me again, new tab")
-    assert again.conversation_id == first.conversation_id
-    assert again.assignee == first.assignee and not again.new_conversation
+    assert again.new_conversation and again.conversation_id != first.conversation_id
+    assert again.assignee == first.assignee
+    events = [i.event for i in engine.timeline(again.conversation_id) if i.type == "event"]
+    assert "other_chat_open" in events
+    first_items = engine.timeline(first.conversation_id)
+    assert [i.body for i in first_items if i.sender == "customer"] == ["hello"]
 
 
 def test_capacity_and_availability_are_respected(engine: Engine, desk: Desk) -> None:

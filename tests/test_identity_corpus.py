@@ -342,6 +342,7 @@ def test_verified_identity_fields(site: Site) -> None:
         expires_at=(T0 + 300) * 1000,
         issued_at=(T0 - 10) * 1000,
         jti="abc",
+        scope="es1",
     )
 
 
@@ -368,7 +369,7 @@ def test_jti_replayed_in_another_session_and_fine_in_its_own(site: Site) -> None
     assert site.keyring.verify(token, session_id="s-a").email == "julie@example.com"
     rows = audit_rows(site.desk)
     assert [(r["code"], r["session_id"], r["kid"]) for r in rows] == [("replayed", "s-b", "hs1")]
-    bound = site.desk.query("SELECT jti, session_id FROM jti_bindings")
+    bound = site.desk.query("SELECT jti, session_id FROM jti_uses")
     assert [tuple(r) for r in bound] == [("order-42", "s-a")]
 
 
@@ -389,7 +390,7 @@ def test_jti_binding_lapses_with_the_token(site: Site) -> None:
 def test_rejected_token_binds_nothing(site: Site) -> None:
     with pytest.raises(TokenRejected):
         site.keyring.verify(sign(claims(jti="bad", exp=T0 - 3600, iat=T0 - 4000)), session_id="s-a")
-    assert site.desk.query("SELECT * FROM jti_bindings") == []
+    assert site.desk.query("SELECT * FROM jti_uses") == []
 
 
 def test_desk_minted_token_verifies_as_desk(site: Site) -> None:

@@ -18,6 +18,7 @@ from core.clock import ManualClock
 from core.errors import Conflict, DeskError, NotFound
 from core.identity import Keyring, KeyringError, TokenRejected, install_desk_key
 from core.store import Desk
+from tests.helpers import seed_desk
 from tests.identity_helpers import (
     ALL_SECRETS,
     SECRET_HS1,
@@ -415,6 +416,7 @@ def test_install_desk_key_is_deterministic(tmp_path: Path) -> None:
     images = []
     for name in ("a", "b"):
         desk = Desk.open(tmp_path / f"{name}.db", clock=ManualClock(T0_MS))
+        seed_desk(desk, agents=())
         install_desk_key(desk, pem, kid="demo-key", demo_only=True, at_ms=T0_MS - 1000)
         install_desk_key(desk, pem, kid="demo-key", demo_only=True, at_ms=T0_MS - 1000)
         token = Keyring(desk).mint(email="demo@example.com")

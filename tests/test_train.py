@@ -94,7 +94,7 @@ def test_hostile_text_is_shown_literally_in_the_widget(base_db: Path, tmp_path: 
     script.write_text(
         '[customers.x]\nname = "[green]Eve[/green]"\nemail = "eve@example.net"\n'
         '[[steps]]\ndo = "open"\n[[steps]]\ndo = "onboarding"\nas = "x"\n'
-        '[[steps]]\ndo = "say"\ntext = "[bold green]\\u2714[/] \\u001b[31mred\\u202eevil"\n'
+        '[[steps]]\ndo = "say"\ntext = "[bold green]\\u2714[/] [red]red[/]\\u202eevil"\n'
     )
     walk = Rehearsal(base_db, tmp_path, load_scenario(script), start_ms=TRAIN_START_MS)
     for _ in range(3):

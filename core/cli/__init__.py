@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+import shlex
+import stat
 import sys
 from pathlib import Path
 from typing import Any
@@ -56,7 +58,29 @@ def open_desk(ctx: click.Context, *, create: bool = False) -> Any:
     """Open the --db desk; a missing file is an error unless `create`."""
     from core.store import Desk
 
-    return Desk.open(db_path(ctx), create=create)
+    desk = Desk.open(db_path(ctx), create=create)
+    warn_if_readable(ctx)
+    return desk
+
+
+def warn_if_readable(ctx: click.Context) -> None:
+    """Once per command, one line on stderr when the opened desk file is group- or
+    world-readable. Its mode is the owner's call and is left alone; new desks are 0600."""
+    root = ctx.find_root()
+    if root.meta.get("gladdesk.mode_checked"):
+        return
+    root.meta["gladdesk.mode_checked"] = True
+    path = db_path(ctx)
+    try:
+        mode = stat.S_IMODE(path.stat().st_mode)
+    except OSError:
+        return
+    if mode & 0o044:
+        click.echo(
+            f"gladdesk: warning: {path} holds customer data but is readable by other users"
+            f" (mode {mode:04o}); fix: chmod 600 {shlex.quote(str(path))}",
+            err=True,
+        )
 
 
 def _register_all() -> None:

@@ -41,6 +41,13 @@ def keys() -> None:
 @click.option("--jwks-url", help="A JWKS URL, fetched now and when a token names an unknown kid.")
 @click.option("--issuer", help="Require this iss claim.")
 @click.option("--audience", help="Require this aud claim.")
+@click.option(
+    "--app",
+    "apps",
+    multiple=True,
+    help="An app whose sessions this key may trust (repeat for several; required when the"
+    " desk has more than one app).",
+)
 @click.pass_context
 def keys_add(
     ctx: click.Context,
@@ -52,6 +59,7 @@ def keys_add(
     jwks_url: str | None,
     issuer: str | None,
     audience: str | None,
+    apps: tuple[str, ...],
 ) -> None:
     """Register a site signing key. The secret goes to the keystore file, never the database.
 
@@ -84,7 +92,7 @@ def keys_add(
         if secret_file is not None:
             secret = _read_file(secret_file, "secret file").rstrip(b"\r\n")
             added = keyring.add_key(
-                kid=kid, alg="HS256", secret=secret, issuer=issuer, audience=audience
+                kid=kid, alg="HS256", secret=secret, issuer=issuer, audience=audience, apps=apps
             )
         elif public_key_file is not None:
             added = keyring.add_key(
@@ -93,6 +101,7 @@ def keys_add(
                 public_key_pem=_read_file(public_key_file, "public key file"),
                 issuer=issuer,
                 audience=audience,
+                apps=apps,
             )
         elif jwks_file is not None:
             added = keyring.add_key(
@@ -101,10 +110,11 @@ def keys_add(
                 jwks=_read_file(jwks_file, "JWKS file"),
                 issuer=issuer,
                 audience=audience,
+                apps=apps,
             )
         else:
             added = keyring.add_key(
-                kid=kid, alg=alg, jwks_url=jwks_url, issuer=issuer, audience=audience
+                kid=kid, alg=alg, jwks_url=jwks_url, issuer=issuer, audience=audience, apps=apps
             )
     finally:
         keyring.close()
@@ -137,6 +147,7 @@ def keys_list(ctx: click.Context, as_json: bool) -> None:
             info.status,
             info.issuer or "-",
             info.audience or "-",
+            ",".join(info.apps) or "(only app)",
             info.jwks_url
             or info.fingerprint
             or ("(secret in keystore)" if info.source == "secret" else "-"),
@@ -144,7 +155,17 @@ def keys_list(ctx: click.Context, as_json: bool) -> None:
         )
         for info in infos
     ]
-    header = ("KID", "ALG", "SOURCE", "STATUS", "ISSUER", "AUDIENCE", "FINGERPRINT/URL", "CREATED")
+    header = (
+        "KID",
+        "ALG",
+        "SOURCE",
+        "STATUS",
+        "ISSUER",
+        "AUDIENCE",
+        "APPS",
+        "FINGERPRINT/URL",
+        "CREATED",
+    )
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
     for row in [header, *rows]:
         click.echo(
@@ -158,13 +179,18 @@ def keys_list(ctx: click.Context, as_json: bool) -> None:
 @click.argument("kid")
 @click.pass_context
 def keys_retire(ctx: click.Context, kid: str) -> None:
-    """Retire KID: its tokens are rejected (key_retired) from now on."""
+    """Retire KID: its tokens are rejected (key_retired) from now on, and every session it
+    trusted loses that trust now (its next message is not trusted)."""
+    from core.engine import Engine, NoRules
+
     desk = open_desk(ctx, create=True)
     try:
-        info = Keyring(desk).retire(kid)
+        keyring = Keyring(desk)
+        info = keyring.retire(kid)
+        revoked = Engine(desk, keyring=keyring, rules=NoRules()).revoke_retired_trust()
     finally:
         desk.close()
-    click.echo(f"retired {info.kid}")
+    click.echo(f"retired {info.kid}; trust ended in {len(revoked)} widget session(s)")
 
 
 @click.command("token")
@@ -174,7 +200,10 @@ def keys_retire(ctx: click.Context, kid: str) -> None:
 @click.option(
     "--ttl", type=click.IntRange(1, 3600), default=600, show_default=True, help="Seconds."
 )
-@click.option("--jti", help="A token id, bound to the first widget session that presents it.")
+@click.option(
+    "--jti", help="A token id, bound to the first widget session that presents it (default: new)."
+)
+@click.option("--app", "app_id", help="The app the token is for (default: the desk's only app).")
 @click.pass_context
 def token(
     ctx: click.Context,
@@ -183,13 +212,16 @@ def token(
     name: str | None,
     ttl: int,
     jti: str | None,
+    app_id: str | None,
 ) -> None:
     """Print a desk-signed User Identity JWT."""
     if (email is None) == (phone is None):
         raise click.UsageError("give exactly one of --email or --phone")
     desk = open_desk(ctx, create=True)
     try:
-        text = Keyring(desk).mint(email=email, phone=phone, name=name, ttl_s=ttl, jti=jti)
+        text = Keyring(desk).mint(
+            email=email, phone=phone, name=name, ttl_s=ttl, jti=jti, app_id=app_id
+        )
     finally:
         desk.close()
     click.echo(text)
@@ -200,15 +232,16 @@ def token(
 @click.option(
     "--session", "session_id", help="The widget session presenting the token (jti binding)."
 )
+@click.option("--app", "app_id", help="Check the token is meant for this app.")
 @click.pass_context
-def verify(ctx: click.Context, token_text: str, session_id: str | None) -> None:
+def verify(ctx: click.Context, token_text: str, session_id: str | None, app_id: str | None) -> None:
     """Verify TOKEN (or `-` for stdin); print JSON; exit 0 if it verifies, 1 if rejected."""
     if token_text == "-":
         raw: bytes = sys.stdin.buffer.read(MAX_STDIN_BYTES + 1)
         token_text = raw.decode("utf-8", errors="replace").strip()
     desk = open_desk(ctx, create=True)
     try:
-        identity = Keyring(desk).verify(token_text, session_id=session_id)
+        identity = Keyring(desk).verify(token_text, session_id=session_id, app_id=app_id)
     except TokenRejected as rejection:
         click.echo(json.dumps({"ok": False, "code": rejection.code, "detail": rejection.detail}))
         sys.exit(1)

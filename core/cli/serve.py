@@ -7,7 +7,7 @@ import logging
 
 import click
 
-from core.cli import db_path, open_desk
+from core.cli import db_path, open_desk, warn_if_readable
 
 
 @click.command("serve")
@@ -23,6 +23,7 @@ def serve(ctx: click.Context, host: str, port: int) -> None:
     from core.web.app import RedactTokens, create_app
 
     app = create_app(db_path(ctx))
+    warn_if_readable(ctx)
     logging.getLogger("uvicorn.access").addFilter(RedactTokens())
     if not _is_loopback(host):
         click.echo(

@@ -32,6 +32,8 @@ class IdentityRequest(BaseModel):
 
     identityType: Literal["EMAIL", "MOBILE_PHONE_NUMBER"]
     identity: str = Field(max_length=1000)
+    #: The app the token is for; may be left out when the desk has one app.
+    appId: str | None = Field(default=None, max_length=100)
 
 
 class TokenOut(BaseModel):
@@ -120,12 +122,17 @@ async def user_identity_jwt(state: ApiUser, payload: IdentityRequest) -> TokenOu
     """A desk-signed User Identity JWT for one customer, for the site to pass to `setUser`."""
 
     def mint() -> str:
+        keyring = state.engine.keyring
+        try:
+            app_id = keyring.resolve_app(payload.appId)
+        except DeskError as exc:
+            raise api_error_from_desk(exc, attr="appId") from None
         if payload.identityType == "EMAIL":
-            return state.engine.keyring.mint(
-                email=normalize_email(payload.identity), ttl_s=MINTED_TTL_S
+            return keyring.mint(
+                email=normalize_email(payload.identity), ttl_s=MINTED_TTL_S, app_id=app_id
             )
-        return state.engine.keyring.mint(
-            phone=normalize_phone(payload.identity), ttl_s=MINTED_TTL_S
+        return keyring.mint(
+            phone=normalize_phone(payload.identity), ttl_s=MINTED_TTL_S, app_id=app_id
         )
 
     try:

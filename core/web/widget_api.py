@@ -27,6 +27,8 @@ from core.web.state import WebState, client_address, origin_allowed, web_state
 router = APIRouter(prefix="/widget/v1", tags=["widget"])
 
 MAX_TOKEN_CHARS = 200
+#: Largest event id a client may resume after (`?after=` or `Last-Event-ID`).
+MAX_EVENT_ID = 2**62
 KEEPALIVE_S = 15.0
 RETRY_MS = 2000
 
@@ -75,7 +77,9 @@ class SetUserRequest(Strict):
     name: str | None = Field(default=None, max_length=1000)
     email: str | None = Field(default=None, max_length=1000)
     phone: str | None = Field(default=None, max_length=1000)
-    jwt: str | None = Field(default=None, max_length=16384)
+    #: No max_length: the body limit bounds it, and the verifier refuses (and audits) a token
+    #: over its size limit as `too_large`.
+    jwt: str | None = None
 
 
 class MessageRequest(Strict):
@@ -396,7 +400,7 @@ def _sse(kind: str, data: Any, event_id: int | None = None) -> bytes:
 async def events(
     request: Request,
     token: Annotated[str | None, Query(max_length=MAX_TOKEN_CHARS)] = None,
-    after: Annotated[int | None, Query(ge=0, le=2**62)] = None,
+    after: Annotated[int | None, Query(ge=0, le=MAX_EVENT_ID)] = None,
     authorization: Annotated[str | None, Header()] = None,
     last_event_id: Annotated[str | None, Header(alias="Last-Event-ID", max_length=40)] = None,
 ) -> StreamingResponse:
@@ -408,8 +412,8 @@ async def events(
     auth = await authenticate(request, _bearer(authorization) or token)
     state = auth.state
     cursor = after
-    if last_event_id is not None and last_event_id.strip().isdigit():
-        cursor = int(last_event_id.strip())
+    if last_event_id is not None:
+        cursor = _last_event_id(last_event_id)
     if cursor is None:
         cursor = await state.call(state.desk.last_event_id)
     # Fail now (409 for an ended session) rather than inside the stream.
@@ -421,6 +425,21 @@ async def events(
         media_type="text/event-stream",
         headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
     )
+
+
+def _last_event_id(value: str) -> int:
+    """The event id a reconnecting `EventSource` resumes after: ASCII digits, at most 2**62
+    (`str.isdigit` alone would let `"١٢"` or an id past SQLite's integers through)."""
+    text = value.strip()
+    if not (text.isascii() and text.isdigit()) or int(text) > MAX_EVENT_ID:
+        raise ApiError(
+            400,
+            "invalid",
+            f"Last-Event-ID must be an event id from this stream (0 to {MAX_EVENT_ID});"
+            " drop the header to start from now",
+            attr="Last-Event-ID",
+        )
+    return int(text)
 
 
 async def _stream(

@@ -21,6 +21,9 @@ class IdentityBanner(Static):
         text.append(f" {badge(view.identity_state, view.identity_source)} ", "reverse bold")
         text.append("  ")
         text.append(clean_line(view.profile.name, limit=200), "bold")
+        if view.claimed_name and view.claimed_name != view.profile.name:
+            # A claim never renames the profile: show what this chat's customer says instead.
+            text.append(f" (says: {clean_line(view.claimed_name, limit=80)})", "italic")
         text.append(f"  #{view.id} · {view.status.lower()} · {clean_line(view.inbox, limit=60)}")
         if view.assignee:
             text.append(f" · {clean_line(view.assignee, limit=60)}")
