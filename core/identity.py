@@ -22,11 +22,13 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 import jwt
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from jwt.algorithms import HMACAlgorithm
+from cryptography.hazmat.primitives.asymmetric.ec import SECP256R1
+from jwt.algorithms import ECAlgorithm, HMACAlgorithm
 from jwt.api_jws import PyJWS
-from jwt.utils import base64url_decode, base64url_encode
+from jwt.utils import base64url_decode, base64url_encode, raw_to_der_signature
 
 from core.contacts import InvalidContact, normalize_email, normalize_name, normalize_phone
 from core.errors import DeskError
@@ -150,6 +152,33 @@ class _PreparedHMAC(HMACAlgorithm):
             return key
         return super().prepare_key(key)
 
+    def check_key_length(self, key: bytes) -> str | None:
+        if type(key) is _Secret:  # prepare_secret refused anything under the digest size
+            return None
+        return super().check_key_length(key)
+
+
+class _PreparedEC(ECAlgorithm):
+    """ECDSA whose signature scheme object is built once (PyJWT builds `ECDSA(SHA256())` per
+    call). The raw-to-DER conversion is PyJWT's and the check is cryptography's, as before."""
+
+    def __init__(self, hash_alg: Any, expected_curve: Any) -> None:
+        super().__init__(hash_alg, expected_curve)
+        self._scheme = ec.ECDSA(hash_alg())
+
+    def verify(self, msg: bytes, key: Any, sig: bytes) -> bool:
+        if not isinstance(key, ec.EllipticCurvePublicKey):
+            return super().verify(msg, key, sig)
+        try:
+            der_sig = raw_to_der_signature(sig, key.curve)
+        except ValueError:
+            return False
+        try:
+            key.verify(der_sig, msg, self._scheme)
+        except InvalidSignature:
+            return False
+        return True
+
 
 _B64URL_SEGMENT = re.compile(rb"[A-Za-z0-9_-]*")
 
@@ -177,6 +206,8 @@ class _PreparedJWS(PyJWS):
 
 _JWS = _PreparedJWS(algorithms=list(ASYMMETRIC_ALGS))
 _JWS.register_algorithm("HS256", _PreparedHMAC(HMACAlgorithm.SHA256))
+_JWS.unregister_algorithm("ES256")
+_JWS.register_algorithm("ES256", _PreparedEC(ECAlgorithm.SHA256, SECP256R1))
 
 
 @lru_cache(maxsize=1024)

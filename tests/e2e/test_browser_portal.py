@@ -88,11 +88,15 @@ def shot(page: Page, name: str) -> None:
 
 
 def customer_messages(agent: Engine, email: str) -> tuple[int, list]:
-    """The customer's open conversation and its customer messages, as the agent sees them."""
+    """The customer's newest open conversation and its items, as the agent sees them.
+
+    The profile may have other open chats (a fixture chat claimed with the same email is never
+    joined by a logged-in session: docs/trust-model.md)."""
     profile = agent.find_profile(email)
-    [conversation] = [
-        c for c in agent.past_conversations(profile.id) if c.status in ("OPEN", "WAITING")
-    ]
+    conversation = max(
+        (c for c in agent.past_conversations(profile.id) if c.status in ("OPEN", "WAITING")),
+        key=lambda c: c.id,
+    )
     items = agent.timeline(conversation.id)
     return conversation.id, items
 
