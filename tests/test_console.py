@@ -721,3 +721,20 @@ async def test_an_action_refused_by_the_engine_is_reported_and_changes_nothing(
         )
         assert items(db, 371) == before
         assert screen.is_current
+
+
+async def test_a_claim_shows_its_name_beside_the_profile_and_the_other_chat(
+    db: Path, other: Engine
+) -> None:
+    """A claimed session with Diego's email gets its own chat: the banner keeps the profile's
+    name and shows the claimed one literally; the timeline says another chat is open."""
+    session = other.init_session("retale").session_id
+    other.set_user(session, name="[green]Mallory[/]", email="diego.fischer@example.org")
+    sent = other.send_message(session, "It's me, Diego")
+    assert sent.conversation_id != TRUSTED_OPEN
+    app = console(db)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_conversation(pilot, sent.conversation_id)
+        banner = str(screen.query_one("#banner").render())
+        assert "Diego Fischer (says: [green]Mallory[/])" in banner
+        assert any("· other chat" in line for line in timeline_lines(screen))

@@ -35,6 +35,8 @@ EVENT_LABELS = {
     "authenticated": "authenticated",
     "identity_cleared": "identity cleared",
     "trust_expired": "trust expired",
+    "trust_revoked": "trust revoked",
+    "other_chat_open": "other chat",
     "login_prompt_sent": "login prompt",
     "assigned": "assigned",
     "transferred": "transferred",
@@ -296,6 +298,6 @@ class TimelineView(ScrollView, can_focus=True):
         get = self.get_component_rich_style
         if item.event == "authenticated":
             return get("timeline--event-authenticated")
-        if item.event in ("identity_cleared", "trust_expired"):
+        if item.event in ("identity_cleared", "trust_expired", "trust_revoked", "other_chat_open"):
             return get("timeline--event-warning")
         return get("timeline--event")
