@@ -26,9 +26,10 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.ec import SECP256R1
+from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from jwt.algorithms import ECAlgorithm, HMACAlgorithm
 from jwt.api_jws import PyJWS
-from jwt.utils import base64url_decode, base64url_encode, raw_to_der_signature
+from jwt.utils import base64url_decode, base64url_encode
 
 from core.contacts import InvalidContact, normalize_email, normalize_name, normalize_phone
 from core.errors import DeskError
@@ -159,8 +160,9 @@ class _PreparedHMAC(HMACAlgorithm):
 
 
 class _PreparedEC(ECAlgorithm):
-    """ECDSA whose signature scheme object is built once (PyJWT builds `ECDSA(SHA256())` per
-    call). The raw-to-DER conversion is PyJWT's and the check is cryptography's, as before."""
+    """ECDSA with its signature scheme object built once (PyJWT builds `ECDSA(SHA256())` per
+    call) and the JOSE r||s signature turned into DER as PyJWT's `raw_to_der_signature` does,
+    without its hex round trip per integer. The check itself is cryptography's, as before."""
 
     def __init__(self, hash_alg: Any, expected_curve: Any) -> None:
         super().__init__(hash_alg, expected_curve)
@@ -169,12 +171,12 @@ class _PreparedEC(ECAlgorithm):
     def verify(self, msg: bytes, key: Any, sig: bytes) -> bool:
         if not isinstance(key, ec.EllipticCurvePublicKey):
             return super().verify(msg, key, sig)
-        try:
-            der_sig = raw_to_der_signature(sig, key.curve)
-        except ValueError:
+        size = (key.curve.key_size + 7) // 8
+        if len(sig) != 2 * size:
             return False
+        r, s = int.from_bytes(sig[:size], "big"), int.from_bytes(sig[size:], "big")
         try:
-            key.verify(der_sig, msg, self._scheme)
+            key.verify(encode_dss_signature(r, s), msg, self._scheme)
         except InvalidSignature:
             return False
         return True
@@ -188,20 +190,33 @@ class _PreparedJWS(PyJWS):
     instead of a Python loop over every byte (about half of PyJWT's per-token parsing time).
 
     Only a canonical, unpadded, alphabet-only segment takes the fast path, where PyJWT's own
-    check would pass it unchanged; anything else goes to PyJWT's check, with its errors.
+    check would pass it unchanged; anything else goes to PyJWT's check, with its errors. A
+    header segment's bytes are cached like `_header` (keys reuse one header); PyJWT still
+    parses them on every call.
     """
 
     @staticmethod
     def _decode_base64url_segment(segment: bytes, name: str) -> bytes:
-        if len(segment) % 4 != 1 and _B64URL_SEGMENT.fullmatch(segment) is not None:
-            try:
-                decoded = base64url_decode(segment)
-            except ValueError:  # binascii.Error; cannot happen here, PyJWT decides
-                pass
-            else:
-                if base64url_encode(decoded) == segment:
-                    return decoded
-        return PyJWS._decode_base64url_segment(segment, name)
+        if name == "header":
+            return _header_bytes(segment)
+        return _decode_segment(segment, name)
+
+
+def _decode_segment(segment: bytes, name: str) -> bytes:
+    if len(segment) % 4 != 1 and _B64URL_SEGMENT.fullmatch(segment) is not None:
+        try:
+            decoded = base64url_decode(segment)
+        except ValueError:  # binascii.Error; cannot happen here, PyJWT decides
+            pass
+        else:
+            if base64url_encode(decoded) == segment:
+                return decoded
+    return PyJWS._decode_base64url_segment(segment, name)
+
+
+@lru_cache(maxsize=1024)
+def _header_bytes(segment: bytes) -> bytes:
+    return _decode_segment(segment, "header")
 
 
 _JWS = _PreparedJWS(algorithms=list(ASYMMETRIC_ALGS))

@@ -113,6 +113,34 @@ def test_a_second_device_joins_the_verified_open_chat(engine: Engine) -> None:
     assert events_of(engine, first.conversation_id).count("authenticated") == 2
 
 
+def test_trust_on_another_app_never_joins(engine: Engine, desk: Desk) -> None:
+    add_app(desk, "other")
+    first = engine.send_message(trusted(engine, app="shop"), "on the shop app")
+    elsewhere = trusted(engine, app="other")
+    assert engine.session(elsewhere).conversation_id is None
+    sent = engine.send_message(elsewhere, "on the other app")
+    assert sent.new_conversation and sent.conversation_id != first.conversation_id
+    assert "on the shop app" not in seen_bodies(engine, elsewhere)
+
+
+def test_a_joined_device_loses_the_chat_when_its_trust_lapses(engine: Engine, desk: Desk) -> None:
+    clock = desk.clock
+    assert isinstance(clock, ManualClock)
+    phone = trusted(engine)
+    first = engine.send_message(phone, "from my phone")
+    clock.advance(1800)
+    laptop = trusted(engine)  # joins; its window ends 30 minutes after the phone's
+    engine.send_message(laptop, "from my laptop")
+    clock.advance(3600)
+    engine.tick()
+    engine.reply(first.conversation_id, "alice", "reply after the lapse")
+    assert engine.session_timeline(laptop) == []
+    assert "reply after the lapse" not in seen_bodies(engine, laptop)
+    assert "reply after the lapse" in seen_bodies(engine, phone)  # it started the chat
+    again = engine.send_message(laptop, "still there?")
+    assert again.new_conversation and not again.trusted
+
+
 def test_trust_never_joins_a_chat_that_was_only_claimed(engine: Engine) -> None:
     """A claimed chat of the profile may be anyone's: logging in as the profile elsewhere does
     not open it."""
