@@ -381,13 +381,18 @@ class EngineBase:
     ) -> bool:
         """A session reads and writes the conversations it started, plus, while TRUSTED, open
         conversations of its verified profile on its app in which trust was proven."""
-        access = conn.execute(
-            "SELECT via FROM session_access WHERE session_id = ? AND conversation_id = ?",
-            (session["id"], conv["id"]),
-        ).fetchone()
-        if access is None:
+        # `in` on a sqlite3.Row looks at values, hence keys().
+        if "via" in conv.keys():  # noqa: SIM118 - read with the conversation
+            via = conv["via"]
+        else:
+            access = conn.execute(
+                "SELECT via FROM session_access WHERE session_id = ? AND conversation_id = ?",
+                (session["id"], conv["id"]),
+            ).fetchone()
+            via = None if access is None else access[0]
+        if via is None:
             return False
-        if access[0] == "started":
+        if via == "started":
             return True
         return (
             trusted_now(session, now)
@@ -396,6 +401,17 @@ class EngineBase:
             and conv["app_id"] == session["app_id"]
             and conv["authenticated_at"] is not None
         )
+
+    def _conversation_for(
+        self, conn: sqlite3.Connection, session: sqlite3.Row
+    ) -> sqlite3.Row | None:
+        """The session's current conversation with its access (`via`), in one read."""
+        row: sqlite3.Row | None = conn.execute(
+            "SELECT c.*, a.via FROM conversations c LEFT JOIN session_access a"
+            " ON a.conversation_id = c.id AND a.session_id = ? WHERE c.id = ?",
+            (session["id"], session["conversation_id"]),
+        ).fetchone()
+        return row
 
     def _joinable(
         self, conn: sqlite3.Connection, session: sqlite3.Row, now: int

@@ -1,4 +1,4 @@
-"""Identity tokens (SPEC §4): one verifier for desk-minted and site-signed JWTs.
+"""Identity tokens (docs/tokens.md): one verifier for desk-minted and site-signed JWTs.
 
 `Keyring(desk).verify(token, session_id=...)` returns a `VerifiedIdentity` or raises
 `TokenRejected` with a stable code from `REJECTION_CODES`; every rejection is written to
@@ -529,20 +529,23 @@ class Keyring:
         session_id: str | None = None,
         client_address: str | None = None,
         app_id: str | None = None,
+        bind: bool = True,
     ) -> VerifiedIdentity:
         """The identity `token` proves, or TokenRejected (recorded in `token_audit`).
 
         With `app_id` (a widget session's app), the token must be meant for that app: a
-        desk-minted token's `aud` names it, and a site key must be bound to it.
+        desk-minted token's `aud` names it, and a site key must be bound to it. With
+        `bind=False` the caller binds the jti itself (`bind_jti` inside its own transaction,
+        then `audit` if that rejects it).
         """
         try:
             self._sync()
             identity = self._verify(token, app_id)
-            if identity.jti is not None and session_id is not None:
-                self._bind_jti(identity, session_id)
+            if bind and identity.jti is not None and session_id is not None:
+                self.bind_jti(identity, session_id)
             return identity
         except TokenRejected as rejection:
-            self._audit(rejection, session_id, client_address)
+            self.audit(rejection, session_id, client_address)
             raise
 
     def _verify(self, token: str, app_id: str | None = None) -> VerifiedIdentity:
@@ -689,7 +692,7 @@ class Keyring:
             return key.status != "active"
         return kid in self._retired_remote
 
-    def _bind_jti(self, identity: VerifiedIdentity, session_id: str) -> None:
+    def bind_jti(self, identity: VerifiedIdentity, session_id: str) -> None:
         """Rule 8: a jti belongs to the first session that presents it (until it expires).
 
         Each key (or JWKS-URL keyset) has its own jti namespace: one site cannot burn
@@ -723,7 +726,7 @@ class Keyring:
                 if self._binds % 1000 == 0:
                     conn.execute("DELETE FROM jti_uses WHERE expires_at < ?", (now,))
 
-    def _audit(
+    def audit(
         self, rejection: TokenRejected, session_id: str | None, client_address: str | None
     ) -> None:
         """Rule 9: record code, kid, session, time and our own detail; never the token."""

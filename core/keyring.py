@@ -1,6 +1,6 @@
 """Key material for identity tokens: the keystore file, the `signing_keys` rows, JWKS.
 
-Secrets never enter the database (SPEC §4 rule 9): HS256 secrets and the desk's private key
+Secrets never enter the database (docs/tokens.md, rule 9): HS256 secrets and the desk's private key
 live in the keystore file beside it (`Desk.keystore_path`, JSON, mode 0600, replaced
 atomically). A `signing_keys` row holds metadata and public material only. Every change to
 the keyring emits `keys.changed` and records that event's id in the `keyring.version`

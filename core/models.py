@@ -10,7 +10,7 @@ Glyph = Literal["green", "gray"] | None
 
 
 def glyph(trusted: bool | int | None, status: str) -> Glyph:
-    """The trusted glyph of a customer message (SPEC §1): only from the stored flag."""
+    """The trusted glyph of a customer message (docs/trust-model.md): only from the stored flag."""
     if not trusted:
         return None
     return "gray" if status == "CLOSED" else "green"

@@ -1,4 +1,4 @@
-"""The authentication report (SPEC §7), computed from the store.
+"""The authentication report (docs/reports.md), computed from the store.
 
 For a range of UTC days: how many conversations became authenticated, per day and per
 inbox; how each became trusted (its `trust_path`: before routing, after routing, never,

@@ -1,4 +1,4 @@
-"""Rules on authentication status (SPEC §6): a `rules.toml` the engine consults.
+"""Rules on authentication status (docs/rules.md): a `rules.toml` the engine consults.
 
 A rules file is a list of `[[rules]]`, each with a `when` (conditions, all must hold) and a
 `then` (actions)::

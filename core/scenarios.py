@@ -1,10 +1,11 @@
-"""Scenario scripts: a small TOML step language for simulated customers (SPEC §2).
+"""Scenario scripts: a small TOML step language for simulated customers
+(docs/authentication-orders.md).
 
 A script names its people and lists what happens, one `[[steps]]` table per step::
 
     name = "undesired"                    # must match the file name
     title = "Undesired: logs in after routing with the same email"
-    order = 4                             # one of the five orders of SPEC §2, if it is one
+    order = 4                             # one of the five authentication orders, if it is one
     mix_weight = 1.0                      # share in the random feed; 0 keeps it out
 
     [topic]                               # default text for {question} {answer} {thanks}
@@ -44,7 +45,7 @@ from core.errors import DeskError, FileLineError, NotFound
 from core.models import SentMessage, SessionStart
 
 SCENARIOS_DIR = Path(__file__).resolve().parent.parent / "fixtures" / "scenarios"
-#: The five authentication orders of SPEC §2, from most ideal to most undesired.
+#: The five authentication orders, most ideal to most undesired (docs/authentication-orders.md).
 ORDERS = ("most-ideal", "ideal", "standard", "undesired", "most-undesired")
 MAX_SCRIPT_BYTES = 256 * 1024
 MAX_STEPS = 200

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import secrets
 import sqlite3
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from core.contacts import first_name, normalize_email, normalize_name, normalize_phone
 from core.engine_base import (
@@ -27,6 +27,9 @@ from core.models import (
     SessionView,
 )
 from core.store import queue_key
+
+if TYPE_CHECKING:  # the verifier (PyJWT, cryptography) loads on the first token
+    from core.identity import VerifiedIdentity
 
 
 class WidgetSessions(EngineBase):
@@ -113,7 +116,7 @@ class WidgetSessions(EngineBase):
                 raise InvalidInput("onboarding: this app asks for a phone number, not an email")
             clean_name = normalize_name(name)
             contact = normalize_email(email) if field == "email" else normalize_phone(phone)
-            self._identify(
+            session = self._identify(
                 conn,
                 row,
                 name=clean_name,
@@ -122,7 +125,7 @@ class WidgetSessions(EngineBase):
                 state="CLAIMED",
                 source="onboarding_form",
             )
-            return self._session_view(self._session_row(conn, session_id))
+            return self._session_view(session)
 
     def set_user(
         self,
@@ -146,7 +149,7 @@ class WidgetSessions(EngineBase):
         clean_phone = normalize_phone(phone) if phone is not None else None
         with self.desk.transaction() as conn:
             row = self._session_row(conn, session_id)
-            self._identify(
+            session = self._identify(
                 conn,
                 row,
                 name=clean_name,
@@ -155,28 +158,43 @@ class WidgetSessions(EngineBase):
                 state="CLAIMED",
                 source="set_user",
             )
-            return self._session_view(self._session_row(conn, session_id))
+            return self._session_view(session)
 
     def _set_user_jwt(self, session_id: str, token: object, *, client_name: object) -> SessionView:
         if not isinstance(token, str):
             raise InvalidInput("set_user: jwt must be a string")
         # Check the session first: a token for a dead session is not even looked at. The
-        # verifier writes its audit row in its own transaction, so it runs outside ours.
+        # verifier writes its audit row in its own transaction, so it runs outside ours; the
+        # jti is bound inside ours (one commit), and a replay is audited after the rollback.
         row = self._session_row(None, session_id)
         identity = self.keyring.verify(
             token,
             session_id=session_id,
             client_address=row["client_address"],
             app_id=row["app_id"],
+            bind=False,
         )
+        from core.identity import TokenRejected
+
+        try:
+            return self._trust_session(session_id, identity, client_name)
+        except TokenRejected as rejection:
+            self.keyring.audit(rejection, session_id, row["client_address"])
+            raise
+
+    def _trust_session(
+        self, session_id: str, identity: VerifiedIdentity, client_name: object
+    ) -> SessionView:
         with self.desk.transaction() as conn:
             row = self._session_row(conn, session_id)
+            if identity.jti is not None:
+                self.keyring.bind_jti(identity, session_id)
             # Signed claims win; then the profile's own name; a client-sent name only names a
             # profile created now.
             fallback = None
             if isinstance(client_name, str) and client_name.strip():
                 fallback = normalize_name(client_name)
-            self._identify(
+            session = self._identify(
                 conn,
                 row,
                 name=identity.name,
@@ -187,7 +205,7 @@ class WidgetSessions(EngineBase):
                 source="jwt",
                 kid=identity.kid,
             )
-            return self._session_view(self._session_row(conn, session_id))
+            return self._session_view(session)
 
     def _profile_for(
         self, conn: sqlite3.Connection, name: str | None, email: str | None, phone: str | None
@@ -223,8 +241,9 @@ class WidgetSessions(EngineBase):
         source: str,
         kid: str | None = None,
         new_profile_name: str | None = None,
-    ) -> None:
-        """Attach the session to the profile owning email/phone, as CLAIMED or TRUSTED.
+    ) -> sqlite3.Row:
+        """Attach the session to the profile owning email/phone, as CLAIMED or TRUSTED;
+        returns the session's row as it is now.
 
         An anonymous session's own chat comes along (it was this person all along). A switch
         to another person ends the session's access to everything before (scenario 5). A
@@ -308,10 +327,12 @@ class WidgetSessions(EngineBase):
             conv = None
         if conv is None:
             joinable = self._joinable(conn, session, now)
-            if joinable is not None:
-                self._join(conn, session, joinable)
-            return
-        self._identify_in_conversation(conn, session, conv, becomes_trusted=becomes_trusted)
+            if joinable is None:
+                return session
+            self._join(conn, session, joinable)
+        else:
+            self._identify_in_conversation(conn, session, conv, becomes_trusted=becomes_trusted)
+        return self._session_row(conn, session_id)
 
     def _identify_in_conversation(
         self,
@@ -512,10 +533,10 @@ class WidgetSessions(EngineBase):
                 row = self._session_row(conn, session_id)
             conv = None
             if row["conversation_id"] is not None:
-                conv = conn.execute(
-                    "SELECT * FROM conversations WHERE id = ?", (row["conversation_id"],)
-                ).fetchone()
-                if conv["status"] == "CLOSED" or not self._may_use(conn, row, conv, now):
+                conv = self._conversation_for(conn, row)
+                if conv is not None and (
+                    conv["status"] == "CLOSED" or not self._may_use(conn, row, conv, now)
+                ):
                     conv = None
             if conv is None:
                 joinable = self._joinable(conn, row, now)

@@ -1,4 +1,5 @@
-"""`gladdesk keys add|list|retire`, `gladdesk token`, `gladdesk verify` (SPEC §4, §8)."""
+"""`gladdesk keys add|list|retire`, `gladdesk token`, `gladdesk verify`
+(docs/tokens.md; README.md, Command line)."""
 
 from __future__ import annotations
 

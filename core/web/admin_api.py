@@ -208,7 +208,7 @@ async def authentication_report(
     since: Annotated[str | None, Query(max_length=40)] = None,
     until: Annotated[str | None, Query(max_length=40)] = None,
 ) -> dict[str, Any]:
-    """The authentication report (SPEC §7) as JSON: `?since=YYYY-MM-DD&until=YYYY-MM-DD`."""
+    """The authentication report (docs/reports.md) as JSON: `?since=YYYY-MM-DD&until=YYYY-MM-DD`."""
     from starlette.concurrency import run_in_threadpool
 
     from core.report import report_json

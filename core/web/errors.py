@@ -77,7 +77,7 @@ def desk_error_status(exc: DeskError) -> int:
     return 400
 
 
-#: The stable token rejection codes (SPEC §4).
+#: The stable token rejection codes (docs/tokens.md).
 REJECTION_CODES = frozenset(TOKEN_REJECTION_CODES)
 _FIELDS = {"message": "body", "name": "name", "email": "email", "phone": "phone", "jwt": "jwt"}
 
