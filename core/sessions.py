@@ -252,6 +252,9 @@ class WidgetSessions(EngineBase):
         """
         now = self.now
         session_id = row["id"]
+        if row["identity_state"] == "TRUSTED" and not trusted_now(row, now):
+            self._lapse(conn, row, now)  # a window that ended is written as ended first
+            row = self._session_row(conn, session_id)
         profile_id, profile_name = self._profile_for(conn, name or new_profile_name, email, phone)
         display = name or profile_name
         previous = row["profile_id"]
@@ -269,10 +272,9 @@ class WidgetSessions(EngineBase):
             state, source = row["identity_state"], row["identity_source"]
         trusted_until = None
         if state == "TRUSTED":
+            # Only a verified token starts or renews the window; a plain setUser keeps it.
             window_s = self.app(row["app_id"])["trust_window_s"]
-            trusted_until = now + int(window_s) * 1000
-            if source != "jwt":
-                trusted_until = row["trusted_until"]
+            trusted_until = now + int(window_s) * 1000 if kid is not None else row["trusted_until"]
         if switched:
             # A different person on the same widget: nothing carries across.
             conn.execute("DELETE FROM session_access WHERE session_id = ?", (session_id,))

@@ -1,4 +1,4 @@
-"""The five authentication orders of SPEC §2, end to end over a real database file.
+"""The five orders (docs/authentication-orders.md), end to end over a real database file.
 
 Each asserts profile, conversation, assignee, every message's trusted flag and glyph, and the
 greeting, through the same export the CLI prints.

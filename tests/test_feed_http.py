@@ -99,7 +99,7 @@ def customer_messages(conversation: dict) -> list[dict]:
     ]
 
 
-# -- the orders of SPEC §2 over HTTP ------------------------------------------------------------
+# -- the authentication orders over HTTP (docs/authentication-orders.md) ---------------------------
 
 
 def test_most_ideal_over_http_every_message_trusted(server: Server) -> None:

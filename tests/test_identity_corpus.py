@@ -1,4 +1,4 @@
-"""The hostile-token corpus: every SPEC §4 rule and every rejection code."""
+"""The hostile-token corpus: every rule of docs/tokens.md and every rejection code."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The authentication report (SPEC §7) on a hand-built desk whose numbers are worked out here.
+"""The authentication report (docs/reports.md) on a hand-built desk whose numbers are worked out here.
 
 The desk (times UTC; inboxes Chat, Returns, Billing):
 

@@ -1,4 +1,4 @@
-"""Rules on authentication status (SPEC §6): conditions, actions, order, broken files."""
+"""Rules on authentication status (docs/rules.md): conditions, actions, order, broken files."""
 
 from __future__ import annotations
 

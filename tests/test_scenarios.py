@@ -1,4 +1,5 @@
-"""Scenario scripts: the shipped ones load and yield SPEC §2; bad ones name file, line, reason."""
+"""Scenario scripts: the shipped ones load and yield the orders of
+docs/authentication-orders.md; bad ones name file, line, reason."""
 
 from __future__ import annotations
 

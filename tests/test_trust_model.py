@@ -346,3 +346,16 @@ def test_the_demo_builder_refuses_trust_outside_the_window(tmp_path: Path) -> No
     (fixtures / "conversations.json").write_text(json.dumps(conversations))
     with pytest.raises(FixtureError, match="outside a trust window"):
         build_demo(tmp_path / "out.db", fixtures)
+
+
+def test_a_plain_set_user_never_renews_trust(engine: Engine, desk: Desk) -> None:
+    """Found by the visibility machine: a claim of the same email once restarted the window."""
+    clock = desk.clock
+    assert isinstance(clock, ManualClock)
+    session = trusted(engine)
+    clock.advance(3000)
+    engine.set_user(session, name="Julie", email="julie@example.com")
+    assert engine.send_message(session, "still inside the first window").trusted
+    clock.advance(601)
+    engine.set_user(session, name="Julie", email="julie@example.com")
+    assert not engine.send_message(session, "after the first window").trusted

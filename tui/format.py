@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 
 from rich.cells import cell_len, set_cell_size
 
-#: The trusted glyph (SPEC §1). Its colour, never its presence in text, carries the meaning.
+#: The trusted glyph (docs/trust-model.md). Its colour, never its presence in text, carries the meaning.
 GLYPH = "✔"
 
 _BADGES = {

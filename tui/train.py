@@ -1,4 +1,5 @@
-"""`gladdesk train`: trainer mode for the five authentication orders of SPEC §2.
+"""`gladdesk train`: trainer mode for the five authentication orders
+(docs/authentication-orders.md).
 
 It runs on a throwaway desk built from fixtures/ (`core.demo.build_demo`) in a temporary
 folder, on a frozen clock, so every walkthrough shows the same thing and nothing it does

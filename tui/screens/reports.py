@@ -1,4 +1,4 @@
-"""The Reports screen: the authentication report (SPEC §7) as bar charts.
+"""The Reports screen: the authentication report (docs/reports.md) as bar charts.
 
 The screen only draws: `core.report` computes. The report loads in a thread worker from a
 `load` callable (the console passes `lambda: authentication_report(desk)`), so a big desk
