@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from pathlib import Path
 
 from core.store import Desk
@@ -50,3 +51,10 @@ def file_digest(path: Path) -> str:
     import hashlib
 
     return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def one_row(desk: Desk, sql: str, params: tuple = ()) -> sqlite3.Row:
+    """The single row a query must return (fails the test when there is none)."""
+    row = desk.query_one(sql, params)
+    assert row is not None, f"no row for {sql}"
+    return row

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from core.store import Desk
-from tests.helpers import seed_desk
+from tests.helpers import one_row, seed_desk
 
 SECONDS = float(os.environ.get("GLADDESK_CONCURRENCY_SECONDS", "30"))
 
@@ -56,7 +56,7 @@ def test_two_customer_processes_and_one_agent_process(tmp_path: Path) -> None:
             r[0] for r in desk.query("SELECT body FROM items WHERE sender = 'customer'")
         }
         stored_agent = {r[0] for r in desk.query("SELECT body FROM items WHERE sender = 'agent'")}
-        assert desk.query_one("PRAGMA integrity_check")[0] == "ok"
+        assert one_row(desk, "PRAGMA integrity_check")[0] == "ok"
         # the agent-load counters kept by triggers agree with a recount
         drift = desk.query(
             "SELECT a.handle, a.open_conversations, (SELECT count(*) FROM conversations c"

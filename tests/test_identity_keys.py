@@ -10,6 +10,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -44,7 +45,7 @@ def site(tmp_path: Path) -> Iterator[Site]:
     yield from open_site(tmp_path)
 
 
-def _code(keyring: Keyring, token: str, **kwargs: str) -> str:
+def _code(keyring: Keyring, token: str, **kwargs: Any) -> str:
     with pytest.raises(TokenRejected) as caught:
         keyring.verify(token, **kwargs)
     return caught.value.code
@@ -113,9 +114,12 @@ def test_throttled_keyring_reads_the_version_at_most_every_interval(
     import core.identity as identity_module
 
     real = identity_module.keyring_version
-    monkeypatch.setattr(
-        identity_module, "keyring_version", lambda desk: reads.append(1) or real(desk)
-    )
+
+    def counted(desk: Desk) -> str | None:
+        reads.append(1)
+        return real(desk)
+
+    monkeypatch.setattr(identity_module, "keyring_version", counted)
     for _ in range(50):
         throttled.verify(token)
     assert reads == []

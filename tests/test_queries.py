@@ -20,7 +20,7 @@ from core.queries import (
     timeline_page,
 )
 from core.store import Desk, queue_key
-from tests.helpers import seed_desk
+from tests.helpers import one_row, seed_desk
 
 STATUSES = ("OPEN", "WAITING", "CLOSED")
 
@@ -134,7 +134,7 @@ def test_walking_pages_backward_and_directory(big_desk: Desk, queue: QueueFilter
 
 def test_rows_carry_what_the_queue_shows(big_desk: Desk) -> None:
     row = queue_page(big_desk, QueueFilter(statuses=STATUSES), limit=1)[0]
-    stored = big_desk.query_one("SELECT * FROM conversations WHERE id = ?", (row.id,))
+    stored = one_row(big_desk, "SELECT * FROM conversations WHERE id = ?", (row.id,))
     assert row.status == stored["status"]
     assert row.inbox in ("Chat", "Returns", "Billing")
     assert row.glyph == (
@@ -191,10 +191,10 @@ def test_bad_filters_are_refused(kwargs: dict) -> None:
     ],
 )
 def test_bad_page_arguments_are_refused(big_desk: Desk, kwargs: dict) -> None:
-    before = big_desk.query_one("SELECT count(*) FROM conversations")[0]
+    before = one_row(big_desk, "SELECT count(*) FROM conversations")[0]
     with pytest.raises(InvalidQuery):
         queue_page(big_desk, QueueFilter(), **kwargs)
-    assert big_desk.query_one("SELECT count(*) FROM conversations")[0] == before
+    assert one_row(big_desk, "SELECT count(*) FROM conversations")[0] == before
 
 
 def _add_items(desk: Desk, conversation_id: int, count: int) -> list[int]:
@@ -202,13 +202,12 @@ def _add_items(desk: Desk, conversation_id: int, count: int) -> list[int]:
     with desk.transaction() as conn:
         for n in range(count):
             trusted = n % 2
-            ids.append(
-                conn.execute(
-                    "INSERT INTO items (conversation_id, type, sender, body, at, trusted)"
-                    " VALUES (?, 'message', 'customer', ?, ?, ?)",
-                    (conversation_id, f"message {n}", 1000 + n, trusted),
-                ).lastrowid
+            cursor = conn.execute(
+                "INSERT INTO items (conversation_id, type, sender, body, at, trusted)"
+                " VALUES (?, 'message', 'customer', ?, ?, ?)",
+                (conversation_id, f"message {n}", 1000 + n, trusted),
             )
+            ids.append(int(cursor.lastrowid or 0))
     return ids
 
 
@@ -258,9 +257,9 @@ def test_search_wildcards_are_literal(big_desk: Desk) -> None:
 
 @pytest.mark.parametrize("text", ["", "   ", "'; DROP TABLE profiles; --", "\x00", "[green]✔[/]"])
 def test_search_hostile_text_finds_nothing_and_changes_nothing(big_desk: Desk, text: str) -> None:
-    before = big_desk.query_one("SELECT count(*) FROM profiles")[0]
+    before = one_row(big_desk, "SELECT count(*) FROM profiles")[0]
     assert search_profiles(big_desk, text) == []
-    assert big_desk.query_one("SELECT count(*) FROM profiles")[0] == before
+    assert one_row(big_desk, "SELECT count(*) FROM profiles")[0] == before
 
 
 def test_search_refuses_non_text_and_huge_input(big_desk: Desk) -> None:

@@ -12,6 +12,7 @@ from core.clock import ManualClock
 from core.errors import StoreError
 from core.schema import SCHEMA_VERSION
 from core.store import Desk
+from tests.helpers import one_row
 
 
 def digest(path: Path) -> str:
@@ -20,10 +21,10 @@ def digest(path: Path) -> str:
 
 def test_new_desk_is_wal_with_foreign_keys_and_busy_timeout(tmp_path: Path) -> None:
     with Desk.open(tmp_path / "desk.db") as desk:
-        assert desk.query_one("PRAGMA journal_mode")[0] == "wal"
-        assert desk.query_one("PRAGMA foreign_keys")[0] == 1
-        assert desk.query_one("PRAGMA busy_timeout")[0] >= 5000
-        assert desk.query_one("PRAGMA user_version")[0] == SCHEMA_VERSION
+        assert one_row(desk, "PRAGMA journal_mode")[0] == "wal"
+        assert one_row(desk, "PRAGMA foreign_keys")[0] == 1
+        assert one_row(desk, "PRAGMA busy_timeout")[0] >= 5000
+        assert one_row(desk, "PRAGMA user_version")[0] == SCHEMA_VERSION
 
 
 def test_reopening_keeps_data(tmp_path: Path) -> None:
@@ -118,13 +119,13 @@ def desk(tmp_path: Path) -> Desk:
 def test_trusted_flag_cannot_change_once_written(desk: Desk) -> None:
     with pytest.raises(sqlite3.IntegrityError, match="immutable"), desk.transaction() as conn:
         conn.execute("UPDATE items SET trusted = 1 WHERE id = 1")
-    assert desk.query_one("SELECT trusted FROM items WHERE id = 1")[0] == 0
+    assert one_row(desk, "SELECT trusted FROM items WHERE id = 1")[0] == 0
 
 
 def test_items_cannot_be_deleted(desk: Desk) -> None:
     with pytest.raises(sqlite3.IntegrityError), desk.transaction() as conn:
         conn.execute("DELETE FROM items WHERE id = 1")
-    assert desk.query_one("SELECT count(*) FROM items")[0] == 1
+    assert one_row(desk, "SELECT count(*) FROM items")[0] == 1
 
 
 @pytest.mark.parametrize(
