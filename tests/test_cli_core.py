@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from core.demo import build_demo
+from sim.demo_desk import build_demo
 from tests.helpers import file_digest
 from tui.cli import main
 

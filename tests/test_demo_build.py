@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from core.demo import DEMO_DB, FIXTURES, build_demo
 from core.engine import Engine
 from core.errors import DeskError
 from core.store import Desk
+from sim.demo_desk import DEMO_DB, FIXTURES, build_demo
 from tests.helpers import file_digest
 from tui.cli import main
 

@@ -11,10 +11,11 @@ import pytest
 from click.testing import CliRunner
 
 from core.clock import ManualClock, parse_iso
-from core.demo import build_demo
 from core.engine import Engine
 from core.errors import NotFound
-from core.scenarios import (
+from core.store import Desk
+from sim.demo_desk import build_demo
+from sim.scenarios import (
     ORDERS,
     ScenarioError,
     ScriptRun,
@@ -22,7 +23,6 @@ from core.scenarios import (
     load_scenario,
     load_scenarios,
 )
-from core.store import Desk
 from tests.helpers import file_digest
 from tui.cli import main
 
