@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from cli.main import main
 from core.clock import ManualClock, parse_iso
 from core.engine import Engine
 from core.errors import NotFound
@@ -24,7 +25,6 @@ from sim.scenarios import (
     load_scenarios,
 )
 from tests.helpers import file_digest
-from tui.cli import main
 
 JULIE = "julie.romero@example.com"  # fixture customer 8: three closed conversations
 OMAR = "omar.nguyen@mail.example.net"

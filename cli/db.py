@@ -31,7 +31,3 @@ def build_demo_command(out: Path | None, fixtures: Path | None) -> None:
 
     path = build_demo(out or DEMO_DB, fixtures or FIXTURES)
     click.echo(str(path))
-
-
-def register(main: click.Group) -> None:
-    main.add_command(db_group)

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from core.cli import open_desk
+from cli.common import open_desk
 from core.errors import DeskError
 
 if TYPE_CHECKING:
@@ -348,7 +348,3 @@ def _run_mix(
     else:
         _report(stats, False, header)
     return stats
-
-
-def register(main: click.Group) -> None:
-    main.add_command(feed_command)
