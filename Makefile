@@ -19,9 +19,9 @@ demo: $(STAMP)
 	$(BIN)/gladdesk demo
 
 lint: $(STAMP)
-	$(BIN)/ruff check core tui tests bench
-	$(BIN)/ruff format --check core tui tests bench
-	$(BIN)/mypy core tui
+	$(BIN)/ruff check core sim cli tui tests bench
+	$(BIN)/ruff format --check core sim cli tui tests bench
+	$(BIN)/mypy core sim cli tui
 
 test: lint
 	@# pytest exits 5 when it collected nothing: that is a failure, not a pass.

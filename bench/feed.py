@@ -25,7 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from core.demo import build_demo  # noqa: E402
+from sim.demo_desk import build_demo  # noqa: E402
 
 RATE = 6000
 DURATION_S = 60

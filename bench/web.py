@@ -34,9 +34,9 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from core.demo import build_demo
 from core.engine import Engine
 from core.store import Desk
+from sim.demo_desk import build_demo
 
 CUSTOMERS = 32
 #: Client processes, each driving CUSTOMERS / WORKERS customers from as many threads (httpx's

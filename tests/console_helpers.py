@@ -10,8 +10,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from core.clock import ManualClock, parse_iso
-from core.demo import build_demo
 from core.store import Desk, queue_key
+from sim.demo_desk import build_demo
 
 #: The demo desk is built as of this instant (fixtures/desk.toml `[clock] built_at`).
 DEMO_NOW = parse_iso("2026-11-20T09:00:00Z")

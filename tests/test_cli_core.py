@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from core.demo import build_demo
+from cli.main import main
+from sim.demo_desk import build_demo
 from tests.helpers import file_digest
-from tui.cli import main
 
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:

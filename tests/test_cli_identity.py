@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from core.cli import main
+from cli.main import main
 from core.store import Desk
 from tests.helpers import seed_desk
 from tests.identity_helpers import claims, ec_key, jwk_of, priv_pem, pub_pem, sign

@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from core.demo import DEMO_DB, FIXTURES, build_demo
+from cli.main import main
 from core.engine import Engine
 from core.errors import DeskError
 from core.store import Desk
+from sim.demo_desk import DEMO_DB, FIXTURES, build_demo
 from tests.helpers import file_digest
-from tui.cli import main
 
 
 def test_two_builds_are_byte_identical(tmp_path: Path) -> None:

@@ -12,10 +12,10 @@ import pytest
 from click.testing import CliRunner
 
 import tui.demo
-from core.demo import build_demo
+from cli.main import main
 from core.errors import DeskError
+from sim.demo_desk import build_demo
 from tests.helpers import file_digest
-from tui.cli import main
 from tui.demo import STATE_DIR_ENV, state_dir, working_copy
 
 ROOT = Path(__file__).resolve().parent.parent

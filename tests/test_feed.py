@@ -12,15 +12,15 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
+from cli.main import main
 from core.clock import ManualClock, parse_iso
-from core.demo import build_demo
 from core.engine import Engine
 from core.errors import DeskError
-from core.feed import Casting, Feed, FeedController, VirtualTimer, check_rate
-from core.scenarios import find_scenario, load_scenarios
 from core.store import Desk
+from sim.demo_desk import build_demo
+from sim.feed import Casting, Feed, FeedController, VirtualTimer, check_rate
+from sim.scenarios import find_scenario, load_scenarios
 from tests.helpers import file_digest
-from tui.cli import main
 
 START = parse_iso("2026-11-20T09:00:00Z")
 

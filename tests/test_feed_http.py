@@ -18,9 +18,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from core.demo import build_demo
+from cli.main import main
+from sim.demo_desk import build_demo
 from tests.e2e.server import free_port, start_server
-from tui.cli import main
 
 pytestmark = pytest.mark.e2e
 

@@ -88,7 +88,7 @@ def test_retire_by_another_process_reaches_a_running_keyring(site: Site) -> None
         [
             sys.executable,
             "-c",
-            "from core.cli import main; main()",
+            "from cli.main import main; main()",
             "--db",
             str(site.desk.path),
             "keys",

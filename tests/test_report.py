@@ -31,7 +31,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from core.cli import main
+from cli.main import main
 from core.clock import ManualClock, parse_iso
 from core.report import (
     MAX_RANGE_DAYS,

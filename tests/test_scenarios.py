@@ -10,11 +10,13 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from cli.main import main
 from core.clock import ManualClock, parse_iso
-from core.demo import build_demo
 from core.engine import Engine
 from core.errors import NotFound
-from core.scenarios import (
+from core.store import Desk
+from sim.demo_desk import build_demo
+from sim.scenarios import (
     ORDERS,
     ScenarioError,
     ScriptRun,
@@ -22,9 +24,7 @@ from core.scenarios import (
     load_scenario,
     load_scenarios,
 )
-from core.store import Desk
 from tests.helpers import file_digest
-from tui.cli import main
 
 JULIE = "julie.romero@example.com"  # fixture customer 8: three closed conversations
 OMAR = "omar.nguyen@mail.example.net"

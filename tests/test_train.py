@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
-from core.demo import build_demo
 from core.errors import NotFound
-from core.feed import Rehearsal
-from core.scenarios import ORDERS, find_scenario, load_scenario
+from sim.demo_desk import build_demo
+from sim.feed import Rehearsal
+from sim.scenarios import ORDERS, find_scenario, load_scenario
 from tui.screens.train import OrderPicker, TrainScreen, widget_text
 from tui.train import TRAIN_START_MS, TrainApp, check_order, make_train_app
 

@@ -330,7 +330,7 @@ def test_phone_claims_accept_possible_numbers_but_not_extensions(engine: Engine)
 
 
 def test_the_demo_builder_refuses_trust_outside_the_window(tmp_path: Path) -> None:
-    from core.demo import FIXTURES, FixtureError, build_demo
+    from sim.demo_desk import FIXTURES, FixtureError, build_demo
 
     fixtures = tmp_path / "fixtures"
     fixtures.mkdir()

@@ -19,15 +19,15 @@ import pytest
 from click.testing import CliRunner
 from fastapi.testclient import TestClient
 
+from cli.main import main
 from core.api_users import add_api_user
-from core.demo import build_demo
 from core.engine import Engine
 from core.identity import Keyring
 from core.store import Desk
 from core.web import create_app
 from core.web.limits import MAX_BODY_BYTES, FailureLimiter
+from sim.demo_desk import build_demo
 from tests.helpers import seed_desk
-from tui.cli import main
 
 JULIE = "julie.martin@example.org"
 OMAR = "omar.nguyen@mail.example.net"

@@ -24,11 +24,11 @@ import pytest
 import uvicorn
 
 from core.clock import ManualClock
-from core.demo import build_demo
 from core.engine import Engine
 from core.identity import Keyring
 from core.store import Desk
 from core.web import create_app
+from sim.demo_desk import build_demo
 
 JULIE = "julie.martin@example.org"
 OMAR = "omar.nguyen@mail.example.net"

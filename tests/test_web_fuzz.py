@@ -24,9 +24,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from core.api_users import add_api_user
-from core.demo import build_demo
 from core.store import Desk
 from core.web import create_app
+from sim.demo_desk import build_demo
 
 EXAMPLES = 150
 SKIPPED = {("/widget/v1/events", "get")}

@@ -1,3 +1,3 @@
-from tui.cli import main
+from cli.main import main
 
 main(prog_name="gladdesk")

@@ -20,10 +20,10 @@ from pathlib import Path
 import click
 
 from core.clock import OffsetClock, SystemClock
-from core.demo import DEMO_DB
 from core.errors import DeskError
-from core.feed import SIDECARS, Feed, FeedController, FeedStats, RealTimer
 from core.store import Desk
+from sim.demo_desk import DEMO_DB
+from sim.feed import SIDECARS, Feed, FeedController, FeedStats, RealTimer
 
 STATE_DIR_ENV = "GLADDESK_STATE_DIR"
 #: How much faster than life the demo feed plays its scripts (reading and typing gaps).

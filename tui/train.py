@@ -1,7 +1,7 @@
 """`gladdesk train`: trainer mode for the five authentication orders
 (docs/authentication-orders.md).
 
-It runs on a throwaway desk built from fixtures/ (`core.demo.build_demo`) in a temporary
+It runs on a throwaway desk built from fixtures/ (`sim.demo_desk.build_demo`) in a temporary
 folder, on a frozen clock, so every walkthrough shows the same thing and nothing it does
 touches a real desk.
 """
@@ -14,10 +14,10 @@ from pathlib import Path
 from textual.app import App
 
 from core.clock import parse_iso
-from core.demo import build_demo
 from core.errors import NotFound
-from core.feed import Rehearsal
-from core.scenarios import ORDERS, Scenario, load_scenarios
+from sim.demo_desk import build_demo
+from sim.feed import Rehearsal
+from sim.scenarios import ORDERS, Scenario, load_scenarios
 from tui.screens.train import OrderPicker, TrainScreen
 
 #: The trainer's frozen clock starts an hour after the demo desk was built.

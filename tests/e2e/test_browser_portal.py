@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
-from core.demo import build_demo
 from core.engine import Engine
 from core.store import Desk
+from sim.demo_desk import build_demo
 from tests.e2e.server import free_port, start_server
 
 pytestmark = pytest.mark.e2e

@@ -18,7 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from core.demo import build_demo
+from sim.demo_desk import build_demo
 from tests.e2e.server import free_port, start_server
 
 pytestmark = pytest.mark.e2e

@@ -23,16 +23,16 @@ import pytest
 from click.testing import CliRunner
 from fastapi.testclient import TestClient
 
+from cli.main import main
 from core.api_users import add_api_user
 from core.contacts import InvalidContact, normalize_email, normalize_name, normalize_phone
-from core.demo import build_demo
 from core.engine import Engine, InvalidInput
 from core.identity import Keyring
 from core.store import Desk
 from core.web import create_app, widget_api
+from sim.demo_desk import build_demo
 from tests.e2e.server import free_port, start_server
 from tests.helpers import seed_desk
-from tui.cli import main
 
 JULIE = "julie.martin@example.org"
 #: Tables a refused request must leave exactly as they were.

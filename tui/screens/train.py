@@ -23,8 +23,8 @@ from textual.screen import Screen
 from textual.widgets import Footer, OptionList, Static
 from textual.widgets.option_list import Option
 
-from core.feed import Frame, Rehearsal
-from core.scenarios import Scenario
+from sim.feed import Frame, Rehearsal
+from sim.scenarios import Scenario
 from tui.text import clean_line
 from tui.widgets.banner import IdentityBanner
 from tui.widgets.timeline import TimelineView

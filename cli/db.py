@@ -27,11 +27,7 @@ def db_group() -> None:
 )
 def build_demo_command(out: Path | None, fixtures: Path | None) -> None:
     """Rebuild the demo desk from fixtures/, byte-for-byte reproducibly."""
-    from core.demo import DEMO_DB, FIXTURES, build_demo
+    from sim.demo_desk import DEMO_DB, FIXTURES, build_demo
 
     path = build_demo(out or DEMO_DB, fixtures or FIXTURES)
     click.echo(str(path))
-
-
-def register(main: click.Group) -> None:
-    main.add_command(db_group)

@@ -467,7 +467,7 @@ class WidgetClient(Protocol):
     """The customer's side of a desk, as a script drives it: the widget API, plus the site's
     backend minting login tokens.
 
-    `EngineWidget` calls an `Engine` in this process; `core.feed_http.HttpWidget` calls a
+    `EngineWidget` calls an `Engine` in this process; `sim.http_widget.HttpWidget` calls a
     running server, as a real widget would. A session is known by the `session_id` of the
     `SessionStart` that `init_session` returned (over HTTP: its bearer token).
     """

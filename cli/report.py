@@ -7,7 +7,7 @@ from datetime import date
 
 import click
 
-from core.cli import open_desk
+from cli.common import open_desk
 
 
 class Day(click.ParamType):
@@ -65,7 +65,3 @@ def report_command(ctx: click.Context, since: date | None, until: date | None, o
         click.echo(report_csv(report), nl=False)
     else:
         click.echo(report_table(report), nl=False)
-
-
-def register(main: click.Group) -> None:
-    main.add_command(report_command)

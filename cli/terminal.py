@@ -1,6 +1,6 @@
-"""The full `gladdesk` CLI: the headless commands from `core.cli` plus the terminal ones.
+"""The terminal commands: `gladdesk console`, `demo` and `train`.
 
-Textual is imported only inside the terminal commands, so `gladdesk verify` stays quick.
+Textual is imported only inside them, so every other command runs without it.
 """
 
 from __future__ import annotations
@@ -9,12 +9,10 @@ from pathlib import Path
 
 import click
 
-from core.cli import db_path, main
-
-__all__ = ["main"]
+from cli.common import db_path
 
 
-@main.command()
+@click.command()
 @click.option("--agent", "agent", required=True, help="Agent handle, as `export` prints it.")
 @click.option(
     "--keys",
@@ -37,7 +35,7 @@ def console(ctx: click.Context, agent: str, keys_path: Path | None, view: str) -
     run_console(db_path(ctx), agent=agent, config_path=keys_path, queue_view=view)
 
 
-@main.command()
+@click.command()
 @click.option("--agent", default="alice", show_default=True, help="Agent handle to work as.")
 @click.option("--reset", is_flag=True, help="Start from a fresh copy of demo.db.")
 @click.option("--headless", is_flag=True, help="Run the feed without a terminal; print a summary.")
@@ -62,7 +60,7 @@ def demo(
     run_demo(agent=agent, reset=reset, headless=headless, duration=duration, seed=seed)
 
 
-@main.command()
+@click.command()
 @click.option("--order", default=None, help="Start at this authentication order (e.g. standard).")
 @click.pass_context
 def train(ctx: click.Context, order: str | None) -> None:

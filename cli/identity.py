@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from core.cli import open_desk
+from cli.common import open_desk
 from core.clock import iso
 from core.identity import Keyring, TokenRejected
 
@@ -256,9 +256,3 @@ def verify(ctx: click.Context, token_text: str, session_id: str | None, app_id: 
         "expires_at": identity.expires_at,
     }
     click.echo(json.dumps({"ok": True, "identity": out}, ensure_ascii=False))
-
-
-def register(main: click.Group) -> None:
-    main.add_command(keys)
-    main.add_command(token)
-    main.add_command(verify)

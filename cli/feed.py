@@ -1,7 +1,7 @@
 """`gladdesk feed`: simulated customers playing scenario scripts against a desk.
 
 In this process on the `--db` desk, or with `--url` against a running server over HTTP, as a
-real widget would (see core/feed_http.py).
+real widget would (see sim/http_widget.py).
 """
 
 from __future__ import annotations
@@ -17,12 +17,12 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from core.cli import open_desk
+from cli.common import open_desk
 from core.errors import DeskError
 
 if TYPE_CHECKING:
     from core.engine import Engine
-    from core.scenarios import WidgetClient
+    from sim.scenarios import WidgetClient
 
 PACES = ("real", "fast")
 
@@ -39,7 +39,7 @@ class Server:
 
 
 def _check_url(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
-    from core.feed_http import check_url
+    from sim.http_widget import check_url
 
     if value is None:
         return None
@@ -145,7 +145,7 @@ def feed_command(
     do not act over HTTP: their steps count as skipped. The server keeps its own clock, so
     --pace fast only stops waiting: scripts that need a long wait to pass play at --pace real.
     """
-    from core.scenarios import SCENARIOS_DIR, find_scenario, load_scenarios
+    from sim.scenarios import SCENARIOS_DIR, find_scenario, load_scenarios
 
     folder = scripts_dir or SCENARIOS_DIR
     if list_only:
@@ -176,7 +176,7 @@ def feed_command(
         scripts = list(load_scenarios(folder).values())
     server = None if url is None else _server(url, api_user, api_token, app_id, scripts, pace)
     if server is not None and pace == "fast" and scenario_name is None:
-        from core.feed_http import needs_real_time
+        from sim.http_widget import needs_real_time
 
         scripts = [s for s in scripts if not needs_real_time(s)]
     if scenario_name is not None:
@@ -199,7 +199,7 @@ def _server(
     pace: str,
 ) -> Server:
     """Check the HTTP options against the scripts to run (usage errors, before any request)."""
-    from core.feed_http import DEFAULT_APP_ID, LONG_WAIT_S, needs_real_time, needs_tokens
+    from sim.http_widget import DEFAULT_APP_ID, LONG_WAIT_S, needs_real_time, needs_tokens
 
     if app_id is not None and not app_id.strip():
         raise click.BadParameter("expected an app id", param_hint="--app")
@@ -231,7 +231,7 @@ def _customers_side(
             desk.clock = clock
             yield Engine(desk)
         return
-    from core.feed_http import FeedAborted, HttpWidget
+    from sim.http_widget import FeedAborted, HttpWidget
 
     with HttpWidget(
         server.url, api_user=server.api_user, api_token=server.api_token, app_id=server.app_id
@@ -245,13 +245,13 @@ def _customers_side(
 
 def _clock_for(pace: str) -> Any:
     from core.clock import SystemClock
-    from core.feed import virtual_start_clock
+    from sim.feed import virtual_start_clock
 
     return virtual_start_clock() if pace == "fast" else SystemClock()
 
 
 def _timer_for(pace: str, clock: Any) -> Any:
-    from core.feed import RealTimer, VirtualTimer
+    from sim.feed import RealTimer, VirtualTimer
 
     return VirtualTimer(clock) if pace == "fast" else RealTimer()
 
@@ -268,7 +268,7 @@ def _report(stats: Any, as_json: bool, header: str) -> None:
 def _run_one(
     ctx: click.Context, script: Any, pace: str, as_json: bool, server: Server | None
 ) -> Any:
-    from core.feed import play
+    from sim.feed import play
 
     clock = _clock_for(pace)
     with _customers_side(ctx, clock, server) as customers:
@@ -301,7 +301,7 @@ def _run_mix(
     as_json: bool,
     server: Server | None,
 ) -> Any:
-    from core.feed import Feed
+    from sim.feed import Feed
 
     clock = _clock_for(pace)
     with _customers_side(ctx, clock, server) as customers:
@@ -348,7 +348,3 @@ def _run_mix(
     else:
         _report(stats, False, header)
     return stats
-
-
-def register(main: click.Group) -> None:
-    main.add_command(feed_command)

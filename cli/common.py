@@ -1,14 +1,8 @@
-"""The `gladdesk` command line (headless commands).
-
-Each module in this package that defines `register(main)` adds its commands; `tui.cli` adds
-the terminal ones (console, demo, train). Exit codes: 0 success, 1 a rejection or failed
-check, 2 usage error.
-"""
+"""What the `gladdesk` commands share: `DeskGroup` (a `DeskError` becomes one line and exit
+code 1), the --db path, opening the desk and the warning about a readable desk file."""
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
 import shlex
 import stat
 import sys
@@ -31,22 +25,6 @@ class DeskGroup(click.Group):
         except DeskError as exc:
             click.echo(f"gladdesk: error: {exc}", err=True)
             sys.exit(1)
-
-
-@click.group(cls=DeskGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.option(
-    "--db",
-    "db_path",
-    type=click.Path(path_type=Path),
-    default=DEFAULT_DB,
-    envvar="GLADDESK_DB",
-    show_default=True,
-    help="The desk database file.",
-)
-@click.pass_context
-def main(ctx: click.Context, db_path: Path) -> None:
-    """gladdesk: a chat support desk for agents who work in the terminal."""
-    ctx.obj = db_path
 
 
 def db_path(ctx: click.Context) -> Path:
@@ -81,14 +59,3 @@ def warn_if_readable(ctx: click.Context) -> None:
             f" (mode {mode:04o}); fix: chmod 600 {shlex.quote(str(path))}",
             err=True,
         )
-
-
-def _register_all() -> None:
-    for module in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
-        loaded = importlib.import_module(f"{__name__}.{module.name}")
-        register = getattr(loaded, "register", None)
-        if register is not None:
-            register(main)
-
-
-_register_all()

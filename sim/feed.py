@@ -29,11 +29,12 @@ from typing import Any, Protocol
 
 from core.clock import Clock, ManualClock, SystemClock
 from core.contacts import normalize_email
-from core.demo import FIXTURES
 from core.engine import Engine
 from core.errors import DeskError
 from core.models import ConversationView, TimelineItem
-from core.scenarios import (
+from core.store import Desk
+from sim.demo_desk import FIXTURES
+from sim.scenarios import (
     SCENARIOS_DIR,
     WRAP_UP,
     Cast,
@@ -45,7 +46,6 @@ from core.scenarios import (
     WidgetClient,
     load_scenarios,
 )
-from core.store import Desk
 
 log = logging.getLogger(__name__)
 

@@ -9,7 +9,7 @@ server keeps its own clock and runs its own timers: a fast feed does not wait, s
 whose expectations hinge on a long wait (a trust window lapsing) needs a real-time feed
 (`needs_real_time`).
 
-httpx is imported inside functions: importing it pulls in more than core may load.
+httpx is imported inside functions, so importing this module (and `gladdesk --help`) stays light.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 
 from core.errors import DeskError
 from core.models import SentMessage, SessionStart
-from core.scenarios import Scenario
+from sim.scenarios import Scenario
 
 if TYPE_CHECKING:
     import httpx
@@ -88,7 +88,7 @@ def needs_real_time(scenario: Scenario) -> bool:
 
 
 class HttpWidget:
-    """`core.scenarios.WidgetClient` over HTTP: a session is known by its bearer token."""
+    """`sim.scenarios.WidgetClient` over HTTP: a session is known by its bearer token."""
 
     def __init__(
         self,

@@ -6,7 +6,7 @@ import json
 
 import click
 
-from core.cli import open_desk
+from cli.common import open_desk
 
 
 @click.group("export")
@@ -29,7 +29,3 @@ def export_conversations(ctx: click.Context, customer: str | None) -> None:
     with open_desk(ctx) as desk:
         data = Engine(desk, rules=NoRules()).export_conversations(customer=customer)
     click.echo(json.dumps(data, ensure_ascii=False, indent=2))
-
-
-def register(main: click.Group) -> None:
-    main.add_command(export_group)

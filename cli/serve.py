@@ -7,7 +7,7 @@ import logging
 
 import click
 
-from core.cli import db_path, open_desk, warn_if_readable
+from cli.common import db_path, open_desk, warn_if_readable
 
 
 @click.command("serve")
@@ -70,8 +70,3 @@ def add_api_user_command(ctx: click.Context, email: str) -> None:
         err=True,
     )
     click.echo(token)
-
-
-def register(main: click.Group) -> None:
-    main.add_command(serve)
-    main.add_command(api_users_group)
