@@ -14,7 +14,7 @@ from core.engine import Engine
 from core.errors import DeskError
 from core.store import Desk
 from sim.demo_desk import DEMO_DB, FIXTURES, build_demo
-from tests.helpers import file_digest
+from tests.helpers import file_digest, one_row
 
 
 def test_two_builds_are_byte_identical(tmp_path: Path) -> None:
@@ -32,7 +32,7 @@ def test_committed_demo_db_equals_a_fresh_build(tmp_path: Path) -> None:
 
 def test_demo_desk_has_what_the_demo_needs(tmp_path: Path) -> None:
     with Desk.open(build_demo(tmp_path / "demo.db")) as desk:
-        count = lambda sql: desk.query_one(sql)[0]  # noqa: E731
+        count = lambda sql: one_row(desk, sql)[0]  # noqa: E731
         assert count("SELECT count(*) FROM agents") >= 4
         assert {r[0] for r in desk.query("SELECT name FROM inboxes")} >= {
             "Chat",
@@ -45,9 +45,9 @@ def test_demo_desk_has_what_the_demo_needs(tmp_path: Path) -> None:
         assert count("SELECT count(*) FROM conversations WHERE status != 'CLOSED'") > 10
         assert count("SELECT count(*) FROM items WHERE trusted = 1") > 100
         assert count("SELECT count(*) FROM items WHERE trusted = 0") > 100
-        app = desk.query_one("SELECT store_name, first_message, login_url FROM apps")
+        app = one_row(desk, "SELECT store_name, first_message, login_url FROM apps")
         assert app[0] == "Retalé" and "{login_url}" in app[1]
-        key = desk.query_one("SELECT kid, demo_only FROM signing_keys WHERE source = 'desk'")
+        key = one_row(desk, "SELECT kid, demo_only FROM signing_keys WHERE source = 'desk'")
         assert key[1] == 1 and "demo" in key[0]
         engine = Engine(desk)
         token = engine.keyring.mint(email="julie.martin@example.org")

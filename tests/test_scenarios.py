@@ -109,6 +109,7 @@ def test_most_ideal_greets_by_first_name_without_onboarding(demo_db: Path) -> No
         run = ScriptRun(Engine(desk), find_scenario("most-ideal"))
         run.step()  # open
         run.step()  # login
+        assert isinstance(run.engine, Engine) and run.session_id is not None
         view = run.engine.session(run.session_id)
         assert view.onboarding_required is False
         assert view.greeting is not None and view.greeting.startswith("Hi Julie")
@@ -185,6 +186,7 @@ def test_rejected_token_changes_nothing_then_login_works(demo_db: Path) -> None:
         run.step()
         tampered = run.step()
         assert tampered.rejected == "bad_signature" and tampered.mismatch is None
+        assert isinstance(run.engine, Engine) and run.session_id is not None
         assert run.engine.session(run.session_id).identity_state == "ANONYMOUS"
         assert run.step().rejected == "alg_not_allowed"
         rest = run.run_all()
