@@ -153,6 +153,27 @@ async def test_next_back_restart(base_db: Path, tmp_path: Path) -> None:
         assert "Summary" in narration and "1 of 2 messages trusted" in narration
 
 
+async def test_trainer_keys_are_remapped_from_the_key_config_file(
+    base_db: Path, tmp_path: Path
+) -> None:
+    config = tmp_path / "keys.toml"
+    config.write_text('[keys]\n"train.next" = "x"\n"train.restart" = "f5"\n', encoding="utf-8")
+    app = make_train_app(order="undesired", workdir=tmp_path, base_db=base_db, config_path=config)
+    async with app.run_test(size=SIZE) as pilot:
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, TrainScreen) and screen.frame is not None
+        await press(pilot, "n")
+        assert screen.frame.position == 0  # `n` no longer steps
+        await press(pilot, "x", "x")
+        assert screen.frame.position == 2
+        await press(pilot, "r")
+        assert screen.frame.position == 2
+        await press(pilot, "f5")
+        assert screen.frame.position == 0
+
+
 async def test_picker_lists_the_five_orders_and_opens_one(base_db: Path, tmp_path: Path) -> None:
     app = app_for(base_db, tmp_path, None)
     async with app.run_test(size=SIZE) as pilot:

@@ -14,7 +14,6 @@ from typing import Any, Protocol
 
 from textual import on, work
 from textual.app import App
-from textual.binding import Binding
 from textual.message import Message
 from textual.worker import Worker, WorkerState
 
@@ -22,12 +21,16 @@ from core.clock import Clock
 from core.engine import Engine
 from core.errors import DeskError, NotFound
 from core.queries import AgentEntry, agents, inboxes
+from core.report import authentication_report
 from core.store import Desk, Event
-from tui.commands import DeskCommands, PaletteCommand
+from tui.base import DeskAppBase, PaletteCommand
+from tui.bindings import DESK_APP, bindings_for
+from tui.commands import DeskCommands
 from tui.keymap import load_keymap
 from tui.screens.conversation import ConversationScreen
 from tui.screens.dialogs import HelpKey, HelpScreen, SearchScreen
 from tui.screens.queue import QueueScreen
+from tui.screens.reports import ReportsScreen
 from tui.widgets.status_bar import StatusBar
 
 #: How often the change feed is read (the live-update latency budget is 250 ms).
@@ -51,7 +54,7 @@ class DeskChanged(Message):
     events: tuple[Event, ...]
 
 
-class DeskApp(App[None]):
+class DeskApp(DeskAppBase):
     """The console for one agent on one desk."""
 
     CSS_PATH = "app.tcss"
@@ -59,32 +62,7 @@ class DeskApp(App[None]):
     COMMANDS = App.COMMANDS | {DeskCommands}
     ENABLE_COMMAND_PALETTE = True
 
-    BINDINGS = [
-        Binding(
-            "question_mark,f1", "help", "Help", id="desk.help", tooltip="Keys and what marks mean"
-        ),
-        Binding(
-            "slash",
-            "search",
-            "Search",
-            id="desk.search",
-            tooltip="Find a customer by name, email or phone",
-        ),
-        Binding(
-            "R",
-            "reports",
-            "Reports",
-            id="desk.reports",
-            tooltip="Authentication report: trust per day, inbox and path; rejected tokens",
-        ),
-        Binding(
-            "p",
-            "toggle_feed",
-            "Pause feed",
-            id="feed.pause",
-            tooltip="Pause or resume the simulated customer feed",
-        ),
-    ]
+    BINDINGS = bindings_for(DESK_APP)
 
     def __init__(
         self,
@@ -224,9 +202,6 @@ class DeskApp(App[None]):
         self.push_screen(HelpScreen(unique))
 
     def action_reports(self) -> None:
-        from core.report import authentication_report
-        from tui.screens.reports import ReportsScreen
-
         if isinstance(self.screen, ReportsScreen):
             return
         # The report reads through its own connection in the screen's worker thread.

@@ -7,37 +7,22 @@ characters also searches customer profiles and offers to open their latest conve
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
-from dataclasses import dataclass
 from functools import partial
-from typing import TYPE_CHECKING, Any
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.content import Content
 
 from core.errors import DeskError
 from core.queries import search_profiles
+from tui.base import DeskAppBase, PaletteCommand
 from tui.text import clean_line
-
-if TYPE_CHECKING:
-    from tui.app import DeskApp
-
-
-@dataclass(frozen=True, slots=True)
-class PaletteCommand:
-    """One palette entry: what it is called, what it does, and the binding id it mirrors."""
-
-    title: str
-    help: str
-    callback: Callable[[], Any]
-    binding_id: str | None = None
 
 
 class DeskCommands(Provider):
     """Desk actions of the current screen and the app, and profile search."""
 
     def _commands(self) -> list[PaletteCommand]:
-        app: DeskApp = self.app  # type: ignore[assignment]
+        app: DeskAppBase = self.app  # type: ignore[assignment]
         screen = self.screen
         listed = getattr(screen, "palette_commands", None)
         commands = list(listed()) if callable(listed) else []
@@ -64,7 +49,7 @@ class DeskCommands(Provider):
                 )
         if len(query.strip()) < 2:
             return
-        app: DeskApp = self.app  # type: ignore[assignment]
+        app: DeskAppBase = self.app  # type: ignore[assignment]
         try:
             hits = await asyncio.to_thread(search_profiles, app.desk, query, limit=8)
         except DeskError:

@@ -7,7 +7,7 @@
 "queue.view" = "tab,v"
 ```
 
-Every binding id is listed by `binding_ids()`. A bad file is a clear error before the console
+Every binding in tui/bindings.py can be remapped, by its id. A bad file is a clear error before the console
 starts, naming the file, the entry and the fix.
 """
 
@@ -18,9 +18,8 @@ import re
 import tomllib
 from pathlib import Path
 
-from textual.binding import Binding
-
 from core.errors import DeskError
+from tui.bindings import default_keys
 
 #: A key list as Textual spells it: `ctrl+l`, `f1`, `question_mark`, `?`, comma-separated.
 _KEYS_RE = re.compile(r"[A-Za-z0-9_+\-?/!@#$%^&*()=<>.,:;'\"`~|\\\[\]{}]{1,64}")
@@ -33,34 +32,6 @@ class KeymapError(DeskError):
 def default_config_path() -> Path:
     base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
     return Path(base) / "gladdesk" / "keys.toml"
-
-
-def binding_ids() -> dict[str, str]:
-    """Every remappable binding id with its default keys."""
-    from tui.app import DeskApp
-    from tui.screens.conversation import ConversationScreen
-    from tui.screens.dialogs import ConfirmScreen, HelpScreen, SearchScreen, TransferScreen
-    from tui.screens.queue import QueueScreen
-    from tui.widgets.queue_list import QueueList
-    from tui.widgets.timeline import TimelineView
-
-    ids: dict[str, str] = {}
-    owners = (
-        DeskApp,
-        QueueScreen,
-        ConversationScreen,
-        QueueList,
-        TimelineView,
-        ConfirmScreen,
-        TransferScreen,
-        SearchScreen,
-        HelpScreen,
-    )
-    for owner in owners:
-        for binding in owner.BINDINGS:
-            if isinstance(binding, Binding) and binding.id:
-                ids[binding.id] = binding.key
-    return ids
 
 
 def load_keymap(path: Path | None) -> dict[str, str]:
@@ -90,7 +61,7 @@ def parse_keymap(data: object, *, source: str = "keys.toml") -> dict[str, str]:
     keys = data.get("keys", {})
     if not isinstance(keys, dict):
         raise KeymapError(f'{source}: [keys] must be a table of binding id = "keys"')
-    known = binding_ids()
+    known = default_keys()
     keymap: dict[str, str] = {}
     for binding_id, value in keys.items():
         if binding_id not in known:

@@ -18,6 +18,7 @@ from core.errors import NotFound
 from sim.demo_desk import build_demo
 from sim.feed import Rehearsal
 from sim.scenarios import ORDERS, Scenario, load_scenarios
+from tui.keymap import load_keymap
 from tui.screens.train import OrderPicker, TrainScreen
 
 #: The trainer's frozen clock starts an hour after the demo desk was built.
@@ -30,8 +31,16 @@ class TrainApp(App[None]):
     CSS_PATH = "app.tcss"
     TITLE = "gladdesk trainer"
 
-    def __init__(self, base_db: Path, workdir: Path, *, order: str | None = None) -> None:
+    def __init__(
+        self,
+        base_db: Path,
+        workdir: Path,
+        *,
+        order: str | None = None,
+        keymap: dict[str, str] | None = None,
+    ) -> None:
         super().__init__()
+        self.keymap = keymap or {}
         self.base_db = base_db
         self.workdir = workdir
         scripts = load_scenarios()
@@ -40,6 +49,8 @@ class TrainApp(App[None]):
         self.start_order = order
 
     def on_mount(self) -> None:
+        if self.keymap:
+            self.set_keymap(self.keymap)
         if self.start_order is not None:
             self.open_order(self.start_order)
         else:
@@ -73,13 +84,21 @@ def check_order(order: str | None) -> str | None:
 
 
 def make_train_app(
-    *, order: str | None = None, workdir: Path, base_db: Path | None = None
+    *,
+    order: str | None = None,
+    workdir: Path,
+    base_db: Path | None = None,
+    config_path: Path | None = None,
 ) -> TrainApp:
-    """The trainer on a desk built in `workdir` (or a prebuilt copy `base_db`, for tests)."""
+    """The trainer on a desk built in `workdir` (or a prebuilt copy `base_db`, for tests).
+
+    Keys are remapped from `config_path`, or the default key config file if there is one.
+    """
     order = check_order(order)
+    keymap = load_keymap(config_path)
     if base_db is None:
         base_db = build_demo(workdir / "base.db")
-    return TrainApp(base_db, workdir, order=order)
+    return TrainApp(base_db, workdir, order=order, keymap=keymap)
 
 
 def run_train(*, order: str | None = None) -> None:

@@ -9,11 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from textual import on, work
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
@@ -24,7 +22,8 @@ from core.errors import DeskError
 from core.models import ConversationView, PastConversation, TimelineItem
 from core.queries import timeline_page
 from core.store import Event
-from tui.commands import PaletteCommand
+from tui.base import DeskAppBase, PaletteCommand
+from tui.bindings import CONVERSATION_SCREEN, bindings_for
 from tui.screens.dialogs import ConfirmScreen, TransferScreen
 from tui.text import clean_line
 from tui.widgets.banner import IdentityBanner
@@ -33,9 +32,6 @@ from tui.widgets.status_bar import StatusBar
 from tui.widgets.timeline import TimelineView
 from tui.workers import ReportsWorkerErrors
 
-if TYPE_CHECKING:
-    from tui.app import DeskApp
-
 #: Items read when a conversation opens, and per older page.
 TIMELINE_PAGE = 100
 
@@ -43,46 +39,12 @@ TIMELINE_PAGE = 100
 class ConversationScreen(ReportsWorkerErrors, Screen[None]):
     """One conversation, worked by the agent."""
 
-    BINDINGS = [
-        Binding("escape", "back", "Back", id="conversation.back", tooltip="Back to the queue"),
-        Binding(
-            "r", "reply", "Reply", id="conversation.reply", tooltip="Write a reply (Enter sends)"
-        ),
-        Binding(
-            "l",
-            "login_prompt",
-            "Login prompt",
-            id="conversation.login_prompt",
-            tooltip="Send the customer a message with the login link, so they can verify",
-        ),
-        Binding(
-            "c",
-            "close",
-            "Close",
-            id="conversation.close",
-            tooltip="Close the conversation (asks first if the customer waits for a reply)",
-        ),
-        Binding("o", "reopen", "Reopen", id="conversation.reopen", tooltip="Reopen it"),
-        Binding(
-            "t",
-            "transfer",
-            "Transfer",
-            id="conversation.transfer",
-            tooltip="Transfer to another agent or inbox",
-        ),
-        Binding(
-            "i",
-            "toggle_profile",
-            "Profile",
-            id="conversation.profile",
-            tooltip="Show or hide the customer profile pane",
-        ),
-    ]
+    BINDINGS = bindings_for(CONVERSATION_SCREEN)
 
     #: Below this width the profile pane is hidden unless asked for (the timeline needs room).
     NARROW = 110
 
-    app: DeskApp  # type: ignore[assignment]
+    app: DeskAppBase  # type: ignore[assignment]
 
     @dataclass
     class Loaded(Message):

@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.screen import ModalScreen
@@ -17,6 +16,7 @@ from textual.widgets.option_list import Option
 
 from core.queries import ProfileHit, search_profiles
 from core.store import Desk
+from tui.bindings import CONFIRM_SCREEN, HELP_SCREEN, SEARCH_SCREEN, TRANSFER_SCREEN, bindings_for
 from tui.format import GLYPH
 from tui.text import clean_line
 from tui.workers import ReportsWorkerErrors
@@ -25,10 +25,7 @@ from tui.workers import ReportsWorkerErrors
 class ConfirmScreen(ModalScreen[bool]):
     """A yes/no question. `y` / `n` or the buttons; Esc means no."""
 
-    BINDINGS = [
-        Binding("y", "answer(True)", "Yes", id="confirm.yes", tooltip="Confirm"),
-        Binding("n,escape", "answer(False)", "No", id="confirm.no", tooltip="Cancel"),
-    ]
+    BINDINGS = bindings_for(CONFIRM_SCREEN)
 
     def __init__(self, question: str, *, yes: str = "Yes", no: str = "No") -> None:
         super().__init__(classes="dialog-screen")
@@ -57,7 +54,7 @@ class ConfirmScreen(ModalScreen[bool]):
 class TransferScreen(ModalScreen[tuple[str, str] | None]):
     """Pick an agent or an inbox to transfer a conversation to."""
 
-    BINDINGS = [Binding("escape", "cancel", "Cancel", id="transfer.cancel", tooltip="Cancel")]
+    BINDINGS = bindings_for(TRANSFER_SCREEN)
 
     def __init__(self, agents: Sequence[tuple[str, str]], inboxes: Sequence[str]) -> None:
         super().__init__(classes="dialog-screen")
@@ -88,7 +85,7 @@ class TransferScreen(ModalScreen[tuple[str, str] | None]):
 class SearchScreen(ReportsWorkerErrors, ModalScreen[ProfileHit | None]):
     """Find a customer by name, email or phone; Enter opens their latest conversation."""
 
-    BINDINGS = [Binding("escape", "cancel", "Cancel", id="search.cancel", tooltip="Cancel")]
+    BINDINGS = bindings_for(SEARCH_SCREEN)
 
     @dataclass
     class Results(Message):
@@ -182,9 +179,7 @@ class HelpKey:
 class HelpScreen(ModalScreen[None]):
     """Keys of the screen underneath, and what the glyph and badges mean."""
 
-    BINDINGS = [
-        Binding("escape,q,question_mark,f1", "close", "Close", id="help.close", tooltip="Close")
-    ]
+    BINDINGS = bindings_for(HELP_SCREEN)
 
     def __init__(self, keys: Iterable[HelpKey]) -> None:
         super().__init__(classes="dialog-screen")

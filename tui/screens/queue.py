@@ -4,25 +4,21 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 
 from core.queries import QueueFilter
 from core.store import Event
-from tui.commands import PaletteCommand
+from tui.base import DeskAppBase, PaletteCommand
+from tui.bindings import QUEUE_SCREEN, bindings_for
 from tui.text import clean_line
 from tui.widgets.queue_list import QueueList
 from tui.widgets.status_bar import StatusBar
 from tui.workers import ReportsWorkerErrors
-
-if TYPE_CHECKING:
-    from tui.app import DeskApp
 
 STATUS_FILTERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("active", ("OPEN", "WAITING")),
@@ -52,31 +48,9 @@ class View:
 class QueueScreen(ReportsWorkerErrors, Screen[None]):
     """Queue list with view, status and trust filters."""
 
-    BINDINGS = [
-        Binding(
-            "v",
-            "next_view",
-            "View",
-            id="queue.view",
-            tooltip="Switch between your conversations, each inbox, and all conversations",
-        ),
-        Binding(
-            "s",
-            "next_status",
-            "Status",
-            id="queue.status",
-            tooltip="Filter by status: active, open, waiting, closed, all",
-        ),
-        Binding(
-            "t",
-            "next_trust",
-            "Trust",
-            id="queue.trust",
-            tooltip="Filter by the trust of each conversation's latest customer message",
-        ),
-    ]
+    BINDINGS = bindings_for(QUEUE_SCREEN)
 
-    app: DeskApp  # type: ignore[assignment]
+    app: DeskAppBase  # type: ignore[assignment]
 
     def __init__(self, *, view: str = "mine", status: str = "active") -> None:
         """`view`: "mine", "all" or an inbox name; `status`: a STATUS_FILTERS label."""

@@ -9,12 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
@@ -22,10 +20,9 @@ from textual.widgets import Footer, Header, Static
 from textual.worker import Worker, WorkerState
 
 from core.report import DAY_BASIS, AuthReport, CountRow, duration, percent
+from tui.base import PaletteCommand
+from tui.bindings import REPORTS_SCREEN, bindings_for
 from tui.text import clean_line
-
-if TYPE_CHECKING:
-    from tui.commands import PaletteCommand
 
 #: Colours of the trust paths: proven before routing reads as good, never as absent.
 PATH_STYLES = {
@@ -179,22 +176,7 @@ class ReportsScreen(Screen[None]):
     ReportsScreen #report-body { height: 1fr; }
     """
 
-    BINDINGS = [
-        Binding(
-            "r",
-            "reload",
-            "Refresh",
-            id="reports.refresh",
-            tooltip="Compute the report again from the desk",
-        ),
-        Binding(
-            "escape",
-            "close",
-            "Back",
-            id="reports.close",
-            tooltip="Leave the reports and go back",
-        ),
-    ]
+    BINDINGS = bindings_for(REPORTS_SCREEN)
 
     @dataclass
     class Loaded(Message):
@@ -256,8 +238,6 @@ class ReportsScreen(Screen[None]):
             error.display = True
 
     def palette_commands(self) -> list[PaletteCommand]:
-        from tui.commands import PaletteCommand
-
         return [
             PaletteCommand(
                 "Refresh report",

@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
@@ -25,6 +24,7 @@ from textual.widgets.option_list import Option
 
 from sim.feed import Frame, Rehearsal
 from sim.scenarios import Scenario
+from tui.bindings import ORDER_PICKER, TRAIN_SCREEN, bindings_for
 from tui.text import clean_line
 from tui.widgets.banner import IdentityBanner
 from tui.widgets.timeline import TimelineView
@@ -124,9 +124,7 @@ def agent_notes(frame: Frame) -> Text:
 class OrderPicker(Screen[str]):
     """The five orders, from most ideal to most undesired; dismisses with the chosen name."""
 
-    BINDINGS = [
-        Binding("q", "app.quit", "Quit", id="train.quit", tooltip="Leave trainer mode"),
-    ]
+    BINDINGS = bindings_for(ORDER_PICKER)
 
     DEFAULT_CSS = """
     OrderPicker #picker-title { height: 3; padding: 1 2 0 2; text-style: bold; }
@@ -157,13 +155,7 @@ class OrderPicker(Screen[str]):
 class TrainScreen(Screen[None]):
     """One order, step by step: next / back / restart."""
 
-    BINDINGS = [
-        Binding("n,right,space", "next", "Next", id="train.next", tooltip="Run the next step"),
-        Binding("b,left", "back", "Back", id="train.back", tooltip="Undo the last step"),
-        Binding("r", "restart", "Restart", id="train.restart", tooltip="Start the order again"),
-        Binding("o,escape", "orders", "Orders", id="train.orders", tooltip="Pick another order"),
-        Binding("q", "app.quit", "Quit", id="train.quit", tooltip="Leave trainer mode"),
-    ]
+    BINDINGS = bindings_for(TRAIN_SCREEN)
 
     DEFAULT_CSS = """
     TrainScreen #train-title { height: 1; padding: 0 1; background: $panel; text-style: bold; }

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from rich.segment import Segment
 from rich.style import Style
 from textual import on, work
-from textual.binding import Binding
 from textual.cache import LRUCache
 from textual.events import Click
 from textual.geometry import Size
@@ -25,6 +24,7 @@ from textual.strip import Strip
 from core.clock import Clock
 from core.queries import QueueFilter, QueueIndex, QueueRow, queue_index, queue_page
 from core.store import Desk
+from tui.bindings import QUEUE_LIST, bindings_for
 from tui.format import GLYPH, badge, badge_kind, fit, fit_right, waiting
 from tui.text import clean_line
 from tui.workers import ReportsWorkerErrors
@@ -62,28 +62,7 @@ def columns(width: int) -> list[Column]:
 class QueueList(ReportsWorkerErrors, ScrollView, can_focus=True):
     """A keyboard-driven list of conversations in queue order."""
 
-    BINDINGS = [
-        Binding("up,k", "cursor_up", "Up", show=False, id="queue.up", tooltip="Previous row"),
-        Binding("down,j", "cursor_down", "Down", show=False, id="queue.down", tooltip="Next row"),
-        Binding("pageup", "page_up", "Page up", show=False, id="queue.page_up", tooltip="Page up"),
-        Binding(
-            "pagedown,space",
-            "page_down",
-            "Page down",
-            show=False,
-            id="queue.page_down",
-            tooltip="Page down",
-        ),
-        Binding("home,g", "first", "First", show=False, id="queue.first", tooltip="First row"),
-        Binding("end,G", "last", "Last", show=False, id="queue.last", tooltip="Last row"),
-        Binding(
-            "enter",
-            "select",
-            "Open",
-            id="queue.open",
-            tooltip="Open the highlighted conversation",
-        ),
-    ]
+    BINDINGS = bindings_for(QUEUE_LIST)
 
     COMPONENT_CLASSES = {
         "queue-list--cursor",

@@ -15,7 +15,6 @@ from rich.cells import cell_len
 from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
-from textual.binding import Binding
 from textual.cache import LRUCache
 from textual.geometry import Size
 from textual.message import Message
@@ -23,6 +22,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from core.models import TimelineItem, glyph
+from tui.bindings import TIMELINE_VIEW, bindings_for
 from tui.format import GLYPH, fit, stamp
 from tui.text import clean_line, clean_lines
 
@@ -57,25 +57,7 @@ class Line:
 class TimelineView(ScrollView, can_focus=True):
     """The items of one conversation, newest at the bottom, following new ones."""
 
-    BINDINGS = [
-        Binding("up,k", "scroll_up", "Up", show=False, id="timeline.up", tooltip="Scroll up"),
-        Binding(
-            "down,j", "scroll_down", "Down", show=False, id="timeline.down", tooltip="Scroll down"
-        ),
-        Binding(
-            "pageup", "page_up", "Page up", show=False, id="timeline.page_up", tooltip="Page up"
-        ),
-        Binding(
-            "pagedown",
-            "page_down",
-            "Page down",
-            show=False,
-            id="timeline.page_down",
-            tooltip="Page down",
-        ),
-        Binding("home", "scroll_home", "Top", show=False, id="timeline.top", tooltip="Oldest"),
-        Binding("end", "scroll_end", "Bottom", show=False, id="timeline.bottom", tooltip="Newest"),
-    ]
+    BINDINGS = bindings_for(TIMELINE_VIEW)
 
     COMPONENT_CLASSES = {
         "timeline--glyph-green",

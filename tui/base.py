@@ -1,0 +1,57 @@
+"""What screens and the command palette may use of the agent console, without importing it.
+
+`DeskApp` (tui/app.py) imports the screens, so they cannot import it back. They type
+`self.app` as `DeskAppBase`, which declares the console's state and the few methods they
+call; `DeskApp` subclasses it, so mypy checks that it keeps the promise.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from textual.app import App
+
+if TYPE_CHECKING:
+    from core.clock import Clock
+    from core.engine import Engine
+    from core.queries import AgentEntry
+    from core.store import Desk
+
+
+@dataclass(frozen=True, slots=True)
+class PaletteCommand:
+    """One palette entry: what it is called, what it does, and the binding id it mirrors."""
+
+    title: str
+    help: str
+    callback: Callable[[], Any]
+    binding_id: str | None = None
+
+
+class DeskAppBase(App[None]):
+    """The console for one agent on one desk, as its screens see it."""
+
+    desk: Desk
+    clock: Clock
+    engine: Engine
+    agent: str
+    agent_id: int
+    agent_name: str
+    agents: list[AgentEntry]
+    inboxes: list[tuple[int, str]]
+    #: Unsent replies by conversation id, kept while the agent looks elsewhere.
+    drafts: dict[int, str]
+
+    def open_conversation(self, conversation_id: int) -> None:
+        """Show a conversation (replacing one already open)."""
+        raise NotImplementedError
+
+    def refresh_status_bars(self) -> None:
+        """Redraw the status bar of every screen."""
+        raise NotImplementedError
+
+    def palette_commands(self) -> list[PaletteCommand]:
+        """The app's own palette entries (screens add theirs)."""
+        raise NotImplementedError
