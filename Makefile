@@ -4,16 +4,29 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench venv clean
+.PHONY: demo test test-fast lint bench venv lock clean
 
 venv: $(STAMP)
 
-# Re-install only when pyproject.toml changed (or the venv is missing).
-$(STAMP): pyproject.toml
+# Installs the exact versions in requirements.lock (what CI ran), then gladdesk itself.
+# Re-install only when pyproject.toml or the lock changed (or the venv is missing).
+$(STAMP): pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -r requirements.lock
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	$(BIN)/python -m pip check
 	touch $(STAMP)
+
+# Refresh the lock after changing dependencies in pyproject.toml: resolves '.[dev]' afresh
+# in a scratch venv and writes what got installed.
+lock:
+	rm -rf .venv-lock && $(PYTHON) -m venv .venv-lock
+	.venv-lock/bin/python -m pip install --quiet --upgrade pip
+	.venv-lock/bin/python -m pip install --quiet -e '.[dev]'
+	{ echo "# Exact versions \`make\` installs; refresh with \`make lock\` (see Makefile)."; \
+	  .venv-lock/bin/python -m pip freeze --exclude-editable | grep -v '^gladdesk'; } > requirements.lock
+	rm -rf .venv-lock
 
 demo: $(STAMP)
 	$(BIN)/gladdesk demo
@@ -21,15 +34,20 @@ demo: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check core sim cli tui tests bench
 	$(BIN)/ruff format --check core sim cli tui tests bench
-	$(BIN)/mypy core sim cli tui
+	$(BIN)/mypy core sim cli tui tests
+	$(BIN)/lint-imports
 
 test: lint
 	@# pytest exits 5 when it collected nothing: that is a failure, not a pass.
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS); status=$$?; \
 	if [ $$status -eq 5 ]; then echo "make test: pytest ran no tests" >&2; exit 1; fi; exit $$status
 
+# The inner loop: unit tests of core, sim and cli (no Textual screens, no e2e processes).
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -q -m "not e2e and not slow" tests/unit
+
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .venv-lock .pytest_cache .mypy_cache .ruff_cache

@@ -32,7 +32,7 @@ def test_two_customer_processes_and_one_agent_process(tmp_path: Path) -> None:
                     [
                         sys.executable,
                         "-m",
-                        "tests.concurrency_worker",
+                        "tests.unit.concurrency_worker",
                         role,
                         str(db),
                         str(SECONDS),

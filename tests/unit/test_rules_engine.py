@@ -11,7 +11,7 @@ from core.engine import DEFAULT_LOGIN_HOLD_S, Engine
 from core.rules import RuleBook, load_rules, rules_path_for
 from core.store import Desk
 
-DEMO_RULES = Path(__file__).resolve().parent.parent / "fixtures" / "rules.toml"
+DEMO_RULES = Path(__file__).resolve().parents[2] / "fixtures" / "rules.toml"
 INBOXES = frozenset({"Chat", "Returns", "Billing"})
 
 

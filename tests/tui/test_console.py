@@ -20,6 +20,7 @@ from tests.console_helpers import (
     frozen_clock,
     wait_until,
 )
+from tests.helpers import one_row
 from tui.app import DeskApp, make_app
 from tui.keymap import KeymapError
 from tui.screens.conversation import TIMELINE_PAGE, ConversationScreen
@@ -102,7 +103,8 @@ def items(db: Path, conversation_id: int) -> list[tuple]:
 def status_of(db: Path, conversation_id: int) -> tuple[str, str | None, str]:
     desk = Desk.open(db, create=False)
     try:
-        row = desk.query_one(
+        row = one_row(
+            desk,
             "SELECT c.status, a.handle, i.name FROM conversations c"
             " LEFT JOIN agents a ON a.id = c.assignee_id JOIN inboxes i ON i.id = c.inbox_id"
             " WHERE c.id = ?",
@@ -146,7 +148,7 @@ async def test_queue_shows_own_open_conversations_longest_wait_first(db: Path) -
         rows = queue.visible_rows()
         assert [r.id for r in rows] == [361, 364, 368, 376, 384, 371]
         assert all(r.assignee == "alice" and r.status != "CLOSED" for r in rows)
-        waiting = [r.waiting_since for r in rows if r.customer_waiting]
+        waiting = [r.waiting_since or 0 for r in rows if r.customer_waiting]
         assert waiting == sorted(waiting)
         lines = [queue.render_line(y).text for y in range(1, len(rows) + 1)]
         for row, line in zip(rows, lines, strict=True):
@@ -234,7 +236,8 @@ async def test_trusted_open_conversation_has_green_glyphs_only_on_trusted(db: Pa
         for line, row in zip(first_lines, stored, strict=True):
             assert line.startswith("✔") == (row[4] == 1), line
         glyph_style = timeline.get_component_rich_style("timeline--glyph-green")
-        assert glyph_style.color is not None and glyph_style.color.triplet.green > 150
+        triplet = glyph_style.color.triplet if glyph_style.color is not None else None
+        assert triplet is not None and triplet.green > 150
         banner = str(screen.query_one("#banner").render())
         assert "TRUSTED · jwt" in banner and "after the chat was routed" in banner
 
@@ -408,7 +411,7 @@ async def test_search_profiles_by_name_email_and_phone(db: Path) -> None:
             search = app.screen
             assert isinstance(search, SearchScreen)
             await pilot.press(*query)
-            await wait_until(lambda s=search: bool(s.hits))
+            await wait_until(lambda s=search: bool(s.hits))  # type: ignore[misc]
             await settle(pilot)
             assert search.hits[0].name == "Hana Chen"
             await pilot.press("enter")
@@ -564,7 +567,7 @@ async def test_older_items_load_when_scrolling_to_the_top(db: Path) -> None:
                 break
             held = len(timeline.items)
             await pilot.press("home")
-            await wait_until(lambda held=held: len(timeline.items) > held)
+            await wait_until(lambda held=held: len(timeline.items) > held)  # type: ignore[misc]
         assert not timeline.has_older
         assert len(timeline.items) == len(items(db, TRUSTED_OPEN))
         assert timeline.items[0].id < first_visible
@@ -591,7 +594,7 @@ async def test_injection_corpus_is_shown_literally(db: Path) -> None:
         for conversation_id in ids:
             app.open_conversation(conversation_id)
             await wait_until(
-                lambda c=conversation_id: (
+                lambda c=conversation_id: (  # type: ignore[misc]
                     isinstance(app.screen, ConversationScreen)
                     and app.screen.conversation_id == c
                     and app.screen.view is not None

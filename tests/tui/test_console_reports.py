@@ -10,7 +10,7 @@ from click.testing import CliRunner
 from cli.main import main
 from core.errors import NotFound
 from tests.console_helpers import SIZE, demo_copy, frozen_clock, wait_until
-from tests.test_console import queue_ready
+from tests.tui.test_console import queue_ready
 from tui.app import make_app
 from tui.screens.reports import ReportsScreen
 

@@ -8,7 +8,7 @@ from fastapi.testclient import TestClient
 
 from core.report import report_json
 from core.store import Desk
-from tests.test_web_api import api_auth, built_demo, client, demo_db, error  # noqa: F401
+from tests.unit.test_web_api import api_auth, built_demo, client, demo_db, error  # noqa: F401
 
 
 def test_the_report_endpoint_matches_the_library(

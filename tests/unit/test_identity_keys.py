@@ -37,7 +37,7 @@ from tests.identity_helpers import (
     sign,
 )
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture

@@ -1,6 +1,6 @@
-"""A process writing to a shared desk for the concurrency test (tests/test_concurrency.py).
+"""A process writing to a shared desk for the concurrency test (tests/unit/test_concurrency.py).
 
-    python -m tests.concurrency_worker ROLE DB SECONDS OUT_JSON SEED
+    python -m tests.unit.concurrency_worker ROLE DB SECONDS OUT_JSON SEED
 
 ROLE is `customers` (widget sessions sending messages) or `agents` (replies, transfers,
 closes, reopens). Every success is recorded; any exception other than an expected refusal

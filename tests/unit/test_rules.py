@@ -21,7 +21,7 @@ from core.rules import (
 )
 from core.store import Desk
 
-PROJECT = Path(__file__).resolve().parent.parent
+PROJECT = Path(__file__).resolve().parents[2]
 DEMO_INBOXES = frozenset(
     inbox["name"]
     for inbox in tomllib.loads((PROJECT / "fixtures" / "desk.toml").read_text())["inboxes"]

@@ -17,7 +17,7 @@ import core
 import sim
 from sim.demo_desk import build_demo
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _modules(package: ModuleType) -> list[str]:

@@ -18,7 +18,7 @@ from sim.demo_desk import build_demo
 from tests.helpers import file_digest
 from tui.demo import STATE_DIR_ENV, state_dir, working_copy
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
