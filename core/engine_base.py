@@ -11,18 +11,16 @@ from __future__ import annotations
 import hashlib
 import sqlite3
 from collections.abc import Iterable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from core.contacts import first_name
 from core.errors import Conflict, DeskError, NotFound
+from core.hooks import MAX_MESSAGE_CHARS, NoRules, RuleAction, RuleFacts, Rules
 from core.store import Desk, queue_key
 
 if TYPE_CHECKING:
     from core.identity import Keyring
 
-#: Longest customer or agent message accepted, in characters (documented in the README).
-MAX_MESSAGE_CHARS = 4000
 #: How long a conversation held for login by a rule waits before going to the default inbox.
 DEFAULT_LOGIN_HOLD_S = 120
 OPEN_STATUSES = ("OPEN", "WAITING")
@@ -30,50 +28,6 @@ OPEN_STATUSES = ("OPEN", "WAITING")
 
 class InvalidInput(DeskError):
     code = "invalid"
-
-
-# -- rules hook ---------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class RuleFacts:
-    """What a rule may look at. `trigger` is `routing`, `message` or `identity`."""
-
-    trigger: str
-    app_id: str
-    identity_state: str
-    identity_source: str
-    trust_timing: str | None  # before_routing | after_routing | None (not trusted)
-    first_message: str
-    message: str
-    inbox: str | None
-    name: str | None
-    first_name: str
-    conversation_id: int | None
-
-
-@dataclass(frozen=True, slots=True)
-class RuleAction:
-    """`bot_message` (templated text), `login_prompt`, `route` (inbox), `tag`, `require_login`."""
-
-    kind: str
-    value: str = ""
-
-
-class Rules(Protocol):
-    def wants(self, trigger: str) -> bool:
-        """Whether any rule listens to this trigger (lets the engine skip building facts)."""
-        ...
-
-    def evaluate(self, facts: RuleFacts) -> list[RuleAction]: ...
-
-
-class NoRules:
-    def wants(self, trigger: str) -> bool:
-        return False
-
-    def evaluate(self, facts: RuleFacts) -> list[RuleAction]:
-        return []
 
 
 # -- helpers ------------------------------------------------------------------------------

@@ -50,10 +50,10 @@ from typing import TYPE_CHECKING, Any
 
 from core.contacts import MAX_NAME_LENGTH
 from core.errors import FileLineError
+from core.hooks import MAX_MESSAGE_CHARS, RuleAction, RuleFacts
 from core.schema import IDENTITY_SOURCES, IDENTITY_STATES
 
 if TYPE_CHECKING:
-    from core.engine import RuleAction, RuleFacts
     from core.store import Desk
 
 log = logging.getLogger(__name__)
@@ -67,8 +67,6 @@ RULES_PATH_SETTING = "rules_path"
 #: Larger rules files are refused before parsing: nobody writes a megabyte of rules.
 MAX_RULES_BYTES = 1 << 20
 MAX_BOT_MESSAGE_CHARS = 2000
-#: A rendered bot message must fit the engine's message limit even with the longest names.
-MAX_MESSAGE_CHARS = 4000
 MAX_TAG_CHARS = 40
 _TAG_RE = re.compile(r"[\w][\w .:/-]*")
 _WHEN_KEYS = (
@@ -175,8 +173,6 @@ class RuleSet:
         candidates = self._by_trigger.get(facts.trigger, ())
         if not candidates:
             return []
-        from core.engine import RuleAction
-
         actions: list[RuleAction] = []
         routed = prompted = held = False
         tagged: set[str] = set()
