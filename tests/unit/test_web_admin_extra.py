@@ -8,13 +8,13 @@ from fastapi.testclient import TestClient
 
 from core.report import report_json
 from core.store import Desk
-from tests.unit.test_web_api import api_auth, built_demo, client, demo_db, error  # noqa: F401
+from tests.unit.web_helpers import error
 
 
 def test_the_report_endpoint_matches_the_library(
-    client: TestClient,  # noqa: F811
-    demo_db: Path,  # noqa: F811
-    api_auth: dict[str, str],  # noqa: F811
+    client: TestClient,
+    demo_db: Path,
+    api_auth: dict[str, str],
 ) -> None:
     response = client.get(
         "/api/v1/reports/authentication?since=2026-10-01&until=2026-11-20", headers=api_auth
@@ -27,8 +27,8 @@ def test_the_report_endpoint_matches_the_library(
 
 
 def test_the_report_needs_credentials_and_good_dates(
-    client: TestClient,  # noqa: F811
-    api_auth: dict[str, str],  # noqa: F811
+    client: TestClient,
+    api_auth: dict[str, str],
 ) -> None:
     assert client.get("/api/v1/reports/authentication").status_code == 401
     bad = client.get("/api/v1/reports/authentication?since=yesterday", headers=api_auth)
@@ -41,7 +41,7 @@ def test_the_report_needs_credentials_and_good_dates(
 
 
 def test_an_unknown_app_is_refused_without_listing_the_desks_apps(
-    client: TestClient,  # noqa: F811
+    client: TestClient,
 ) -> None:
     response = client.post("/widget/v1/sessions", json={"appId": "nope"})
     assert response.status_code == 404

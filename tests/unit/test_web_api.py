@@ -9,7 +9,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import shutil
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,40 +19,17 @@ from click.testing import CliRunner
 from fastapi.testclient import TestClient
 
 from cli.main import main
-from core.api_users import add_api_user
 from core.engine import Engine
 from core.identity import Keyring
 from core.store import Desk
 from core.web import create_app
 from core.web.limits import MAX_BODY_BYTES, FailureLimiter
-from sim.demo_desk import build_demo
 from tests.helpers import seed_desk
+from tests.unit.web_helpers import basic, error
 
 JULIE = "julie.martin@example.org"
 OMAR = "omar.nguyen@mail.example.net"
 STORE_ORIGIN = "http://127.0.0.1:8080"
-
-
-@pytest.fixture(scope="module")
-def built_demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_demo(tmp_path_factory.mktemp("built") / "demo.db")
-
-
-def copy_desk(built: Path, folder: Path) -> Path:
-    for source in built.parent.glob(built.name + "*"):
-        shutil.copy(source, folder / source.name)
-    return folder / built.name
-
-
-@pytest.fixture
-def demo_db(built_demo: Path, tmp_path: Path) -> Path:
-    return copy_desk(built_demo, tmp_path)
-
-
-@pytest.fixture
-def client(demo_db: Path) -> Iterator[TestClient]:
-    with TestClient(create_app(demo_db)) as test_client:
-        yield test_client
 
 
 def last_event(db: Path) -> int:
@@ -64,13 +40,6 @@ def last_event(db: Path) -> int:
 def count(db: Path, table: str) -> int:
     with sqlite3.connect(db) as conn:
         return int(conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
-
-
-def error(response: Any) -> dict[str, Any]:
-    body = response.json()
-    assert set(body) == {"errors"}, body
-    assert body["errors"] and set(body["errors"][0]) == {"attr", "code", "detail"}
-    return body["errors"][0]  # type: ignore[no-any-return]
 
 
 def start(client: TestClient, **headers: str) -> dict[str, str]:
@@ -391,17 +360,6 @@ def test_a_widget_runs_only_on_its_apps_origins(client: TestClient, demo_db: Pat
 
 
 # -- admin REST API -------------------------------------------------------------------------
-
-
-def basic(email: str, token: str) -> dict[str, str]:
-    return {"Authorization": "Basic " + base64.b64encode(f"{email}:{token}".encode()).decode()}
-
-
-@pytest.fixture
-def api_auth(demo_db: Path) -> dict[str, str]:
-    with Desk.open(demo_db, create=False) as desk:
-        token = add_api_user(desk, "Backend@Retale.example")
-    return basic("backend@retale.example", token)
 
 
 def test_the_admin_api_mints_tokens_the_widget_accepts(

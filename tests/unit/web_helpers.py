@@ -1,0 +1,27 @@
+"""Helpers of the in-process web tests (tests/unit/test_web_*.py)."""
+
+from __future__ import annotations
+
+import base64
+import shutil
+from pathlib import Path
+from typing import Any
+
+
+def copy_desk(built: Path, folder: Path) -> Path:
+    """A desk file with its sidecars (keystore, rules) copied into `folder`."""
+    for source in built.parent.glob(built.name + "*"):
+        shutil.copy(source, folder / source.name)
+    return folder / built.name
+
+
+def basic(email: str, token: str) -> dict[str, str]:
+    return {"Authorization": "Basic " + base64.b64encode(f"{email}:{token}".encode()).decode()}
+
+
+def error(response: Any) -> dict[str, Any]:
+    """The one error of an answer in the envelope `{"errors": [{attr, code, detail}]}`."""
+    body = response.json()
+    assert set(body) == {"errors"}, body
+    assert body["errors"] and set(body["errors"][0]) == {"attr", "code", "detail"}
+    return body["errors"][0]  # type: ignore[no-any-return]
