@@ -196,7 +196,8 @@ class EngineBase:
     def _agent_row(self, conn: sqlite3.Connection, agent_id: int) -> sqlite3.Row:
         return conn.execute("SELECT * FROM agents WHERE id = ?", (agent_id,)).fetchone()
 
-    def _any_app(self) -> str:
+    def first_app_id(self) -> str:
+        """The first configured app, by id: the one to use when none is named."""
         row = self.desk.query_one("SELECT app_id FROM apps ORDER BY app_id LIMIT 1")
         if row is None:
             raise NotFound("the desk has no app configured")
@@ -484,7 +485,7 @@ class EngineBase:
         row = conn.execute(
             "SELECT app_id FROM conversations WHERE id = ?", (conversation_id,)
         ).fetchone()
-        app = self.app(row[0] or self._any_app())
+        app = self.app(row[0] or self.first_app_id())
         item_id = self._insert_item(
             conn,
             conversation_id,

@@ -372,6 +372,15 @@ def load_rows(desk: Desk) -> list[sqlite3.Row]:
     return desk.query(f"SELECT {_COLUMNS} FROM signing_keys ORDER BY created_at, kid")
 
 
+def desk_key_demo_only(desk: Desk) -> bool:
+    """Whether the desk's newest active signing key is a demo-only one (False without one)."""
+    row = desk.query_one(
+        "SELECT demo_only FROM signing_keys WHERE source = 'desk' AND status = 'active'"
+        " ORDER BY created_at DESC LIMIT 1"
+    )
+    return row is not None and bool(row[0])
+
+
 def keyring_version(desk: Desk) -> str | None:
     """The id of the last `keys.changed` event (one primary-key read)."""
     row = desk.query_one("SELECT value FROM settings WHERE key = ?", (VERSION_SETTING,))

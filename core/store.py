@@ -280,6 +280,11 @@ class Desk:
         row = self.query_one("SELECT coalesce(max(id), 0) FROM events")
         return int(row[0]) if row else 0
 
+    def last_event_at(self, kind: str) -> int | None:
+        """When the newest `kind` event happened (ms), None when there is none."""
+        row = self.query_one("SELECT max(at) FROM events WHERE kind = ?", (kind,))
+        return int(row[0]) if row and row[0] is not None else None
+
     # -- settings ---------------------------------------------------------------------------
 
     def setting(self, key: str, default: str | None = None) -> str | None:
@@ -294,6 +299,13 @@ class Desk:
                 (key, value),
             )
             self.emit("settings.changed")
+
+    # -- maintenance ------------------------------------------------------------------------
+
+    def compact(self) -> None:
+        """Rewrite the file without free pages (SQLite `VACUUM`). Outside a transaction."""
+        with self._lock:
+            self.conn.execute("VACUUM")
 
     @property
     def keystore_path(self) -> Path:

@@ -15,6 +15,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
+from core import seed
 from core.clock import ManualClock, parse_iso
 from core.contacts import normalize_email, normalize_name, normalize_phone
 from core.errors import DeskError
@@ -72,7 +73,7 @@ def build_demo(out: Path = DEMO_DB, fixtures: Path = FIXTURES) -> Path:
         desk = Desk.open(temp, clock=ManualClock(built_at))
         try:
             _fill(desk, config, customers, conversations, fixtures, built_at)
-            desk.conn.execute("VACUUM")
+            desk.compact()
         finally:
             desk.close()
     except (KeyError, TypeError, ValueError) as exc:
@@ -100,59 +101,41 @@ def _fill(
     fixtures: Path,
     built_at: int,
 ) -> None:
-    with desk.transaction() as conn:
+    with desk.transaction():
         for app in config["apps"]:
-            conn.execute(
-                "INSERT INTO apps (app_id, store_name, login_url, signup_url, first_message,"
-                " greeting, onboarding_enabled, onboarding_identity, trust_window_s, allowed_origins)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    app["app_id"],
-                    app["store_name"],
-                    app["login_url"],
-                    app["signup_url"],
-                    app["first_message"],
-                    app["greeting"],
-                    int(bool(app.get("onboarding_enabled", True))),
-                    app.get("onboarding_identity", "email"),
-                    int(app.get("trust_window_s", 3600)),
-                    json.dumps(app.get("allowed_origins", [])),
-                ),
+            seed.add_app(
+                desk,
+                app["app_id"],
+                store_name=app["store_name"],
+                login_url=app["login_url"],
+                signup_url=app["signup_url"],
+                first_message=app["first_message"],
+                greeting=app["greeting"],
+                onboarding_enabled=bool(app.get("onboarding_enabled", True)),
+                onboarding_identity=app.get("onboarding_identity", "email"),
+                trust_window_s=int(app.get("trust_window_s", 3600)),
+                allowed_origins=app.get("allowed_origins", []),
             )
         inbox_ids = {}
         for number, inbox in enumerate(config["inboxes"], start=1):
-            conn.execute("INSERT INTO inboxes (id, name) VALUES (?, ?)", (number, inbox["name"]))
+            seed.add_inbox(desk, number, inbox["name"])
             inbox_ids[inbox["name"]] = number
-        conn.execute(
-            "INSERT INTO settings (key, value) VALUES ('default_inbox', ?)",
-            (config["inboxes"][0]["name"],),
-        )
+        seed.add_setting(desk, "default_inbox", config["inboxes"][0]["name"])
         agent_ids = {}
         for number, agent in enumerate(config["agents"], start=1):
-            conn.execute(
-                "INSERT INTO agents (id, handle, name, capacity) VALUES (?, ?, ?, ?)",
-                (number, agent["handle"], agent["name"], int(agent.get("capacity", 5))),
+            seed.add_agent(
+                desk, number, agent["handle"], agent["name"], int(agent.get("capacity", 5))
             )
             agent_ids[agent["handle"]] = number
         for person in customers:
-            conn.execute(
-                "INSERT INTO profiles (id, name, created_at) VALUES (?, ?, ?)",
-                (
-                    int(person["id"]),
-                    normalize_name(person["name"]),
-                    parse_iso(person["created_at"]),
-                ),
+            seed.add_profile(
+                desk,
+                int(person["id"]),
+                normalize_name(person["name"]) or "",
+                parse_iso(person["created_at"]),
+                emails=[normalize_email(email) for email in person.get("emails", [])],
+                phones=[normalize_phone(phone) for phone in person.get("phones", [])],
             )
-            for email in person.get("emails", []):
-                conn.execute(
-                    "INSERT INTO profile_emails (email, profile_id) VALUES (?, ?)",
-                    (normalize_email(email), person["id"]),
-                )
-            for phone in person.get("phones", []):
-                conn.execute(
-                    "INSERT INTO profile_phones (phone, profile_id) VALUES (?, ?)",
-                    (normalize_phone(phone), person["id"]),
-                )
         windows = {
             app["app_id"]: int(app.get("trust_window_s", 3600)) * 1000 for app in config["apps"]
         }
@@ -161,7 +144,7 @@ def _fill(
             if app_id not in windows:
                 raise ValueError(f"conversation {conversation['id']}: unknown app {app_id!r}")
             _insert_conversation(
-                conn, conversation, inbox_ids, agent_ids, window_ms=windows[app_id], now=built_at
+                desk, conversation, inbox_ids, agent_ids, window_ms=windows[app_id], now=built_at
             )
         desk.emit("desk.built", at=built_at)
     key = config.get("signing_key")
@@ -173,7 +156,7 @@ def _fill(
 
 
 def _insert_conversation(
-    conn: Any,
+    desk: Desk,
     conversation: dict,
     inbox_ids: dict[str, int],
     agent_ids: dict[str, int],
@@ -196,7 +179,7 @@ def _insert_conversation(
     authenticated_at = None
     trusted_until: int | None = None
     item_rows = []
-    next_id = conn.execute("SELECT coalesce(max(id), 0) + 1 FROM items").fetchone()[0]
+    next_id = seed.next_item_id(desk)
     for offset, (item, moment) in enumerate(zip(items, times, strict=True)):
         item_id = next_id + offset
         is_customer = item["type"] == "message" and item["sender"] == "customer"
@@ -238,38 +221,30 @@ def _insert_conversation(
     # An open chat's trust is as of the build; a closed one keeps what it had when it closed.
     as_of = now if status != "CLOSED" else updated_at
     trusted_now = source == "jwt" and trusted_until is not None and trusted_until > as_of
-    conn.execute(
-        "INSERT INTO conversations (id, profile_id, app_id, inbox_id, assignee_id, status, created_at,"
-        " updated_at, routed_at, closed_at, waiting_since, queue_key, identity_state,"
-        " identity_source, authenticated_at, trust_path, last_customer_item_id,"
-        " last_customer_trusted, last_preview, item_count, trusted_until)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (
-            conversation["id"],
-            conversation["customer"],
-            conversation.get("app", "retale"),
-            inbox_ids[conversation["inbox"]],
-            agent_ids[conversation["assignee"]],
-            status,
-            created_at,
-            updated_at,
-            created_at,
-            updated_at if status == "CLOSED" else None,
-            waiting_since,
-            queue_key(waiting_since, updated_at),
-            "TRUSTED" if trusted_now else "CLAIMED",
-            source,
-            authenticated_at,
-            conversation["trust_path"],
-            last_customer[0] if last_customer else None,
-            int(last_customer[1]) if last_customer else None,
-            last_customer[2][:200] if last_customer else "",
-            len(items),
-            trusted_until if trusted_now else None,
-        ),
+    seed.add_conversation(
+        desk,
+        {
+            "id": conversation["id"],
+            "profile_id": conversation["customer"],
+            "app_id": conversation.get("app", "retale"),
+            "inbox_id": inbox_ids[conversation["inbox"]],
+            "assignee_id": agent_ids[conversation["assignee"]],
+            "status": status,
+            "created_at": created_at,
+            "updated_at": updated_at,
+            "routed_at": created_at,
+            "closed_at": updated_at if status == "CLOSED" else None,
+            "waiting_since": waiting_since,
+            "queue_key": queue_key(waiting_since, updated_at),
+            "identity_state": "TRUSTED" if trusted_now else "CLAIMED",
+            "identity_source": source,
+            "authenticated_at": authenticated_at,
+            "trust_path": conversation["trust_path"],
+            "last_customer_item_id": last_customer[0] if last_customer else None,
+            "last_customer_trusted": int(last_customer[1]) if last_customer else None,
+            "last_preview": last_customer[2][:200] if last_customer else "",
+            "item_count": len(items),
+            "trusted_until": trusted_until if trusted_now else None,
+        },
     )
-    conn.executemany(
-        "INSERT INTO items (id, conversation_id, type, sender, event, body, at, trusted, agent_id)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        item_rows,
-    )
+    seed.add_items(desk, item_rows)

@@ -525,10 +525,7 @@ class EngineWidget:
         self.engine = engine
 
     def default_app_id(self) -> str:
-        row = self.engine.desk.query_one("SELECT app_id FROM apps ORDER BY app_id LIMIT 1")
-        if row is None:
-            raise NotFound("the desk has no app configured")
-        return str(row[0])
+        return self.engine.first_app_id()
 
     def init_session(self, app_id: str) -> SessionStart:
         return self.engine.init_session(app_id)

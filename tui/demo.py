@@ -114,8 +114,7 @@ def demo_clock(db: Path) -> OffsetClock:
         with contextlib.suppress(ValueError):
             return OffsetClock(int(epoch.read_text().strip()))
     with Desk.open(db, create=False) as desk:
-        row = desk.query_one("SELECT max(at) FROM events WHERE kind = 'desk.built'")
-    built_at = row[0] if row and row[0] is not None else None
+        built_at = desk.last_event_at("desk.built")
     offset = 0 if built_at is None else SystemClock().now_ms() - int(built_at)
     epoch.write_text(f"{offset}\n")
     return OffsetClock(offset)

@@ -14,6 +14,7 @@ import logging
 
 from starlette.concurrency import run_in_threadpool
 
+from core.queries import agents_available
 from core.store import Desk
 
 log = logging.getLogger("gladdesk.web")
@@ -54,8 +55,7 @@ class EventHub:
             self._poke.set()
 
     def _agents_available(self) -> bool:
-        row = self.desk.query_one("SELECT count(*) FROM agents WHERE available = 1")
-        return bool(row and row[0])
+        return agents_available(self.desk)
 
     async def run(self) -> None:
         """Poll until cancelled. Errors are logged and retried: a stream must not die of one."""

@@ -17,6 +17,8 @@ from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from core.errors import DeskError
+from core.keyring import desk_key_demo_only
+from core.queries import customer_emails
 from core.web.errors import ApiError, api_error_from_desk
 from core.web.state import WebState, web_state
 
@@ -38,11 +40,7 @@ def _static(name: str) -> str:
 def demo_desk(request: Request) -> WebState:
     """Only a desk signed with the demo-only key serves the portal."""
     state = web_state(request)
-    row = state.desk.query_one(
-        "SELECT demo_only FROM signing_keys WHERE source = 'desk' AND status = 'active'"
-        " ORDER BY created_at DESC LIMIT 1"
-    )
-    if row is None or not row[0]:
+    if not desk_key_demo_only(state.desk):
         raise ApiError(
             404,
             "not_found",
@@ -99,11 +97,7 @@ def portal_js() -> Response:
 
 @router.get("/api/customers")
 def customers(state: Demo) -> list[dict[str, str]]:
-    rows = state.desk.query(
-        "SELECT p.name, min(e.email) FROM profiles p JOIN profile_emails e ON e.profile_id = p.id"
-        " GROUP BY p.id ORDER BY p.id LIMIT ?",
-        (LISTED_CUSTOMERS,),
-    )
+    rows = customer_emails(state.desk, LISTED_CUSTOMERS)
     return [{"name": name, "email": email} for name, email in rows]
 
 

@@ -12,6 +12,7 @@ from fastapi import Request
 from starlette.concurrency import run_in_threadpool
 
 from core.engine import Engine
+from core.queries import app_origins
 from core.store import Desk
 from core.web.hub import EventHub
 from core.web.limits import FailureLimiter
@@ -77,7 +78,7 @@ class WebState:
         if time.monotonic() - loaded_at < ORIGINS_TTL_S:
             return origins
         origins = {}
-        for app_id, raw in self.desk.query("SELECT app_id, allowed_origins FROM apps"):
+        for app_id, raw in app_origins(self.desk):
             try:
                 listed = json.loads(raw)
             except ValueError:

@@ -1,10 +1,13 @@
 """The boundaries: core is the headless desk and imports none of sim, cli or tui; sim runs
-without the terminal UI; the CLI loads Textual only for its terminal commands."""
+without the terminal UI; the CLI loads Textual only for its terminal commands; SQL lives in
+core's store layer, never in the web routers, the console, the CLI or the simulation."""
 
 from __future__ import annotations
 
+import ast
 import json
 import pkgutil
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -108,3 +111,42 @@ def test_the_terminal_commands_are_registered() -> None:
     from cli.main import main
 
     assert {"console", "demo", "train", "report", "serve", "feed"} <= set(main.commands)
+
+
+#: Where SQL must never appear: it belongs in core's store layer (core/store.py,
+#: core/queries.py, core/keyring.py, core/seed.py, the engine), so a second store backend has
+#: one place to look.
+SQL_FREE = ("core/web", "tui", "cli", "sim")
+SQL_RE = re.compile(r"\b(SELECT|INSERT INTO|UPDATE \w+ SET|DELETE FROM)\b")
+
+
+def _sql_literals(path: Path) -> list[str]:
+    """`line: text` of every string literal in `path` that holds an SQL statement."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    return [
+        f"{node.lineno}: {node.value[:60]!r}"
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Constant)
+        and isinstance(node.value, str)
+        and SQL_RE.search(node.value)
+    ]
+
+
+def _sources(folder: str) -> list[Path]:
+    return sorted((ROOT / folder).rglob("*.py"))
+
+
+@pytest.mark.parametrize("folder", SQL_FREE)
+def test_no_sql_outside_the_store_layer(folder: str) -> None:
+    assert _sources(folder), folder
+    found = {
+        str(path.relative_to(ROOT)): hits
+        for path in _sources(folder)
+        if (hits := _sql_literals(path))
+    }
+    assert found == {}, "move these statements into core's store layer"
+
+
+def test_the_sql_scan_finds_sql() -> None:
+    assert _sql_literals(ROOT / "core" / "queries.py")
+    assert _sql_literals(ROOT / "core" / "seed.py")
