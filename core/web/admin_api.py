@@ -217,4 +217,6 @@ async def authentication_report(
         # A whole-desk scan: always off the event loop, whatever `state.call` would do.
         return await run_in_threadpool(report_json, state.desk, since=since, until=until)
     except DeskError as exc:
-        raise api_error_from_desk(exc, attr="since") from None
+        # The message names the bad day first (`until: ...`); a bad range is about `since`.
+        attr = "until" if str(exc).startswith("until") else "since"
+        raise api_error_from_desk(exc, attr=attr) from None

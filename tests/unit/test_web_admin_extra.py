@@ -33,7 +33,9 @@ def test_the_report_needs_credentials_and_good_dates(
     assert client.get("/api/v1/reports/authentication").status_code == 401
     bad = client.get("/api/v1/reports/authentication?since=yesterday", headers=api_auth)
     assert bad.status_code == 400
-    assert error(bad)["code"] == "invalid"
+    assert (error(bad)["code"], error(bad)["attr"]) == ("invalid", "since")
+    bad_until = client.get("/api/v1/reports/authentication?until=2026-13-01", headers=api_auth)
+    assert (bad_until.status_code, error(bad_until)["attr"]) == (400, "until")
     reversed_range = client.get(
         "/api/v1/reports/authentication?since=2026-11-20&until=2026-10-01", headers=api_auth
     )
