@@ -23,11 +23,12 @@ _HOSTILE_CHARS = re.compile(
 )
 
 
-def _refuse_hostile(field: str, value: str) -> None:
-    """InvalidContact naming `field` and the first control, bidi or surrogate character."""
-    bad = _HOSTILE_CHARS.search(value)
+def first_refused(pattern: re.Pattern[str], value: str) -> str | None:
+    """`character N is U+XXXX, <what it is>` for the first character of `value` that
+    `pattern` refuses (controls, lone surrogates, bidi controls), or None. Never echoes it."""
+    bad = pattern.search(value)
     if bad is None:
-        return
+        return None
     code = ord(bad.group())
     if 0xD800 <= code <= 0xDFFF:
         what = "a lone surrogate, not valid Unicode"
@@ -35,7 +36,14 @@ def _refuse_hostile(field: str, value: str) -> None:
         what = "a control character"
     else:
         what = "a bidi control character"
-    raise InvalidContact(f"{field}: character {bad.start() + 1} is U+{code:04X}, {what}; remove it")
+    return f"character {bad.start() + 1} is U+{code:04X}, {what}"
+
+
+def _refuse_hostile(field: str, value: str) -> None:
+    """InvalidContact naming `field` and the first control, bidi or surrogate character."""
+    refused = first_refused(_HOSTILE_CHARS, value)
+    if refused is not None:
+        raise InvalidContact(f"{field}: {refused}; remove it")
 
 
 def normalize_email(value: object) -> str:

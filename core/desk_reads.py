@@ -139,8 +139,8 @@ class DeskReads(EngineBase):
             row = self._session_row(conn, session_id)
             if row["conversation_id"] is None:
                 return []
-            conv = self._conversation_row(conn, row["conversation_id"])
-            if not self._may_use(conn, row, conv, self.now):
+            conv = self._conversation_for(conn, session_id, row["conversation_id"])
+            if conv is None or not self._may_use(row, conv, self.now):
                 return []
         return [item for item in self.timeline(row["conversation_id"]) if item.type == "message"]
 

@@ -9,11 +9,12 @@ servers sharing the database file see it. Times come from `desk.clock` (ms).
 from __future__ import annotations
 
 import hashlib
+import re
 import sqlite3
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from core.contacts import first_name
+from core.contacts import first_name, first_refused
 from core.errors import Conflict, DeskError, NotFound
 from core.hooks import MAX_MESSAGE_CHARS, NoRules, RuleAction, RuleFacts, Rules
 from core.store import Desk, queue_key
@@ -24,6 +25,9 @@ if TYPE_CHECKING:
 #: How long a conversation held for login by a rule waits before going to the default inbox.
 DEFAULT_LOGIN_HOLD_S = 120
 OPEN_STATUSES = ("OPEN", "WAITING")
+#: What a message body may not hold: C0 controls but tab, newline and carriage return, and
+#: lone surrogates (not Unicode text). Bidi and other text is the customer's to write.
+_MESSAGE_REFUSED = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff]")
 
 
 class InvalidInput(DeskError):
@@ -50,17 +54,10 @@ def check_body(body: object) -> str:
             f"message: {len(text)} characters is over the limit of {MAX_MESSAGE_CHARS}"
         )
     if not text.isprintable():  # fast path: printable text has no controls or surrogates
-        import re
-
-        bad = re.search("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff]", text)
-        if bad is not None:
-            code = ord(bad.group())
-            what = (
-                "a lone surrogate, not valid Unicode" if code >= 0xD800 else "a control character"
-            )
+        refused = first_refused(_MESSAGE_REFUSED, text)
+        if refused is not None:
             raise InvalidInput(
-                f"message: character {bad.start() + 1} is U+{code:04X}, {what};"
-                " remove it and send again (tab and newline are fine)"
+                f"message: {refused}; remove it and send again (tab and newline are fine)"
             )
     return text
 
@@ -331,20 +328,12 @@ class EngineBase:
             (session_id, conversation_id, via, self.now),
         )
 
-    def _may_use(
-        self, conn: sqlite3.Connection, session: sqlite3.Row, conv: sqlite3.Row, now: int
-    ) -> bool:
+    def _may_use(self, session: sqlite3.Row, conv: sqlite3.Row, now: int) -> bool:
         """A session reads and writes the conversations it started, plus, while TRUSTED, open
-        conversations of its verified profile on its app in which trust was proven."""
-        # `in` on a sqlite3.Row looks at values, hence keys().
-        if "via" in conv.keys():  # noqa: SIM118 - read with the conversation
-            via = conv["via"]
-        else:
-            access = conn.execute(
-                "SELECT via FROM session_access WHERE session_id = ? AND conversation_id = ?",
-                (session["id"], conv["id"]),
-            ).fetchone()
-            via = None if access is None else access[0]
+        conversations of its verified profile on its app in which trust was proven.
+
+        `conv` comes from `_conversation_for`, with the session's access (`via`)."""
+        via = conv["via"]
         if via is None:
             return False
         if via == "started":
@@ -358,13 +347,14 @@ class EngineBase:
         )
 
     def _conversation_for(
-        self, conn: sqlite3.Connection, session: sqlite3.Row
+        self, conn: sqlite3.Connection, session_id: str, conversation_id: int
     ) -> sqlite3.Row | None:
-        """The session's current conversation with its access (`via`), in one read."""
+        """A conversation with the session's access to it (`via`: started, trusted or None),
+        in one read."""
         row: sqlite3.Row | None = conn.execute(
             "SELECT c.*, a.via FROM conversations c LEFT JOIN session_access a"
             " ON a.conversation_id = c.id AND a.session_id = ? WHERE c.id = ?",
-            (session["id"], session["conversation_id"]),
+            (session_id, conversation_id),
         ).fetchone()
         return row
 
@@ -518,17 +508,9 @@ class EngineBase:
         """Mark an identity change in the session's conversation, if it is still open."""
         if conversation_id is None:
             return
-        status = conn.execute(
-            "SELECT status FROM conversations WHERE id = ?", (conversation_id,)
-        ).fetchone()
-        if status is None or status[0] == "CLOSED":
-            return
-        access = conn.execute(
-            "SELECT 1 FROM session_access WHERE session_id = ? AND conversation_id = ?",
-            (session_id, conversation_id),
-        ).fetchone()
-        if access is None:
-            return  # never the session's to write in
+        conv = self._conversation_for(conn, session_id, conversation_id)
+        if conv is None or conv["status"] == "CLOSED" or conv["via"] is None:
+            return  # closed, or never the session's to write in
         self._insert_item(
             conn,
             conversation_id,

@@ -287,9 +287,7 @@ class WidgetSessions(EngineBase):
             )
         conv = None
         if conversation_id is not None:
-            conv = conn.execute(
-                "SELECT * FROM conversations WHERE id = ?", (conversation_id,)
-            ).fetchone()
+            conv = self._conversation_for(conn, session_id, conversation_id)
         becomes_trusted = state == "TRUSTED" and source == "jwt" and not was_trusted_now
         trust_late_in = row["trust_late_in"] if not switched else None
         if state != "TRUSTED":
@@ -324,7 +322,7 @@ class WidgetSessions(EngineBase):
             )
         session = self._session_row(conn, session_id)
         if conv is not None and (
-            conv["status"] == "CLOSED" or not self._may_use(conn, session, conv, now)
+            conv["status"] == "CLOSED" or not self._may_use(session, conv, now)
         ):
             conv = None
         if conv is None:
@@ -535,9 +533,9 @@ class WidgetSessions(EngineBase):
                 row = self._session_row(conn, session_id)
             conv = None
             if row["conversation_id"] is not None:
-                conv = self._conversation_for(conn, row)
+                conv = self._conversation_for(conn, session_id, row["conversation_id"])
                 if conv is not None and (
-                    conv["status"] == "CLOSED" or not self._may_use(conn, row, conv, now)
+                    conv["status"] == "CLOSED" or not self._may_use(row, conv, now)
                 ):
                     conv = None
             if conv is None:
