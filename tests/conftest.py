@@ -4,11 +4,16 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
 
+from core.api_users import add_api_user
 from core.clock import ManualClock
 from core.engine import Engine
 from core.store import Desk
+from core.web import create_app
+from sim.demo_desk import build_demo
 from tests.helpers import seed_desk
+from tests.web_helpers import basic, copy_desk
 
 
 @pytest.fixture
@@ -27,3 +32,29 @@ def desk(tmp_path: Path, clock: ManualClock) -> Iterator[Desk]:
 @pytest.fixture
 def engine(desk: Desk) -> Engine:
     return Engine(desk)
+
+
+# -- the demo desk, shared by the web, feed and security tests ---------------------------
+
+
+@pytest.fixture(scope="module")
+def built_demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_demo(tmp_path_factory.mktemp("built") / "demo.db")
+
+
+@pytest.fixture
+def demo_db(built_demo: Path, tmp_path: Path) -> Path:
+    return copy_desk(built_demo, tmp_path)
+
+
+@pytest.fixture
+def client(demo_db: Path) -> Iterator[TestClient]:
+    with TestClient(create_app(demo_db)) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def api_auth(demo_db: Path) -> dict[str, str]:
+    with Desk.open(demo_db, create=False) as desk:
+        token = add_api_user(desk, "Backend@Retale.example")
+    return basic("backend@retale.example", token)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import sqlite3
 import stat
 import threading
@@ -29,8 +28,7 @@ from core.contacts import InvalidContact, normalize_email, normalize_name, norma
 from core.engine import Engine, InvalidInput
 from core.identity import Keyring
 from core.store import Desk
-from core.web import create_app, widget_api
-from sim.demo_desk import build_demo
+from core.web import widget_api
 from tests.e2e.server import free_port, start_server
 from tests.helpers import seed_desk
 
@@ -48,24 +46,6 @@ TABLES = (
 #: Far past 2**63 - 1: int() of it overflowed SQLite and killed the event stream.
 HUGE_EVENT_ID = "9223372036854775808"
 BIG_TOKEN = "eyJ" + "a" * 20_000  # over the 8 KiB token limit, under the 32 KiB body limit
-
-
-@pytest.fixture(scope="module")
-def built_demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_demo(tmp_path_factory.mktemp("built") / "demo.db")
-
-
-@pytest.fixture
-def demo_db(built_demo: Path, tmp_path: Path) -> Path:
-    for source in built_demo.parent.glob(built_demo.name + "*"):
-        shutil.copy(source, tmp_path / source.name)
-    return tmp_path / built_demo.name
-
-
-@pytest.fixture
-def client(demo_db: Path) -> Iterator[TestClient]:
-    with TestClient(create_app(demo_db)) as test_client:
-        yield test_client
 
 
 def desk_rows(db: Path, tables: tuple[str, ...] = TABLES) -> dict[str, list[tuple[Any, ...]]]:

@@ -19,7 +19,6 @@ import pytest
 from click.testing import CliRunner
 
 from cli.main import main
-from sim.demo_desk import build_demo
 from tests.e2e.server import free_port, start_server
 
 pytestmark = pytest.mark.e2e
@@ -34,11 +33,6 @@ class Server:
     db: Path
     token: str
     unused_db: Path  # what --db points at: a feed over HTTP must not create it
-
-
-@pytest.fixture(scope="module")
-def built_demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_demo(tmp_path_factory.mktemp("built") / "demo.db")
 
 
 def cli(*args: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:

@@ -8,7 +8,7 @@ from fastapi.testclient import TestClient
 
 from core.report import report_json
 from core.store import Desk
-from tests.unit.web_helpers import error
+from tests.web_helpers import error
 
 
 def test_the_report_endpoint_matches_the_library(

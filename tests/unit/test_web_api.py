@@ -25,7 +25,7 @@ from core.store import Desk
 from core.web import create_app
 from core.web.limits import MAX_BODY_BYTES, FailureLimiter
 from tests.helpers import seed_desk
-from tests.unit.web_helpers import basic, error
+from tests.web_helpers import basic, error
 
 JULIE = "julie.martin@example.org"
 OMAR = "omar.nguyen@mail.example.net"

@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import json
 import queue
-import shutil
 import socket
 import threading
 import time
@@ -28,25 +27,12 @@ from core.engine import Engine
 from core.identity import Keyring
 from core.store import Desk
 from core.web import create_app
-from sim.demo_desk import build_demo
 
 JULIE = "julie.martin@example.org"
 OMAR = "omar.nguyen@mail.example.net"
 WAIT_S = 10.0
 #: The app the current `serving()` block runs (to look at its state).
 SERVED: list[Any] = []
-
-
-@pytest.fixture(scope="module")
-def built_demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_demo(tmp_path_factory.mktemp("built") / "demo.db")
-
-
-@pytest.fixture
-def demo_db(built_demo: Path, tmp_path: Path) -> Path:
-    for source in built_demo.parent.glob(built_demo.name + "*"):
-        shutil.copy(source, tmp_path / source.name)
-    return tmp_path / built_demo.name
 
 
 def free_port() -> int:

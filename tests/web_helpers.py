@@ -1,4 +1,4 @@
-"""Helpers of the in-process web tests (tests/unit/test_web_*.py)."""
+"""Helpers of the in-process web tests (tests/unit/test_web_*.py, tests/security/)."""
 
 from __future__ import annotations
 
