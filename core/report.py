@@ -23,8 +23,8 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from core.errors import DeskError
-from core.schema import TRUST_PATHS
 from core.store import Desk
+from core.store.schema import TRUST_PATHS
 
 DAY_MS = 86_400_000
 EPOCH = date(1970, 1, 1)

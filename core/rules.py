@@ -51,7 +51,7 @@ from typing import TYPE_CHECKING, Any
 from core.contacts import MAX_NAME_LENGTH
 from core.errors import FileLineError
 from core.hooks import MAX_MESSAGE_CHARS, RuleAction, RuleFacts
-from core.schema import IDENTITY_SOURCES, IDENTITY_STATES
+from core.store.schema import IDENTITY_SOURCES, IDENTITY_STATES
 
 if TYPE_CHECKING:
     from core.store import Desk

@@ -15,11 +15,10 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from core import seed
 from core.clock import ManualClock, parse_iso
 from core.contacts import normalize_email, normalize_name, normalize_phone
 from core.errors import DeskError
-from core.store import Desk, queue_key
+from core.store import Desk, queue_key, seed
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = PROJECT_ROOT / "fixtures"

@@ -20,9 +20,9 @@ from textual.worker import Worker, WorkerState
 from core.clock import Clock
 from core.engine import Engine
 from core.errors import DeskError, NotFound
-from core.queries import AgentEntry, agents, inboxes
 from core.report import authentication_report
 from core.store import Desk, Event
+from core.store.directory import AgentEntry, agents, inboxes
 from tui.base import DeskAppBase, PaletteCommand
 from tui.bindings import DESK_APP, bindings_for
 from tui.commands import DeskCommands

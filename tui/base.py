@@ -16,8 +16,8 @@ from textual.app import App
 if TYPE_CHECKING:
     from core.clock import Clock
     from core.engine import Engine
-    from core.queries import AgentEntry
     from core.store import Desk
+    from core.store.directory import AgentEntry
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,7 +13,7 @@ from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.content import Content
 
 from core.errors import DeskError
-from core.queries import search_profiles
+from core.store.profiles import search_profiles
 from tui.base import DeskAppBase, PaletteCommand
 from tui.text import clean_line
 

@@ -14,8 +14,8 @@ import logging
 
 from starlette.concurrency import run_in_threadpool
 
-from core.queries import agents_available
 from core.store import Desk
+from core.store.directory import agents_available
 
 log = logging.getLogger("gladdesk.web")
 

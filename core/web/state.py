@@ -12,8 +12,8 @@ from fastapi import Request
 from starlette.concurrency import run_in_threadpool
 
 from core.engine import Engine
-from core.queries import app_origins
 from core.store import Desk
+from core.store.directory import app_origins
 from core.web.hub import EventHub
 from core.web.limits import FailureLimiter
 

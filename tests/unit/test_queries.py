@@ -10,16 +10,10 @@ import pytest
 
 from core.clock import ManualClock
 from core.errors import NotFound
-from core.queries import (
-    InvalidQuery,
-    QueueFilter,
-    queue_count,
-    queue_index,
-    queue_page,
-    search_profiles,
-    timeline_page,
-)
 from core.store import Desk, queue_key
+from core.store.profiles import search_profiles
+from core.store.queue import InvalidQuery, QueueFilter, queue_count, queue_index, queue_page
+from core.store.timeline import timeline_page
 from tests.helpers import one_row, seed_desk
 
 STATUSES = ("OPEN", "WAITING", "CLOSED")

@@ -10,8 +10,8 @@ import pytest
 
 from core.clock import ManualClock
 from core.errors import StoreError
-from core.schema import SCHEMA_VERSION
 from core.store import Desk
+from core.store.schema import SCHEMA_VERSION
 from tests.helpers import one_row
 
 

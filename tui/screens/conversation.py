@@ -20,8 +20,8 @@ from textual.widgets import Footer, Header, Input
 from core.engine import MAX_MESSAGE_CHARS
 from core.errors import DeskError
 from core.models import ConversationView, PastConversation, TimelineItem
-from core.queries import timeline_page
 from core.store import Event
+from core.store.timeline import timeline_page
 from tui.base import DeskAppBase, PaletteCommand
 from tui.bindings import CONVERSATION_SCREEN, bindings_for
 from tui.screens.dialogs import ConfirmScreen, TransferScreen

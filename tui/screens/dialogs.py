@@ -14,8 +14,8 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, OptionList, Static
 from textual.widgets.option_list import Option
 
-from core.queries import ProfileHit, search_profiles
 from core.store import Desk
+from core.store.profiles import ProfileHit, search_profiles
 from tui.bindings import CONFIRM_SCREEN, HELP_SCREEN, SEARCH_SCREEN, TRANSFER_SCREEN, bindings_for
 from tui.format import GLYPH
 from tui.text import clean_line

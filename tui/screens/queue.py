@@ -11,8 +11,8 @@ from textual.app import ComposeResult
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 
-from core.queries import QueueFilter
 from core.store import Event
+from core.store.queue import QueueFilter
 from tui.base import DeskAppBase, PaletteCommand
 from tui.bindings import QUEUE_SCREEN, bindings_for
 from tui.text import clean_line

@@ -22,8 +22,8 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from core.clock import Clock
-from core.queries import QueueFilter, QueueIndex, QueueRow, queue_index, queue_page
 from core.store import Desk
+from core.store.queue import QueueFilter, QueueIndex, QueueRow, queue_index, queue_page
 from tui.bindings import QUEUE_LIST, bindings_for
 from tui.format import GLYPH, badge, badge_kind, fit, fit_right, waiting
 from tui.text import clean_line

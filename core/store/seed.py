@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping, Sequence
 
-from core.store import Desk
+from core.store.desk import Desk
 
 #: The columns of a seeded conversation, every one required (`add_conversation`).
 CONVERSATION_COLUMNS = (

@@ -19,10 +19,10 @@ import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
-from core.errors import DeskError, NotFound
-from core.models import Glyph, TimelineItem, glyph, identity_state_at
-from core.schema import CONVERSATION_STATUSES
-from core.store import Desk
+from core.errors import DeskError
+from core.models import Glyph, glyph, identity_state_at
+from core.store.desk import Desk
+from core.store.schema import CONVERSATION_STATUSES
 
 #: The key of one queue row: its position in queue order.
 QueueKey = tuple[int, int]  # (queue_key, id)
@@ -177,7 +177,7 @@ def _check_key(key: object, name: str) -> QueueKey | None:
     return key
 
 
-def _check_limit(limit: object) -> int:
+def check_limit(limit: object) -> int:
     if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= MAX_PAGE:
         raise InvalidQuery(f"page size must be a number from 1 to {MAX_PAGE}")
     return limit
@@ -202,7 +202,7 @@ def queue_page(
         _check_key(after, "after"),
         _check_key(before, "before"),
     )
-    limit = _check_limit(limit)
+    limit = check_limit(limit)
     if sum(k is not None for k in (start, after, before)) > 1:
         raise InvalidQuery("queue page: give at most one of start, after, before")
     descending = before is not None
@@ -263,7 +263,7 @@ class QueueIndex:
 
 def queue_index(desk: Desk, queue: QueueFilter, *, every: int = 64) -> QueueIndex:
     """Count the queue and record a page directory, in one snapshot (one index scan)."""
-    every = _check_limit(every)
+    every = check_limit(every)
     anchors: list[QueueKey] = []
     total = 0
     with desk.reading() as conn:
@@ -283,217 +283,3 @@ def queue_count(desk: Desk, queue: QueueFilter) -> int:
             ).fetchone()
             total += int(row[0])
     return total
-
-
-# -- timelines --------------------------------------------------------------------------------
-
-
-def timeline_page(
-    desk: Desk,
-    conversation_id: int,
-    *,
-    before_id: int | None = None,
-    after_id: int | None = None,
-    limit: int = 200,
-) -> tuple[str, list[TimelineItem]]:
-    """Up to `limit` timeline items in order, and the conversation's status.
-
-    `before_id`: the items just before it (older); `after_id`: the ones after it (newer);
-    neither: the latest `limit` items. Glyphs follow the status at read time.
-    """
-    if not isinstance(conversation_id, int) or isinstance(conversation_id, bool):
-        raise InvalidQuery("conversation: expected a numeric id")
-    limit = _check_limit(limit)
-    for name, value in (("before_id", before_id), ("after_id", after_id)):
-        if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
-            raise InvalidQuery(f"timeline page: {name} must be a number")
-    if before_id is not None and after_id is not None:
-        raise InvalidQuery("timeline page: give before_id or after_id, not both")
-    sql = (
-        f"SELECT {TimelineItem.COLUMNS} FROM items i LEFT JOIN agents a ON a.id = i.agent_id"
-        " WHERE i.conversation_id = ?"
-    )
-    with desk.reading() as conn:
-        conv = conn.execute(
-            "SELECT status FROM conversations WHERE id = ?", (conversation_id,)
-        ).fetchone()
-        if conv is None:
-            raise NotFound(f"no conversation {conversation_id}")
-        status = str(conv[0])
-        if after_id is not None:
-            rows = conn.execute(
-                sql + " AND i.id > ? ORDER BY i.id LIMIT ?", (conversation_id, after_id, limit)
-            ).fetchall()
-        else:
-            bound = " AND i.id < ?" if before_id is not None else ""
-            params: tuple[object, ...] = (conversation_id,)
-            if before_id is not None:
-                params += (before_id,)
-            rows = conn.execute(
-                sql + bound + " ORDER BY i.id DESC LIMIT ?", (*params, limit)
-            ).fetchall()
-            rows.reverse()
-    items = [TimelineItem.from_row(row, status) for row in rows]
-    return status, items
-
-
-# -- directory lookups --------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class AgentEntry:
-    id: int
-    handle: str
-    name: str
-    available: bool
-
-
-def agents(desk: Desk) -> list[AgentEntry]:
-    rows = desk.query("SELECT id, handle, name, available FROM agents ORDER BY handle")
-    return [AgentEntry(int(r[0]), str(r[1]), str(r[2]), bool(r[3])) for r in rows]
-
-
-def agents_available(desk: Desk) -> bool:
-    """Whether any agent is marked available."""
-    row = desk.query_one("SELECT count(*) FROM agents WHERE available = 1")
-    return bool(row and row[0])
-
-
-def app_origins(desk: Desk) -> list[tuple[str, str]]:
-    """(app id, `allowed_origins` as stored: a JSON list, unchecked) of every app."""
-    return [(str(r[0]), r[1]) for r in desk.query("SELECT app_id, allowed_origins FROM apps")]
-
-
-def inboxes(desk: Desk) -> list[tuple[int, str]]:
-    """(id, name) of every inbox, in creation order."""
-    return [(int(r[0]), str(r[1])) for r in desk.query("SELECT id, name FROM inboxes ORDER BY id")]
-
-
-def customer_name(desk: Desk, conversation_id: int) -> str:
-    row = desk.query_one(
-        "SELECT p.name FROM conversations c JOIN profiles p ON p.id = c.profile_id WHERE c.id = ?",
-        (conversation_id,),
-    )
-    if row is None:
-        raise NotFound(f"no conversation {conversation_id}")
-    return str(row[0])
-
-
-def customer_emails(desk: Desk, limit: int) -> list[tuple[str, str]]:
-    """(name, smallest email) of the first `limit` profiles with an email, by profile id."""
-    rows = desk.query(
-        "SELECT p.name, min(e.email) FROM profiles p JOIN profile_emails e ON e.profile_id = p.id"
-        " GROUP BY p.id ORDER BY p.id LIMIT ?",
-        (limit,),
-    )
-    return [(r[0], r[1]) for r in rows]
-
-
-# -- profile search -----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class ProfileHit:
-    """A customer profile found by search, with their latest conversation."""
-
-    id: int
-    name: str
-    emails: tuple[str, ...]
-    phones: tuple[str, ...]
-    conversations: int
-    latest_conversation_id: int | None
-    latest_status: str | None
-    matched: str  # "name", "email" or "phone"
-
-
-def _prefix_bounds(prefix: str) -> tuple[str, str]:
-    return prefix, prefix + "\U0010ffff"
-
-
-def _like_escape(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
-def search_profiles(desk: Desk, text: object, *, limit: int = 20) -> list[ProfileHit]:
-    """Profiles whose name, email or phone matches `text`.
-
-    Emails and phones match by prefix on their primary keys (an `@` or a leading `+`/digit
-    says which); names match by prefix through the NOCASE index, then anywhere in the name.
-    """
-    if not isinstance(text, str):
-        raise InvalidQuery("search: expected text")
-    limit = _check_limit(limit)
-    query = " ".join(text.split())
-    if not query:
-        return []
-    if len(query) > MAX_SEARCH_CHARS:
-        raise InvalidQuery(f"search: longer than {MAX_SEARCH_CHARS} characters")
-    found: dict[int, str] = {}
-    with desk.reading() as conn:
-        compact = query.replace(" ", "").replace("-", "").replace("(", "").replace(")", "")
-        if "@" in query:
-            low, high = _prefix_bounds(query.lower())
-            for (profile_id,) in conn.execute(
-                "SELECT profile_id FROM profile_emails WHERE email >= ? AND email < ?"
-                " ORDER BY email LIMIT ?",
-                (low, high, limit),
-            ):
-                found.setdefault(int(profile_id), "email")
-        elif compact.lstrip("+").isdigit():
-            digits = compact.lstrip("+")
-            low, high = _prefix_bounds("+" + digits)
-            for (profile_id,) in conn.execute(
-                "SELECT profile_id FROM profile_phones WHERE phone >= ? AND phone < ?"
-                " ORDER BY phone LIMIT ?",
-                (low, high, limit),
-            ):
-                found.setdefault(int(profile_id), "phone")
-        if len(found) < limit:
-            pattern = _like_escape(query)
-            for (profile_id,) in conn.execute(
-                "SELECT id FROM profiles WHERE name LIKE ? ESCAPE '\\' ORDER BY name, id LIMIT ?",
-                (pattern + "%", limit),
-            ):
-                found.setdefault(int(profile_id), "name")
-        if len(found) < limit and len(query) >= 2:
-            for (profile_id,) in conn.execute(
-                "SELECT id FROM profiles WHERE name LIKE ? ESCAPE '\\' ORDER BY name, id LIMIT ?",
-                ("%" + _like_escape(query) + "%", limit),
-            ):
-                found.setdefault(int(profile_id), "name")
-        hits = [_profile_hit(conn, profile_id, how) for profile_id, how in found.items()]
-    return hits[:limit]
-
-
-def _profile_hit(conn: sqlite3.Connection, profile_id: int, matched: str) -> ProfileHit:
-    name = conn.execute("SELECT name FROM profiles WHERE id = ?", (profile_id,)).fetchone()[0]
-    emails = tuple(
-        r[0]
-        for r in conn.execute(
-            "SELECT email FROM profile_emails WHERE profile_id = ? ORDER BY email", (profile_id,)
-        )
-    )
-    phones = tuple(
-        r[0]
-        for r in conn.execute(
-            "SELECT phone FROM profile_phones WHERE profile_id = ? ORDER BY phone", (profile_id,)
-        )
-    )
-    count = conn.execute(
-        "SELECT count(*) FROM conversations WHERE profile_id = ?", (profile_id,)
-    ).fetchone()[0]
-    latest = conn.execute(
-        "SELECT id, status FROM conversations WHERE profile_id = ?"
-        " ORDER BY status = 'CLOSED', created_at DESC, id DESC LIMIT 1",
-        (profile_id,),
-    ).fetchone()
-    return ProfileHit(
-        id=profile_id,
-        name=str(name),
-        emails=emails,
-        phones=phones,
-        conversations=int(count),
-        latest_conversation_id=None if latest is None else int(latest[0]),
-        latest_status=None if latest is None else str(latest[1]),
-        matched=matched,
-    )

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from core.clock import Clock, SystemClock
 from core.errors import StoreError
-from core.schema import SCHEMA_VERSION, migrate, schema_version
+from core.store.schema import SCHEMA_VERSION, migrate, schema_version
 
 SQLITE_HEADER = b"SQLite format 3\x00"
 BUSY_TIMEOUT_MS = 10_000

@@ -1,0 +1,57 @@
+"""Directory lookups: agents, apps, inboxes, customers' names and emails."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from core.errors import NotFound
+from core.store.desk import Desk
+
+
+@dataclass(frozen=True, slots=True)
+class AgentEntry:
+    id: int
+    handle: str
+    name: str
+    available: bool
+
+
+def agents(desk: Desk) -> list[AgentEntry]:
+    rows = desk.query("SELECT id, handle, name, available FROM agents ORDER BY handle")
+    return [AgentEntry(int(r[0]), str(r[1]), str(r[2]), bool(r[3])) for r in rows]
+
+
+def agents_available(desk: Desk) -> bool:
+    """Whether any agent is marked available."""
+    row = desk.query_one("SELECT count(*) FROM agents WHERE available = 1")
+    return bool(row and row[0])
+
+
+def app_origins(desk: Desk) -> list[tuple[str, str]]:
+    """(app id, `allowed_origins` as stored: a JSON list, unchecked) of every app."""
+    return [(str(r[0]), r[1]) for r in desk.query("SELECT app_id, allowed_origins FROM apps")]
+
+
+def inboxes(desk: Desk) -> list[tuple[int, str]]:
+    """(id, name) of every inbox, in creation order."""
+    return [(int(r[0]), str(r[1])) for r in desk.query("SELECT id, name FROM inboxes ORDER BY id")]
+
+
+def customer_name(desk: Desk, conversation_id: int) -> str:
+    row = desk.query_one(
+        "SELECT p.name FROM conversations c JOIN profiles p ON p.id = c.profile_id WHERE c.id = ?",
+        (conversation_id,),
+    )
+    if row is None:
+        raise NotFound(f"no conversation {conversation_id}")
+    return str(row[0])
+
+
+def customer_emails(desk: Desk, limit: int) -> list[tuple[str, str]]:
+    """(name, smallest email) of the first `limit` profiles with an email, by profile id."""
+    rows = desk.query(
+        "SELECT p.name, min(e.email) FROM profiles p JOIN profile_emails e ON e.profile_id = p.id"
+        " GROUP BY p.id ORDER BY p.id LIMIT ?",
+        (limit,),
+    )
+    return [(r[0], r[1]) for r in rows]
