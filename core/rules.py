@@ -49,8 +49,8 @@ from string import Formatter
 from typing import TYPE_CHECKING, Any
 
 from core.contacts import MAX_NAME_LENGTH
+from core.engine.hooks import MAX_MESSAGE_CHARS, RuleAction, RuleFacts
 from core.errors import FileLineError
-from core.hooks import MAX_MESSAGE_CHARS, RuleAction, RuleFacts
 from core.store.schema import IDENTITY_SOURCES, IDENTITY_STATES
 
 if TYPE_CHECKING:

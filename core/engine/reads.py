@@ -7,7 +7,7 @@ from typing import Any
 
 from core.clock import iso
 from core.contacts import normalize_email, normalize_phone
-from core.engine_base import EngineBase, trusted_now
+from core.engine.base import EngineBase, trusted_now
 from core.errors import NotFound
 from core.models import (
     ConversationView,

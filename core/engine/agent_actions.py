@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from core.engine_base import (
+from core.engine.base import (
     EngineBase,
     InvalidInput,
     check_body,

@@ -9,7 +9,7 @@ import sqlite3
 from typing import TYPE_CHECKING, Any
 
 from core.contacts import first_name, normalize_email, normalize_name, normalize_phone
-from core.engine_base import (
+from core.engine.base import (
     DEFAULT_LOGIN_HOLD_S,
     EngineBase,
     InvalidInput,

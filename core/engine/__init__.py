@@ -1,16 +1,15 @@
 """The conversation engine: widget sessions, identity, per-message trust, routing, agent actions.
 
-`Engine` puts together the shared machinery (`core.engine_base`), the widget sessions
-(`core.sessions`), the agent actions (`core.agent_actions`) and the reads
-(`core.desk_reads`). Every public method is one transaction and appends to the `events`
+`Engine` puts together the shared machinery (`core.engine.base`), the widget sessions
+(`core.engine.sessions`), the agent actions (`core.engine.agent_actions`) and the reads
+(`core.engine.reads`). Every public method is one transaction and appends to the `events`
 change feed, so consoles and servers sharing the database file see it.
 """
 
 from __future__ import annotations
 
-from core.agent_actions import AgentActions
-from core.desk_reads import DeskReads
-from core.engine_base import (
+from core.engine.agent_actions import AgentActions
+from core.engine.base import (
     DEFAULT_LOGIN_HOLD_S,
     MAX_MESSAGE_CHARS,
     OPEN_STATUSES,
@@ -23,7 +22,8 @@ from core.engine_base import (
     hash_token,
     render,
 )
-from core.sessions import WidgetSessions
+from core.engine.reads import DeskReads
+from core.engine.sessions import WidgetSessions
 
 __all__ = [
     "DEFAULT_LOGIN_HOLD_S",

@@ -1,7 +1,7 @@
 """The engine's shared machinery: lookups, timeline items, conversation rows, routing, rules.
 
-`core.engine.Engine` is `EngineBase` plus the widget sessions (`core.sessions`), the agent
-actions (`core.agent_actions`) and the reads (`core.desk_reads`). Every public method of
+`core.engine.Engine` is `EngineBase` plus the widget sessions (`core.engine.sessions`), the agent
+actions (`core.engine.agent_actions`) and the reads (`core.engine.reads`). Every public method of
 the engine is one transaction and appends to the `events` change feed, so consoles and
 servers sharing the database file see it. Times come from `desk.clock` (ms).
 """
@@ -15,8 +15,8 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from core.contacts import first_name, first_refused
+from core.engine.hooks import MAX_MESSAGE_CHARS, NoRules, RuleAction, RuleFacts, Rules
 from core.errors import Conflict, DeskError, NotFound
-from core.hooks import MAX_MESSAGE_CHARS, NoRules, RuleAction, RuleFacts, Rules
 from core.store import Desk, queue_key
 
 if TYPE_CHECKING:
