@@ -35,7 +35,7 @@ def engine_messages(path: Path) -> tuple[float, int]:
     clock = ManualClock()
     desk = Desk.open(path, clock=clock)
     seed_desk(desk, agents=tuple(f"agent{n}" for n in range(20)), capacity=10_000)
-    engine = Engine(desk)
+    engine = Engine.for_desk(desk)
     start = engine.init_session("shop")
     engine.set_user(start.session_id, jwt=engine.keyring.mint(email="julie@example.com"))
     conversation_id = engine.send_message(start.session_id, "hello").conversation_id
@@ -88,7 +88,7 @@ def session_starts(path: Path, *, site_hs256: bool) -> float:
     clock = ManualClock()
     desk = Desk.open(path, clock=clock)
     seed_desk(desk, agents=tuple(f"agent{n}" for n in range(20)), capacity=10_000)
-    engine = Engine(desk)
+    engine = Engine.for_desk(desk)
     if site_hs256:
         secret = b"bench-site-secret-0123456789abcdef0123456789"
         engine.keyring.add_key(kid="site-1", alg="HS256", secret=secret)

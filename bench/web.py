@@ -175,7 +175,7 @@ def drive(
 def baseline(db: Path) -> float:
     """In-process messages/s on the same desk: the engine without HTTP."""
     desk = Desk.open(db, create=False)
-    engine = Engine(desk)
+    engine = Engine.for_desk(desk)
     sessions = []
     for n in range(CUSTOMERS):
         start = engine.init_session("retale")

@@ -229,7 +229,7 @@ def _customers_side(
 
         with open_desk(ctx) as desk:
             desk.clock = clock
-            yield Engine(desk)
+            yield Engine.for_desk(desk)
         return
     from sim.http_widget import FeedAborted, HttpWidget
 

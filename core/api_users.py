@@ -10,7 +10,7 @@ import hmac
 import secrets
 
 from core.contacts import normalize_email
-from core.engine.base import hash_token
+from core.engine.text import hash_token
 from core.errors import Conflict
 from core.store import Desk
 

@@ -492,7 +492,7 @@ class FeedController:
         try:
             with Desk.open(self.db_path, clock=self.clock, create=False) as desk:
                 self._feed = Feed(
-                    Engine(desk),
+                    Engine.for_desk(desk),
                     rate_per_min=self.rate_per_min,
                     duration_s=self.duration_s,
                     seed=self.seed,
@@ -673,7 +673,7 @@ class Rehearsal:
         self.close()
         self.clock = ManualClock(self.start_ms)
         self._desk = Desk.open(self._fresh_copy(), clock=self.clock, create=False)
-        self.engine = Engine(self._desk)
+        self.engine = Engine.for_desk(self._desk)
         self.run = ScriptRun(self.engine, self.scenario)
         self.position = 0
         self._last: StepOutcome | None = None

@@ -81,7 +81,7 @@ class DeskApp(DeskAppBase):
         self.queue_status = queue_status
         self.desk = desk
         self.clock = clock
-        self.engine = Engine(desk)
+        self.engine = Engine.for_desk(desk)
         self.agent = agent
         self.agent_id = self.engine.agent_id(agent)
         self.feed = feed

@@ -133,7 +133,7 @@ def run_headless(db: Path, *, duration: float, seed: int | None = None) -> FeedS
     controller_seed = seed if seed is not None else int.from_bytes(os.urandom(4), "big")
     with Desk.open(db, clock=demo_clock(db), create=False) as desk:
         feed = Feed(
-            Engine(desk),
+            Engine.for_desk(desk),
             rate_per_min=DEMO_FEED_RATE,
             duration_s=duration * DEMO_SPEED,
             seed=controller_seed,

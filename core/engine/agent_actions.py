@@ -4,40 +4,68 @@ from __future__ import annotations
 
 from typing import Any
 
-from core.engine.base import (
-    EngineBase,
-    InvalidInput,
-    check_body,
-)
-from core.errors import Conflict
+from core.engine.directory import Directory
+from core.engine.routing import Routing
+from core.engine.text import InvalidInput, check_body
+from core.engine.timeline import Timeline
+from core.errors import Conflict, NotFound
+from core.store import Desk, Row, Tx, conversations
+from core.store.directory import agent_row
 
 
-class AgentActions(EngineBase):
+def conversation_row(conn: Tx, conversation_id: object) -> Row:
+    """A conversation by id, checked: a number, and one that exists."""
+    if not isinstance(conversation_id, int) or isinstance(conversation_id, bool):
+        raise InvalidInput("conversation: expected a numeric id")
+    conv = conversations.get(conn, conversation_id)
+    if conv is None:
+        raise NotFound(f"no conversation {conversation_id}")
+    return conv
+
+
+def open_conversation(conn: Tx, conversation_id: object) -> Row:
+    conv = conversation_row(conn, conversation_id)
+    if conv["status"] == "CLOSED":
+        raise Conflict(f"conversation {conversation_id} is closed; reopen it first")
+    return conv
+
+
+class AgentActions:
     """Agent actions; each is one transaction with a timeline item and a change-feed row."""
+
+    def __init__(
+        self, desk: Desk, directory: Directory, timeline: Timeline, routing: Routing
+    ) -> None:
+        self.desk = desk
+        self.directory = directory
+        self.timeline = timeline
+        self.routing = routing
 
     def reply(self, conversation_id: int, agent: str, body: object) -> int:
         """An agent message. The conversation then waits on the customer."""
         text = check_body(body)
-        agent_id = self.agent_id(agent)
+        agent_id = self.directory.agent_id(agent)
         with self.desk.transaction() as conn:
-            conv = self._open_conversation(conn, conversation_id)
+            conv = open_conversation(conn, conversation_id)
             if conv["assignee_id"] is None:
-                self._assign(conn, conversation_id, self._agent_row(conn, agent_id))
-            item_id = self._insert_item(
+                self.routing.assign(conn, conversation_id, agent_row(conn, agent_id))
+            item_id = self.timeline.insert_item(
                 conn, conversation_id, type_="message", sender="agent", body=text, agent_id=agent_id
             )
-            self._update_conversation(
+            self.timeline.update(
                 conn, conversation_id, {"status": "WAITING", "waiting_since": None}, items_added=1
             )
             return item_id
 
     def send_login_prompt(self, conversation_id: int, agent: str) -> int:
         """A message carrying the app's login link, recorded as a login prompt."""
-        agent_id = self.agent_id(agent)
+        agent_id = self.directory.agent_id(agent)
         with self.desk.transaction() as conn:
-            conv = self._open_conversation(conn, conversation_id)
-            item_id = self._login_prompt(conn, conv["id"], agent_id=agent_id, sender="agent")
-            self._update_conversation(
+            conv = open_conversation(conn, conversation_id)
+            item_id = self.timeline.login_prompt(
+                conn, conv["id"], agent_id=agent_id, sender="agent"
+            )
+            self.timeline.update(
                 conn, conversation_id, {"status": "WAITING", "waiting_since": None}, items_added=2
             )
             return item_id
@@ -53,11 +81,11 @@ class AgentActions(EngineBase):
         """Move a conversation to another agent and/or inbox."""
         if to_agent is None and to_inbox is None:
             raise InvalidInput("transfer: name an agent or an inbox to transfer to")
-        self.agent_id(agent)
-        target_agent = self.agent_id(to_agent) if to_agent is not None else None
-        target_inbox = self.inbox_id(to_inbox) if to_inbox is not None else None
+        agent_id = self.directory.agent_id(agent)
+        target_agent = self.directory.agent_id(to_agent) if to_agent is not None else None
+        target_inbox = self.directory.inbox_id(to_inbox) if to_inbox is not None else None
         with self.desk.transaction() as conn:
-            conv = self._open_conversation(conn, conversation_id)
+            conv = open_conversation(conn, conversation_id)
             updates: dict[str, Any] = {}
             parts = []
             if target_inbox is not None and target_inbox != conv["inbox_id"]:
@@ -70,70 +98,57 @@ class AgentActions(EngineBase):
                 parts.append(f"agent {to_agent}")
             if not updates:
                 raise Conflict("transfer: the conversation is already there")
-            self._insert_item(
+            self.timeline.event(
                 conn,
                 conversation_id,
-                type_="event",
-                sender="system",
-                event="transferred",
-                body=f"Transferred by {agent} to " + " and ".join(parts),
-                agent_id=self.agent_id(agent),
+                "transferred",
+                f"Transferred by {agent} to " + " and ".join(parts),
+                agent_id=agent_id,
             )
-            self._update_conversation(conn, conversation_id, updates, items_added=1)
+            self.timeline.update(conn, conversation_id, updates, items_added=1)
 
     def close(self, conversation_id: int, agent: str, *, force: bool = False) -> None:
         """Close; a customer still waiting for a reply needs `force`."""
-        agent_id = self.agent_id(agent)
+        agent_id = self.directory.agent_id(agent)
         with self.desk.transaction() as conn:
-            conv = self._open_conversation(conn, conversation_id)
+            conv = open_conversation(conn, conversation_id)
             if conv["waiting_since"] is not None and not force:
                 raise Conflict(
                     f"conversation {conversation_id}: the customer is waiting for a reply;"
                     " close with force to close anyway"
                 )
-            self._insert_item(
+            self.timeline.event(
                 conn,
                 conversation_id,
-                type_="event",
-                sender="system",
-                event="closed",
-                body=f"Closed by {agent}" + (" while the customer waited" if force else ""),
+                "closed",
+                f"Closed by {agent}" + (" while the customer waited" if force else ""),
                 agent_id=agent_id,
             )
-            self._update_conversation(
+            self.timeline.update(
                 conn,
                 conversation_id,
-                {"status": "CLOSED", "waiting_since": None, "closed_at": self.now},
+                {"status": "CLOSED", "waiting_since": None, "closed_at": self.desk.clock.now_ms()},
                 items_added=1,
             )
             self.desk.emit("conversation.closed", conversation_id=conversation_id)
-            self.assign_queued(conn, limit=1)
+            self.routing.assign_queued(conn, limit=1)
 
     def reopen(self, conversation_id: int, agent: str) -> None:
-        agent_id = self.agent_id(agent)
+        agent_id = self.directory.agent_id(agent)
         with self.desk.transaction() as conn:
-            conv = self._conversation_row(conn, conversation_id)
+            conv = conversation_row(conn, conversation_id)
             if conv["status"] != "CLOSED":
                 raise Conflict(f"conversation {conversation_id} is not closed")
-            other = conn.execute(
-                "SELECT id FROM conversations WHERE profile_id = ? AND status != 'CLOSED'",
-                (conv["profile_id"],),
-            ).fetchone()
+            other = conversations.any_open(conn, conv["profile_id"])
             if other is not None:
                 raise Conflict(
                     f"conversation {conversation_id}: the customer already has open conversation"
-                    f" {other[0]}"
+                    f" {other}"
                 )
-            self._insert_item(
-                conn,
-                conversation_id,
-                type_="event",
-                sender="system",
-                event="reopened",
-                body=f"Reopened by {agent}",
-                agent_id=agent_id,
+            self.timeline.event(
+                conn, conversation_id, "reopened", f"Reopened by {agent}", agent_id=agent_id
             )
-            self._update_conversation(
+            self.timeline.update(
                 conn,
                 conversation_id,
                 {"status": "WAITING", "closed_at": None, "assignee_id": agent_id},

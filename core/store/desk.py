@@ -19,6 +19,11 @@ from core.clock import Clock, SystemClock
 from core.errors import StoreError
 from core.store.schema import SCHEMA_VERSION, migrate, schema_version
 
+#: A row as the store returns it (columns by name or position), and the open transaction the
+#: store's functions take: what the rest of the desk may know of the backend.
+Row = sqlite3.Row
+Tx = sqlite3.Connection
+
 SQLITE_HEADER = b"SQLite format 3\x00"
 BUSY_TIMEOUT_MS = 10_000
 #: queue_key of a conversation nobody waits on: its last activity pushed behind every waiting one.

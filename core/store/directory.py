@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from core.errors import NotFound
-from core.store.desk import Desk
+from core.store.desk import Desk, Row, Tx
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,3 +55,49 @@ def customer_emails(desk: Desk, limit: int) -> list[tuple[str, str]]:
         (limit,),
     )
     return [(r[0], r[1]) for r in rows]
+
+
+# -- the engine's lookups ---------------------------------------------------------------------
+
+
+def app_row(conn: Tx, app_id: str) -> Row | None:
+    row: Row | None = conn.execute("SELECT * FROM apps WHERE app_id = ?", (app_id,)).fetchone()
+    return row
+
+
+def app_ids(conn: Tx) -> list[str]:
+    """Every configured app id, in the order they were added."""
+    return [str(r[0]) for r in conn.execute("SELECT app_id FROM apps")]
+
+
+def agent_by_handle(conn: Tx, handle: str) -> tuple[int, str] | None:
+    """(id, name) of the agent with this handle."""
+    row = conn.execute("SELECT id, name FROM agents WHERE handle = ?", (handle,)).fetchone()
+    return None if row is None else (int(row[0]), str(row[1]))
+
+
+def agent_handles(conn: Tx) -> list[str]:
+    return [str(r[0]) for r in conn.execute("SELECT handle FROM agents ORDER BY handle")]
+
+
+def agent_row(conn: Tx, agent_id: int) -> Row:
+    row: Row = conn.execute("SELECT * FROM agents WHERE id = ?", (agent_id,)).fetchone()
+    return row
+
+
+def free_agents(conn: Tx) -> list[Row]:
+    """Available agents with spare capacity, least loaded first (then by id)."""
+    return conn.execute(
+        "SELECT id, handle, name FROM agents"
+        " WHERE available = 1 AND open_conversations < capacity"
+        " ORDER BY open_conversations, id"
+    ).fetchall()
+
+
+def inbox_by_name(conn: Tx, name: str) -> int | None:
+    row = conn.execute("SELECT id FROM inboxes WHERE name = ?", (name,)).fetchone()
+    return None if row is None else int(row[0])
+
+
+def inbox_name(conn: Tx, inbox_id: int) -> str:
+    return str(conn.execute("SELECT name FROM inboxes WHERE id = ?", (inbox_id,)).fetchone()[0])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 from dataclasses import dataclass
 
-from core.store.desk import Desk
+from core.store.desk import Desk, Row, Tx
 from core.store.queue import MAX_SEARCH_CHARS, InvalidQuery, check_limit
 
 
@@ -114,3 +114,61 @@ def _profile_hit(conn: sqlite3.Connection, profile_id: int, matched: str) -> Pro
         latest_status=None if latest is None else str(latest[1]),
         matched=matched,
     )
+
+
+# -- the engine's profile reads and writes ----------------------------------------------------
+
+
+def owner(conn: Tx, *, email: str | None = None, phone: str | None = None) -> Row | None:
+    """The profile owning this email (or, without one, this phone)."""
+    if email is not None:
+        sql = (
+            "SELECT p.* FROM profile_emails e JOIN profiles p ON p.id = e.profile_id"
+            " WHERE e.email = ?"
+        )
+        row: Row | None = conn.execute(sql, (email,)).fetchone()
+        return row
+    sql = (
+        "SELECT p.* FROM profile_phones f JOIN profiles p ON p.id = f.profile_id WHERE f.phone = ?"
+    )
+    row = conn.execute(sql, (phone,)).fetchone()
+    return row
+
+
+def insert(
+    conn: Tx, name: str, now: int, *, email: str | None = None, phone: str | None = None
+) -> int:
+    """A new profile, owning the email and/or phone given; returns its id."""
+    cursor = conn.execute("INSERT INTO profiles (name, created_at) VALUES (?, ?)", (name, now))
+    profile_id = int(cursor.lastrowid or 0)
+    if email is not None:
+        conn.execute(
+            "INSERT INTO profile_emails (email, profile_id) VALUES (?, ?)", (email, profile_id)
+        )
+    if phone is not None:
+        conn.execute(
+            "INSERT INTO profile_phones (phone, profile_id) VALUES (?, ?)", (phone, profile_id)
+        )
+    return profile_id
+
+
+def contact_details(
+    conn: Tx, profile_id: int
+) -> tuple[str, tuple[str, ...], tuple[str, ...]] | None:
+    """(name, emails, phones) of a profile, None when there is no such profile."""
+    row = conn.execute("SELECT name FROM profiles WHERE id = ?", (profile_id,)).fetchone()
+    if row is None:
+        return None
+    emails = tuple(
+        r[0]
+        for r in conn.execute(
+            "SELECT email FROM profile_emails WHERE profile_id = ? ORDER BY email", (profile_id,)
+        )
+    )
+    phones = tuple(
+        r[0]
+        for r in conn.execute(
+            "SELECT phone FROM profile_phones WHERE profile_id = ? ORDER BY phone", (profile_id,)
+        )
+    )
+    return str(row[0]), emails, phones

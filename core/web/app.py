@@ -139,7 +139,7 @@ def create_app(
     `inline_desk_calls=False` sends every desk call to the thread pool (see `WebState.call`).
     """
     desk = Desk.open(db_path, clock=clock, create=False)
-    engine = Engine(desk)
+    engine = Engine.for_desk(desk)
     state = WebState(
         desk=desk, engine=engine, hub=EventHub(desk, poll_s=poll_s), inline=inline_desk_calls
     )

@@ -116,7 +116,7 @@ def test_widget_receives_agent_messages_and_conversation_events(engine: Engine) 
 def test_onboarding_by_phone_when_the_app_asks_for_it(engine: Engine, desk: Desk) -> None:
     with desk.transaction() as conn:
         conn.execute("UPDATE apps SET onboarding_identity = 'phone'")
-    engine._apps.clear()
+    engine.directory.forget()
     start = engine.init_session("shop")
     assert start.onboarding_identity == "phone"
     with pytest.raises(DeskError, match="asks for a phone"):
@@ -243,7 +243,7 @@ def test_set_user_claimed_never_raises_trust(engine: Engine) -> None:
 def test_anonymous_chat_when_onboarding_is_off(engine: Engine, desk: Desk) -> None:
     with desk.transaction() as conn:
         conn.execute("UPDATE apps SET onboarding_enabled = 0")
-    engine._apps.clear()
+    engine.directory.forget()
     start = engine.init_session("shop")
     assert not start.onboarding_required
     sent = engine.send_message(start.session_id, "just browsing")

@@ -1,0 +1,70 @@
+"""Routing: who takes a conversation, when a held one goes out, and the queue to free agents."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from core.engine.directory import Directory
+from core.engine.timeline import Timeline
+from core.store import Desk, Row, Tx, conversations
+from core.store import directory as agents
+
+
+class Routing:
+    """Picks agents by load and assigns conversations; every write is in the caller's
+    transaction, except the timers (`assign_queued` without one, `release_holds`)."""
+
+    def __init__(self, desk: Desk, directory: Directory, timeline: Timeline) -> None:
+        self.desk = desk
+        self.directory = directory
+        self.timeline = timeline
+
+    def pick_agent(self, conn: Tx, *, avoid: int | None, prefer: int | None = None) -> Row | None:
+        """The available agent with spare capacity and the fewest open conversations;
+        `prefer` wins when it can take the chat, `avoid` loses when another can."""
+        candidates = agents.free_agents(conn)
+        for row in candidates:
+            if prefer is not None and row["id"] == prefer and row["id"] != avoid:
+                return row
+        preferred = [r for r in candidates if r["id"] != avoid]
+        pool = preferred or candidates
+        return pool[0] if pool else None
+
+    def assign(self, conn: Tx, conversation_id: int, agent: Row) -> None:
+        self.timeline.assigned(conn, conversation_id, agent)
+        self.timeline.update(conn, conversation_id, {"assignee_id": agent["id"]}, items_added=1)
+
+    def route(self, conn: Tx, conversation_id: int, *, inbox_override: str | None = None) -> None:
+        """Route a held conversation now (the customer logged in, or the hold timed out)."""
+        updates: dict[str, Any] = {"routed_at": self.desk.clock.now_ms(), "hold_until": None}
+        if inbox_override is not None:
+            updates["inbox_id"] = self.directory.inbox_id(inbox_override)
+        self.timeline.update(conn, conversation_id, updates)
+        agent = self.pick_agent(conn, avoid=None)
+        if agent is not None:
+            self.assign(conn, conversation_id, agent)
+
+    def assign_queued(self, conn: Tx | None = None, *, limit: int = 50) -> int:
+        """Give routed but unassigned open conversations, longest-waiting first, to agents
+        with spare capacity. Runs when a close frees capacity, and on every `tick()`.
+        """
+        if conn is None:
+            with self.desk.transaction() as conn:
+                return self.assign_queued(conn, limit=limit)
+        assigned = 0
+        for conversation_id in conversations.queued(conn, limit):
+            agent = self.pick_agent(conn, avoid=None)
+            if agent is None:
+                break
+            self.assign(conn, conversation_id, agent)
+            assigned += 1
+        return assigned
+
+    def release_holds(self) -> list[int]:
+        """Route every conversation whose login hold timed out to the default inbox."""
+        with self.desk.reading() as conn:
+            due = conversations.holds_due(conn, self.desk.clock.now_ms())
+        for conversation_id in due:
+            with self.desk.transaction() as conn:
+                self.route(conn, conversation_id, inbox_override=self.directory.default_inbox())
+        return due

@@ -1,0 +1,224 @@
+"""Conversations: their rows, their queue position, tags, and who may use them."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from core.store.desk import Desk, Row, Tx, queue_key
+
+#: The columns a new conversation is written with, in order (`insert`).
+NEW_CONVERSATION_COLUMNS = (
+    "profile_id",
+    "app_id",
+    "inbox_id",
+    "assignee_id",
+    "status",
+    "created_at",
+    "updated_at",
+    "routed_at",
+    "hold_until",
+    "waiting_since",
+    "queue_key",
+    "identity_state",
+    "identity_source",
+    "authenticated_at",
+    "trust_path",
+    "last_customer_trusted",
+    "last_preview",
+    "started_session_id",
+    "claimed_name",
+    "trusted_until",
+)
+
+
+def get(conn: Tx, conversation_id: int) -> Row | None:
+    row: Row | None = conn.execute(
+        "SELECT * FROM conversations WHERE id = ?", (conversation_id,)
+    ).fetchone()
+    return row
+
+
+def with_access(conn: Tx, session_id: str, conversation_id: int) -> Row | None:
+    """A conversation with a session's access to it (`via`: started, trusted or None)."""
+    row: Row | None = conn.execute(
+        "SELECT c.*, a.via FROM conversations c LEFT JOIN session_access a"
+        " ON a.conversation_id = c.id AND a.session_id = ? WHERE c.id = ?",
+        (session_id, conversation_id),
+    ).fetchone()
+    return row
+
+
+def insert(conn: Tx, values: Mapping[str, Any]) -> int:
+    """A new conversation with every column of `NEW_CONVERSATION_COLUMNS`; returns its id."""
+    columns = ", ".join(NEW_CONVERSATION_COLUMNS)
+    marks = ", ".join("?" for _ in NEW_CONVERSATION_COLUMNS)
+    cursor = conn.execute(
+        f"INSERT INTO conversations ({columns}) VALUES ({marks})",
+        tuple(values[c] for c in NEW_CONVERSATION_COLUMNS),
+    )
+    return int(cursor.lastrowid or 0)
+
+
+def update(
+    desk: Desk,
+    conn: Tx,
+    conversation_id: int,
+    updates: Mapping[str, Any],
+    *,
+    now: int,
+    items_added: int = 0,
+    requeue: bool = True,
+) -> None:
+    """One UPDATE: the given columns, activity time, item count and queue position; then the
+    conversation's change-feed row.
+
+    `requeue=False` when the queue position cannot change (a customer already waiting).
+    """
+    assignments = [f"{column} = ?" for column in updates]
+    params: list[Any] = list(updates.values())
+    if items_added:
+        assignments.append("item_count = item_count + ?")
+        params.append(items_added)
+    # Queue order follows the new waiting_since (SQLite's SET sees the old row).
+    if "waiting_since" in updates:
+        assignments.append("queue_key = ?")
+        params.append(queue_key(updates["waiting_since"], now))
+    elif requeue:
+        assignments.append(
+            "queue_key = CASE WHEN waiting_since IS NULL THEN ? ELSE waiting_since END"
+        )
+        params.append(queue_key(None, now))
+    conn.execute(
+        f"UPDATE conversations SET {', '.join(assignments)}, updated_at = ? WHERE id = ?",
+        (*params, now, conversation_id),
+    )
+    desk.touch(conversation_id)
+
+
+def count_first_items(conn: Tx, conversation_id: int, count: int, last_customer_item: int) -> None:
+    """A new conversation's first items, counted once they are all written."""
+    conn.execute(
+        "UPDATE conversations SET item_count = item_count + ?, last_customer_item_id = ?"
+        " WHERE id = ?",
+        (count, last_customer_item, conversation_id),
+    )
+
+
+def adopt(conn: Tx, session_id: str, from_profile: int, to_profile: int) -> None:
+    """An anonymous session's own conversations move to the profile it identified as."""
+    conn.execute(
+        "UPDATE conversations SET profile_id = ? WHERE profile_id = ? AND started_session_id = ?",
+        (to_profile, from_profile, session_id),
+    )
+
+
+def latest_open(conn: Tx, profile_id: int) -> Row | None:
+    """(id, assignee_id) of the profile's newest open conversation."""
+    row: Row | None = conn.execute(
+        "SELECT id, assignee_id FROM conversations WHERE profile_id = ? AND status != 'CLOSED'"
+        " ORDER BY id DESC LIMIT 1",
+        (profile_id,),
+    ).fetchone()
+    return row
+
+
+def latest_open_trusted(conn: Tx, profile_id: int, app_id: str) -> Row | None:
+    """The profile's newest open conversation on the app in which trust was proven."""
+    row: Row | None = conn.execute(
+        "SELECT * FROM conversations WHERE profile_id = ? AND status != 'CLOSED'"
+        " AND app_id = ? AND authenticated_at IS NOT NULL ORDER BY id DESC LIMIT 1",
+        (profile_id, app_id),
+    ).fetchone()
+    return row
+
+
+def any_open(conn: Tx, profile_id: int) -> int | None:
+    """The id of some open conversation of the profile."""
+    row = conn.execute(
+        "SELECT id FROM conversations WHERE profile_id = ? AND status != 'CLOSED'", (profile_id,)
+    ).fetchone()
+    return None if row is None else int(row[0])
+
+
+def assignee(conn: Tx, conversation_id: int) -> int | None:
+    row = conn.execute(
+        "SELECT assignee_id FROM conversations WHERE id = ?", (conversation_id,)
+    ).fetchone()
+    return row[0] if row else None
+
+
+def app_id(conn: Tx, conversation_id: int) -> str | None:
+    row = conn.execute(
+        "SELECT app_id FROM conversations WHERE id = ?", (conversation_id,)
+    ).fetchone()
+    return None if row is None else row[0]
+
+
+def inbox_name(conn: Tx, conversation_id: int) -> str:
+    row = conn.execute(
+        "SELECT i.name FROM conversations c JOIN inboxes i ON i.id = c.inbox_id WHERE c.id = ?",
+        (conversation_id,),
+    ).fetchone()
+    return str(row[0])
+
+
+def queued(conn: Tx, limit: int) -> list[int]:
+    """Routed, unassigned open conversations, longest-waiting first."""
+    rows = conn.execute(
+        "SELECT id FROM conversations WHERE assignee_id IS NULL AND status != 'CLOSED'"
+        " AND routed_at IS NOT NULL ORDER BY queue_key, id LIMIT ?",
+        (limit,),
+    ).fetchall()
+    return [int(r[0]) for r in rows]
+
+
+def holds_due(conn: Tx, now: int) -> list[int]:
+    """Open conversations held for login whose hold has run out."""
+    rows = conn.execute(
+        "SELECT id FROM conversations WHERE routed_at IS NULL AND hold_until <= ?"
+        " AND status != 'CLOSED'",
+        (now,),
+    ).fetchall()
+    return [int(r[0]) for r in rows]
+
+
+def add_tag(desk: Desk, conn: Tx, conversation_id: int, tag: str) -> None:
+    conn.execute(
+        "INSERT OR IGNORE INTO conversation_tags (conversation_id, tag) VALUES (?, ?)",
+        (conversation_id, tag),
+    )
+    desk.touch(conversation_id)
+
+
+def tags(conn: Tx, conversation_id: int) -> tuple[str, ...]:
+    return tuple(
+        r[0]
+        for r in conn.execute(
+            "SELECT tag FROM conversation_tags WHERE conversation_id = ? ORDER BY tag",
+            (conversation_id,),
+        )
+    )
+
+
+def past(conn: Tx, profile_id: int, exclude: int | None) -> list[Row]:
+    """(id, status, inbox, created_at, trust_path, trusted items, customer messages) of a
+    profile's conversations, newest first."""
+    return conn.execute(
+        "SELECT c.id, c.status, i.name, c.created_at, c.trust_path,"
+        " (SELECT count(*) FROM items t WHERE t.conversation_id = c.id AND t.trusted = 1),"
+        " (SELECT count(*) FROM items t WHERE t.conversation_id = c.id"
+        "   AND t.sender = 'customer' AND t.type = 'message')"
+        " FROM conversations c JOIN inboxes i ON i.id = c.inbox_id"
+        " WHERE c.profile_id = ? AND c.id != ? ORDER BY c.created_at DESC, c.id DESC",
+        (profile_id, -1 if exclude is None else exclude),
+    ).fetchall()
+
+
+def all_rows(conn: Tx, profile_id: int | None = None) -> list[Row]:
+    """Every conversation (of one profile, when given), by id."""
+    if profile_id is None:
+        return conn.execute("SELECT * FROM conversations ORDER BY id").fetchall()
+    return conn.execute(
+        "SELECT * FROM conversations WHERE profile_id = ? ORDER BY id", (profile_id,)
+    ).fetchall()
