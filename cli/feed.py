@@ -1,7 +1,7 @@
 """`gladdesk feed`: simulated customers playing scenario scripts against a desk.
 
 In this process on the `--db` desk, or with `--url` against a running server over HTTP, as a
-real widget would (see sim/http_widget.py).
+real widget would (see sim/widget_client.py and sim/http_widget.py).
 """
 
 from __future__ import annotations
@@ -21,15 +21,18 @@ from cli.common import open_desk
 from core.errors import DeskError
 
 if TYPE_CHECKING:
-    from core.engine import Engine
-    from sim.scenarios import WidgetClient
+    from sim.customers import CustomerMix
+    from sim.pacing import Timer
+    from sim.summary import SimulationStats
+    from sim.widget_client import WidgetClient
 
 PACES = ("real", "fast")
 
 
 @dataclass(frozen=True, slots=True)
 class Server:
-    """Where an HTTP feed goes, and the API user that mints its login tokens."""
+    """The server simulated customers drive over HTTP, and the API user that mints their
+    login tokens."""
 
     url: str
     api_user: str | None
@@ -145,7 +148,8 @@ def feed_command(
     do not act over HTTP: their steps count as skipped. The server keeps its own clock, so
     --pace fast only stops waiting: scripts that need a long wait to pass play at --pace real.
     """
-    from sim.scenarios import SCENARIOS_DIR, find_scenario, load_scenarios
+    from sim.project_files import SCENARIOS_DIR
+    from sim.scenarios import find_scenario, load_scenarios
 
     folder = scripts_dir or SCENARIOS_DIR
     if list_only:
@@ -153,22 +157,7 @@ def feed_command(
             order = f"order {script.order}" if script.order else "variation"
             click.echo(f"{name:20} {order:10} {script.title}")
         return
-    if scenario_name is not None and rate is not None:
-        raise click.UsageError("give either --scenario NAME or --rate N --duration S, not both")
-    if scenario_name is None and rate is None:
-        raise click.UsageError("give --scenario NAME, or --rate N --duration S (see --list)")
-    if rate is not None and duration is None:
-        raise click.UsageError("--rate needs --duration S (seconds of arrivals)")
-    if scenario_name is not None and duration is not None:
-        raise click.UsageError("--duration goes with --rate; a --scenario runs to its end")
-    if url is None:
-        for option, name in (("--api-user", "api_user"), ("--api-token", "api_token")):
-            if ctx.get_parameter_source(name) == click.core.ParameterSource.COMMANDLINE:
-                raise click.UsageError(f"{option} goes with --url (a server to drive)")
-        if app_id is not None:
-            raise click.UsageError("--app goes with --url (a server to drive)")
-    elif skip_agents:
-        raise click.UsageError("--skip-agent has no effect with --url: agents do not act over HTTP")
+    _check_options(ctx, scenario_name, rate, duration, url, app_id, skip_agents)
     pace = pace or _default_pace()
     if scenario_name is not None:
         scripts = [find_scenario(scenario_name, folder)]
@@ -188,6 +177,34 @@ def feed_command(
         )
     if stats.errors or stats.mismatches:
         sys.exit(1)
+
+
+def _check_options(
+    ctx: click.Context,
+    scenario_name: str | None,
+    rate: float | None,
+    duration: float | None,
+    url: str | None,
+    app_id: str | None,
+    skip_agents: tuple[str, ...],
+) -> None:
+    """The options that go together (usage errors, before anything is read)."""
+    if scenario_name is not None and rate is not None:
+        raise click.UsageError("give either --scenario NAME or --rate N --duration S, not both")
+    if scenario_name is None and rate is None:
+        raise click.UsageError("give --scenario NAME, or --rate N --duration S (see --list)")
+    if rate is not None and duration is None:
+        raise click.UsageError("--rate needs --duration S (seconds of arrivals)")
+    if scenario_name is not None and duration is not None:
+        raise click.UsageError("--duration goes with --rate; a --scenario runs to its end")
+    if url is None:
+        for option, name in (("--api-user", "api_user"), ("--api-token", "api_token")):
+            if ctx.get_parameter_source(name) == click.core.ParameterSource.COMMANDLINE:
+                raise click.UsageError(f"{option} goes with --url (a server to drive)")
+        if app_id is not None:
+            raise click.UsageError("--app goes with --url (a server to drive)")
+    elif skip_agents:
+        raise click.UsageError("--skip-agent has no effect with --url: agents do not act over HTTP")
 
 
 def _server(
@@ -222,16 +239,17 @@ def _server(
 @contextlib.contextmanager
 def _customers_side(
     ctx: click.Context, clock: Any, server: Server | None
-) -> Iterator[Engine | WidgetClient]:
-    """What the customers talk to: an Engine on the --db desk, or an HttpWidget."""
+) -> Iterator[WidgetClient]:
+    """What the customers talk to: an Engine on the --db desk, or a server over HTTP."""
     if server is None:
         from core.engine import Engine
+        from sim.widget_client import EngineWidget
 
         with open_desk(ctx) as desk:
             desk.clock = clock
-            yield Engine.for_desk(desk)
+            yield EngineWidget(Engine.for_desk(desk))
         return
-    from sim.http_widget import FeedAborted, HttpWidget
+    from sim.http_widget import HttpWidget, SimulationAborted
 
     with HttpWidget(
         server.url, api_user=server.api_user, api_token=server.api_token, app_id=server.app_id
@@ -239,19 +257,19 @@ def _customers_side(
         try:
             widget.check(need_tokens=server.need_tokens)
             yield widget
-        except FeedAborted as exc:
+        except SimulationAborted as exc:
             raise DeskError(str(exc)) from None
 
 
 def _clock_for(pace: str) -> Any:
     from core.clock import SystemClock
-    from sim.feed import virtual_start_clock
+    from sim.pacing import virtual_start_clock
 
     return virtual_start_clock() if pace == "fast" else SystemClock()
 
 
 def _timer_for(pace: str, clock: Any) -> Any:
-    from sim.feed import RealTimer, VirtualTimer
+    from sim.pacing import RealTimer, VirtualTimer
 
     return VirtualTimer(clock) if pace == "fast" else RealTimer()
 
@@ -268,7 +286,7 @@ def _report(stats: Any, as_json: bool, header: str) -> None:
 def _run_one(
     ctx: click.Context, script: Any, pace: str, as_json: bool, server: Server | None
 ) -> Any:
-    from sim.feed import play
+    from sim.customers import play_script
 
     clock = _clock_for(pace)
     with _customers_side(ctx, clock, server) as customers:
@@ -278,7 +296,7 @@ def _run_one(
                 mark = " (!)" if outcome.error or outcome.mismatch else ""
                 click.echo(f"  {outcome.step.index + 1:>2}. {outcome.summary}{mark}")
 
-        run, stats = play(
+        run, stats = play_script(
             customers,
             script,
             _timer_for(pace, clock),
@@ -301,11 +319,11 @@ def _run_mix(
     as_json: bool,
     server: Server | None,
 ) -> Any:
-    from sim.feed import Feed
+    from sim.customers import CustomerMix
 
     clock = _clock_for(pace)
     with _customers_side(ctx, clock, server) as customers:
-        feed = Feed(
+        mix = CustomerMix(
             customers,
             rate_per_min=rate,
             duration_s=duration,
@@ -319,20 +337,9 @@ def _run_mix(
         timer = _timer_for(pace, clock)
         started = time.monotonic()
         if sys.stdout.isatty() and not as_json:
-            with click.progressbar(
-                length=max(1, int(duration)), label=f"feed {rate:g}/min", show_pos=True
-            ) as bar:
-                done = [0]
-
-                def on_progress(stats: Any) -> None:
-                    reached = min(int(stats.schedule_s), int(duration))
-                    if reached > done[0]:
-                        bar.update(reached - done[0])
-                        done[0] = reached
-
-                stats = feed.run(timer, on_progress=on_progress)
+            stats = _run_with_progress_bar(mix, timer, rate, duration)
         else:
-            stats = feed.run(timer)
+            stats = mix.run(timer)
         wall_s = time.monotonic() - started
         requests = getattr(customers, "requests", None)  # an HttpWidget counts its requests
     where = f" against {server.url}" if server is not None else ""
@@ -348,3 +355,21 @@ def _run_mix(
     else:
         _report(stats, False, header)
     return stats
+
+
+def _run_with_progress_bar(
+    mix: CustomerMix, timer: Timer, rate: float, duration: float
+) -> SimulationStats:
+    """Run the mix under a progress bar of schedule seconds (for a person at a terminal)."""
+    with click.progressbar(
+        length=max(1, int(duration)), label=f"feed {rate:g}/min", show_pos=True
+    ) as bar:
+        done = [0]
+
+        def on_progress(stats: SimulationStats) -> None:
+            reached = min(int(stats.schedule_s), int(duration))
+            if reached > done[0]:
+                bar.update(reached - done[0])
+                done[0] = reached
+
+        return mix.run(timer, on_progress=on_progress)

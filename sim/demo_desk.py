@@ -12,6 +12,7 @@ import json
 import os
 import shutil
 import tomllib
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -19,10 +20,10 @@ from core.clock import ManualClock, parse_iso
 from core.contacts import normalize_email, normalize_name, normalize_phone
 from core.errors import DeskError
 from core.store import Desk, queue_key, seed
+from sim.project_files import DEMO_DB, FIXTURES
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-FIXTURES = PROJECT_ROOT / "fixtures"
-DEMO_DB = PROJECT_ROOT / "demo.db"
+#: Files a desk keeps beside its database: the keystore and the rules.
+SIDECARS = (".keys", ".rules.toml")
 
 
 class FixtureError(DeskError):
@@ -167,58 +168,17 @@ def _insert_conversation(
     trusted only inside the trust window after an `authenticated` event (a fixture that says
     otherwise is refused), and an open chat whose window ended by `now` is no longer TRUSTED.
     """
-    items = conversation["items"]
     status = conversation["status"]
     if status not in ("OPEN", "WAITING", "CLOSED"):
         raise ValueError(f"conversation {conversation['id']}: unknown status {status!r}")
-    times = [parse_iso(item["at"]) for item in items]
-    created_at, updated_at = times[0], times[-1]
-    waiting_since = None
-    last_customer: tuple[int, bool, str] | None = None
-    authenticated_at = None
-    trusted_until: int | None = None
-    item_rows = []
-    next_id = seed.next_item_id(desk)
-    for offset, (item, moment) in enumerate(zip(items, times, strict=True)):
-        item_id = next_id + offset
-        is_customer = item["type"] == "message" and item["sender"] == "customer"
-        trusted = int(bool(item.get("trusted"))) if is_customer else None
-        if item.get("event") == "authenticated":
-            trusted_until = moment + window_ms
-        elif item.get("event") in ("trust_expired", "trust_revoked", "identity_cleared"):
-            trusted_until = None
-        if trusted and (trusted_until is None or moment >= trusted_until):
-            raise ValueError(
-                f"conversation {conversation['id']}: the customer message at {item['at']} is"
-                " marked trusted outside a trust window (no authenticated event in the"
-                f" {window_ms // 60000} minutes before it)"
-            )
-        if is_customer:
-            last_customer = (item_id, bool(trusted), item["body"])
-            if waiting_since is None:
-                waiting_since = moment
-        elif item["type"] == "message":
-            waiting_since = None
-        if item.get("event") == "authenticated" and authenticated_at is None:
-            authenticated_at = moment
-        item_rows.append(
-            (
-                item_id,
-                conversation["id"],
-                item["type"],
-                item["sender"],
-                item.get("event"),
-                item["body"],
-                moment,
-                trusted,
-                agent_ids[conversation["assignee"]] if item["sender"] == "agent" else None,
-            )
-        )
-    if status == "CLOSED":
-        waiting_since = None
+    history = _walk_items(conversation, agent_ids, window_ms, first_id=seed.next_item_id(desk))
+    created_at, updated_at = history.times[0], history.times[-1]
+    waiting_since = None if status == "CLOSED" else history.waiting_since
+    last_customer = history.last_customer
     source = conversation["identity_source"]
     # An open chat's trust is as of the build; a closed one keeps what it had when it closed.
     as_of = now if status != "CLOSED" else updated_at
+    trusted_until = history.trusted_until
     trusted_now = source == "jwt" and trusted_until is not None and trusted_until > as_of
     seed.add_conversation(
         desk,
@@ -237,13 +197,70 @@ def _insert_conversation(
             "queue_key": queue_key(waiting_since, updated_at),
             "identity_state": "TRUSTED" if trusted_now else "CLAIMED",
             "identity_source": source,
-            "authenticated_at": authenticated_at,
+            "authenticated_at": history.authenticated_at,
             "trust_path": conversation["trust_path"],
             "last_customer_item_id": last_customer[0] if last_customer else None,
             "last_customer_trusted": int(last_customer[1]) if last_customer else None,
             "last_preview": last_customer[2][:200] if last_customer else "",
-            "item_count": len(items),
+            "item_count": len(history.rows),
             "trusted_until": trusted_until if trusted_now else None,
         },
     )
-    seed.add_items(desk, item_rows)
+    seed.add_items(desk, history.rows)
+
+
+@dataclass(slots=True)
+class _History:
+    """What a fixture conversation's items add up to, read in order."""
+
+    times: list[int]
+    rows: list[tuple[Any, ...]] = field(default_factory=list)
+    waiting_since: int | None = None
+    last_customer: tuple[int, bool, str] | None = None  # (item id, trusted, body)
+    authenticated_at: int | None = None
+    trusted_until: int | None = None
+
+
+def _walk_items(
+    conversation: dict, agent_ids: dict[str, int], window_ms: int, *, first_id: int
+) -> _History:
+    """The item rows of a fixture conversation (ids from `first_id`) and the state they leave:
+    who waits since when, the last customer message, the trust window."""
+    items = conversation["items"]
+    history = _History(times=[parse_iso(item["at"]) for item in items])
+    for offset, (item, moment) in enumerate(zip(items, history.times, strict=True)):
+        item_id = first_id + offset
+        is_customer = item["type"] == "message" and item["sender"] == "customer"
+        trusted = int(bool(item.get("trusted"))) if is_customer else None
+        if item.get("event") == "authenticated":
+            history.trusted_until = moment + window_ms
+        elif item.get("event") in ("trust_expired", "trust_revoked", "identity_cleared"):
+            history.trusted_until = None
+        if trusted and (history.trusted_until is None or moment >= history.trusted_until):
+            raise ValueError(
+                f"conversation {conversation['id']}: the customer message at {item['at']} is"
+                " marked trusted outside a trust window (no authenticated event in the"
+                f" {window_ms // 60000} minutes before it)"
+            )
+        if is_customer:
+            history.last_customer = (item_id, bool(trusted), item["body"])
+            if history.waiting_since is None:
+                history.waiting_since = moment
+        elif item["type"] == "message":
+            history.waiting_since = None
+        if item.get("event") == "authenticated" and history.authenticated_at is None:
+            history.authenticated_at = moment
+        history.rows.append(
+            (
+                item_id,
+                conversation["id"],
+                item["type"],
+                item["sender"],
+                item.get("event"),
+                item["body"],
+                moment,
+                trusted,
+                agent_ids[conversation["assignee"]] if item["sender"] == "agent" else None,
+            )
+        )
+    return history

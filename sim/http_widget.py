@@ -1,13 +1,13 @@
-"""The feed's customers over HTTP: `HttpWidget` drives a running gladdesk server as a widget would.
+"""Simulated customers over HTTP: `HttpWidget` drives a running gladdesk server as a widget would.
 
 It speaks the widget API (`/widget/v1/...`, Bearer session token) for everything a customer
 does, and the admin API (`POST /api/v1/user-identity-jwt`, Basic auth of an API user) for the
 login tokens a site's backend would mint. One keep-alive `httpx.Client` carries every call.
 
-Agents do not act through the widget API, so over HTTP `ScriptRun` skips agent steps. The
-server keeps its own clock and runs its own timers: a fast feed does not wait, so a script
-whose expectations hinge on a long wait (a trust window lapsing) needs a real-time feed
-(`needs_real_time`).
+It is the HTTP implementation of `sim.widget_client.WidgetClient`. Agents do not act through
+the widget API, so over HTTP `ScriptRun` skips agent steps. The server keeps its own clock and
+runs its own timers: a fast (virtual-time) run does not wait, so a script whose expectations
+hinge on a long wait (a trust window lapsing) needs real-time pacing (`needs_real_time`).
 
 httpx is imported inside functions, so importing this module (and `gladdesk --help`) stays light.
 """
@@ -15,15 +15,18 @@ httpx is imported inside functions, so importing this module (and `gladdesk --he
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Unpack
 from urllib.parse import urlsplit
 
 from core.errors import DeskError
 from core.models import SentMessage, SessionStart
 from sim.scenarios import Scenario
+from sim.widget_client import Claims, UserFields
 
 if TYPE_CHECKING:
     import httpx
+
+    from core.engine import Engine
 
 #: The demo desk's app (fixtures/desk.toml): what `--app` defaults to.
 DEFAULT_APP_ID = "retale"
@@ -47,11 +50,12 @@ class HttpRefused(DeskError):
         self.attr = attr
 
 
-class FeedAborted(Exception):
-    """The feed cannot go on: the server is unreachable, or not a gladdesk server.
+class SimulationAborted(Exception):
+    """The simulated customers cannot go on: the server is unreachable, or not a gladdesk
+    server.
 
     Not a `DeskError` on purpose: a script run records desk errors per step and moves on;
-    this one has to stop the whole feed.
+    this one has to stop every customer.
     """
 
 
@@ -80,7 +84,7 @@ def needs_tokens(scenario: Scenario) -> bool:
 
 
 def needs_real_time(scenario: Scenario) -> bool:
-    """Whether a script waits long enough that only a real-time feed can play it over HTTP."""
+    """Whether a script waits long enough that only real-time pacing can play it over HTTP."""
     return any(
         step.action == "wait" and float(step.params["seconds"]) >= LONG_WAIT_S
         for step in scenario.steps
@@ -88,7 +92,7 @@ def needs_real_time(scenario: Scenario) -> bool:
 
 
 class HttpWidget:
-    """`sim.scenarios.WidgetClient` over HTTP: a session is known by its bearer token."""
+    """`sim.widget_client.WidgetClient` over HTTP: a session is known by its bearer token."""
 
     def __init__(
         self,
@@ -114,6 +118,11 @@ class HttpWidget:
         )
         self.requests = 0
 
+    @property
+    def agents(self) -> Engine | None:
+        """None: agents do not act through the widget API."""
+        return None
+
     def close(self) -> None:
         self._http.close()
 
@@ -137,20 +146,10 @@ class HttpWidget:
         keys: tuple[str, ...] = (),
     ) -> Any:
         """One request; its JSON (an object holding `keys`), None for 204. Refusals raise
-        HttpRefused; an answer gladdesk would not give raises FeedAborted."""
-        import httpx
-
+        HttpRefused; an answer gladdesk would not give raises SimulationAborted."""
         headers = {"Authorization": f"Bearer {token}"} if token is not None else None
         auth = self._auth if admin else None
-        try:
-            response = self._http.request(
-                method, path, json=body, params=params, headers=headers, auth=auth
-            )
-        except httpx.TimeoutException:
-            raise FeedAborted(f"{self.url} did not answer {method} {path} in time") from None
-        except httpx.HTTPError as exc:
-            reason = str(exc) or type(exc).__name__
-            raise FeedAborted(f"cannot reach {self.url}: {reason}") from None
+        response = self._send(method, path, json=body, params=params, headers=headers, auth=auth)
         self.requests += 1
         if response.status_code == 204:
             return None
@@ -163,14 +162,14 @@ class HttpWidget:
                 return data
             if isinstance(data, list) and not keys:
                 return data
-            raise FeedAborted(
+            raise SimulationAborted(
                 f"{self.url} answered {method} {path} with HTTP {response.status_code} but not"
                 " as gladdesk does: is it a gladdesk server (gladdesk serve)?"
             )
         errors = data.get("errors") if isinstance(data, dict) else None
         first = errors[0] if isinstance(errors, list) and errors else None
         if not isinstance(first, dict) or not isinstance(first.get("code"), str):
-            raise FeedAborted(
+            raise SimulationAborted(
                 f"{self.url} answered {method} {path} with HTTP {response.status_code} and no"
                 " gladdesk error: is it a gladdesk server (gladdesk serve)?"
             )
@@ -184,7 +183,7 @@ class HttpWidget:
         """Before any customer: the server answers as gladdesk, and takes the API credentials."""
         health = self._http_probe("/healthz")
         if health != {"status": "ok"}:
-            raise FeedAborted(
+            raise SimulationAborted(
                 f"{self.url} does not look like a gladdesk server (GET /healthz did not"
                 ' answer {"status": "ok"})'
             )
@@ -198,24 +197,30 @@ class HttpWidget:
             )
         except HttpRefused as exc:
             if exc.status == 401:
-                raise FeedAborted(
+                raise SimulationAborted(
                     f"{self.url} refused the API credentials of {self._auth[0]!r} (401):"
                     " check --api-user and --api-token (gladdesk api-users add EMAIL)"
                 ) from None
-            raise FeedAborted(f"{self.url} refused the API credentials check: {exc}") from None
+            raise SimulationAborted(
+                f"{self.url} refused the API credentials check: {exc}"
+            ) from None
 
-    def _http_probe(self, path: str) -> Any:
+    def _send(self, method: str, path: str, **options: Any) -> httpx.Response:
+        """The request as sent; a timeout or a connection failure raises SimulationAborted."""
         import httpx
 
         try:
-            response = self._http.get(path)
+            return self._http.request(method, path, **options)
         except httpx.TimeoutException:
-            raise FeedAborted(f"{self.url} did not answer GET {path} in time") from None
+            raise SimulationAborted(f"{self.url} did not answer {method} {path} in time") from None
         except httpx.HTTPError as exc:
             reason = str(exc) or type(exc).__name__
-            raise FeedAborted(f"cannot reach {self.url}: {reason}") from None
+            raise SimulationAborted(f"cannot reach {self.url}: {reason}") from None
+
+    def _http_probe(self, path: str) -> Any:
+        response = self._send("GET", path)
         if response.status_code != 200:
-            raise FeedAborted(
+            raise SimulationAborted(
                 f"{self.url} does not look like a gladdesk server (GET {path} answered"
                 f" HTTP {response.status_code})"
             )
@@ -240,7 +245,7 @@ class HttpWidget:
         except HttpRefused as exc:
             if exc.status == 404 and exc.attr == "appId":
                 # Every customer would fail the same way: stop here.
-                raise FeedAborted(f"{self.url}: {exc.detail}; give --app APP_ID") from None
+                raise SimulationAborted(f"{self.url}: {exc.detail}; give --app APP_ID") from None
             raise
         token = str(data["token"])
         return SessionStart(
@@ -252,25 +257,11 @@ class HttpWidget:
             onboarding_identity=str(data["onboardingIdentity"]),
         )
 
-    def submit_onboarding(
-        self, session_id: str, *, name: str, email: str | None = None, phone: str | None = None
-    ) -> object:
-        fields = {"name": name, "email": email, "phone": phone}
-        body = {key: value for key, value in fields.items() if value is not None}
-        return self._call("POST", "/widget/v1/onboarding", token=session_id, body=body)
+    def submit_onboarding(self, session_id: str, **claims: Unpack[Claims]) -> object:
+        return self._call("POST", "/widget/v1/onboarding", token=session_id, body=dict(claims))
 
-    def set_user(
-        self,
-        session_id: str,
-        *,
-        name: str | None = None,
-        email: str | None = None,
-        phone: str | None = None,
-        jwt: str | None = None,
-    ) -> object:
-        fields = {"name": name, "email": email, "phone": phone, "jwt": jwt}
-        body = {key: value for key, value in fields.items() if value is not None}
-        return self._call("PUT", "/widget/v1/user", token=session_id, body=body)
+    def set_user(self, session_id: str, **fields: Unpack[UserFields]) -> object:
+        return self._call("PUT", "/widget/v1/user", token=session_id, body=dict(fields))
 
     def clear_user(self, session_id: str) -> object:
         return self._call("DELETE", "/widget/v1/user", token=session_id)
@@ -299,24 +290,18 @@ class HttpWidget:
         current = data["conversationId"]
         return None if current is None else int(current)
 
-    def mint_token(
-        self,
-        *,
-        name: str | None = None,
-        email: str | None = None,
-        phone: str | None = None,
-        ttl_s: int = 600,
-    ) -> str:
+    def mint_token(self, *, ttl_s: int = 600, **claims: Unpack[Claims]) -> str:
         """A token from the admin API, as the site's backend gets one.
 
         The server decides its lifetime and leaves the name out; `set_user` sends the name.
         """
         if self._auth is None:
             raise DeskError("login: no API credentials (--api-user EMAIL --api-token TOKEN)")
+        email = claims.get("email")
         if email is not None:
             body = {"identityType": "EMAIL", "identity": email}
         else:
-            body = {"identityType": "MOBILE_PHONE_NUMBER", "identity": phone or ""}
+            body = {"identityType": "MOBILE_PHONE_NUMBER", "identity": claims.get("phone") or ""}
         data = self._call(
             "POST", "/api/v1/user-identity-jwt", admin=True, body=body, keys=("token",)
         )

@@ -22,8 +22,11 @@ import click
 from core.clock import OffsetClock, SystemClock
 from core.errors import DeskError
 from core.store import Desk
-from sim.demo_desk import DEMO_DB
-from sim.feed import SIDECARS, Feed, FeedController, FeedStats, RealTimer
+from sim.customers import CustomerMix
+from sim.demo_desk import DEMO_DB, SIDECARS
+from sim.pacing import RealTimer
+from sim.simulator import CustomerSimulator
+from sim.summary import SimulationStats
 
 STATE_DIR_ENV = "GLADDESK_STATE_DIR"
 #: How much faster than life the demo feed plays its scripts (reading and typing gaps).
@@ -120,19 +123,19 @@ def demo_clock(db: Path) -> OffsetClock:
     return OffsetClock(offset)
 
 
-def _print_summary(stats: FeedStats, db: Path, seconds: float) -> None:
+def _print_summary(stats: SimulationStats, db: Path, seconds: float) -> None:
     click.echo(f"demo feed: {seconds:.0f} s on {db}")
     for line in stats.summary_lines():
         click.echo(f"  {line}")
 
 
-def run_headless(db: Path, *, duration: float, seed: int | None = None) -> FeedStats:
+def run_headless(db: Path, *, duration: float, seed: int | None = None) -> SimulationStats:
     """The demo feed in the foreground for `duration` seconds, without a terminal UI."""
     from core.engine import Engine
 
     controller_seed = seed if seed is not None else int.from_bytes(os.urandom(4), "big")
     with Desk.open(db, clock=demo_clock(db), create=False) as desk:
-        feed = Feed(
+        feed = CustomerMix(
             Engine.for_desk(desk),
             rate_per_min=DEMO_FEED_RATE,
             duration_s=duration * DEMO_SPEED,
@@ -164,7 +167,7 @@ def run_demo(
     from tui.app import make_app
 
     clock = demo_clock(db)
-    controller = FeedController(
+    controller = CustomerSimulator(
         db,
         clock=clock,
         rate_per_min=DEMO_FEED_RATE,

@@ -16,7 +16,7 @@ from textual.app import App
 from core.clock import parse_iso
 from core.errors import NotFound
 from sim.demo_desk import build_demo
-from sim.feed import Rehearsal
+from sim.rehearsal import Rehearsal
 from sim.scenarios import ORDERS, Scenario, load_scenarios
 from tui.keymap import load_keymap
 from tui.screens.train import OrderPicker, TrainScreen

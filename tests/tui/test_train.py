@@ -9,7 +9,7 @@ import pytest
 
 from core.errors import NotFound
 from sim.demo_desk import build_demo
-from sim.feed import Rehearsal
+from sim.rehearsal import Rehearsal
 from sim.scenarios import ORDERS, find_scenario, load_scenario
 from tui.screens.train import OrderPicker, TrainScreen, widget_text
 from tui.train import TRAIN_START_MS, TrainApp, check_order, make_train_app

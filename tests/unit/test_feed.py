@@ -17,9 +17,12 @@ from core.clock import ManualClock, parse_iso
 from core.engine import Engine
 from core.errors import DeskError
 from core.store import Desk
+from sim.casting import Casting
+from sim.customers import CustomerMix, check_rate
 from sim.demo_desk import build_demo
-from sim.feed import Casting, Feed, FeedController, VirtualTimer, check_rate
+from sim.pacing import VirtualTimer
 from sim.scenarios import find_scenario, load_scenarios
+from sim.simulator import CustomerSimulator
 from tests.helpers import file_digest
 
 START = parse_iso("2026-11-20T09:00:00Z")
@@ -60,7 +63,7 @@ def export_without_times(db: Path) -> list[dict]:
 def run_feed(db: Path, **options: Any) -> Any:
     clock = ManualClock(START)
     with Desk.open(db, clock=clock) as desk:
-        feed = Feed(Engine(desk), **{"rate_per_min": 120, "duration_s": 30, **options})
+        feed = CustomerMix(Engine(desk), **{"rate_per_min": 120, "duration_s": 30, **options})
         return feed.run(VirtualTimer(clock))
 
 
@@ -175,7 +178,7 @@ def wait_for(condition: Any, timeout: float = 20.0) -> None:
 
 
 def test_controller_runs_pauses_and_stops(demo_db: Path) -> None:
-    controller = FeedController(demo_db, rate_per_min=600, seed=5, speed=20)
+    controller = CustomerSimulator(demo_db, rate_per_min=600, seed=5, speed=20)
     assert controller.status_line.startswith("feed ready · 0 customers")
     controller.start()
     try:
@@ -194,7 +197,7 @@ def test_controller_runs_pauses_and_stops(demo_db: Path) -> None:
 
 
 def test_controller_reports_a_missing_database_in_its_status_line(tmp_path: Path) -> None:
-    controller = FeedController(tmp_path / "missing.db", rate_per_min=60)
+    controller = CustomerSimulator(tmp_path / "missing.db", rate_per_min=60)
     controller.start()
     assert controller.wait(10)
     assert controller.status_line.startswith("feed stopped:")

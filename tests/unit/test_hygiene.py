@@ -103,7 +103,14 @@ def test_headless_commands_run_without_the_terminal_ui(
 
 def test_the_module_lists_are_not_empty() -> None:
     assert {"core.store", "core.web.app"} <= set(CORE_MODULES)
-    assert {"sim.feed", "sim.scenarios", "sim.demo_desk", "sim.http_widget"} <= set(SIM_MODULES)
+    assert {
+        "sim.customers",
+        "sim.scenarios",
+        "sim.script_run",
+        "sim.widget_client",
+        "sim.demo_desk",
+        "sim.http_widget",
+    } <= set(SIM_MODULES)
     assert {"cli.main", "cli.terminal", "cli.report"} <= set(CLI_MODULES)
 
 

@@ -19,11 +19,11 @@ from sim.demo_desk import build_demo
 from sim.scenarios import (
     ORDERS,
     ScenarioError,
-    ScriptRun,
     find_scenario,
     load_scenario,
     load_scenarios,
 )
+from sim.script_run import ScriptRun
 from tests.helpers import file_digest
 
 JULIE = "julie.romero@example.com"  # fixture customer 8: three closed conversations

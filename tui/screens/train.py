@@ -22,7 +22,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, OptionList, Static
 from textual.widgets.option_list import Option
 
-from sim.feed import Frame, Rehearsal
+from sim.rehearsal import Frame, Rehearsal
 from sim.scenarios import Scenario
 from tui.bindings import ORDER_PICKER, TRAIN_SCREEN, bindings_for
 from tui.text import clean_line
