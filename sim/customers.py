@@ -25,7 +25,7 @@ from sim.pacing import Timer
 from sim.scenarios import Scenario, load_scenarios
 from sim.script_run import WRAP_UP, ScriptRun, StepOutcome
 from sim.summary import SimulationStats
-from sim.widget_client import WidgetClient, widget_client
+from sim.widget_client import WidgetClient, as_widget_client
 
 #: The demo's pace: customers per minute a person watching the console can follow.
 DEMO_RATE = 8.0
@@ -74,7 +74,7 @@ class CustomerMix:
         drain: bool = False,
         opening: Sequence[str] = (),
     ) -> None:
-        self.client = widget_client(desk)
+        self.client = as_widget_client(desk)
         self.drain = drain
         self.rate_per_min = check_rate(rate_per_min)
         if duration_s is not None and not 0 < duration_s <= 7 * 24 * 3600:
@@ -178,7 +178,7 @@ def play_script(
     on_step: Callable[[StepOutcome], None] | None = None,
 ) -> tuple[ScriptRun, SimulationStats]:
     """Run one script to completion as written (its own people and topic)."""
-    client = widget_client(desk)
+    client = as_widget_client(desk)
     run = ScriptRun(client, scenario)
     stats = SimulationStats()
     stats.arrived(scenario)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from core.engine import Engine
 from core.errors import DeskError
 from sim.scenarios import Cast, Person, Scenario, Step, default_cast
-from sim.widget_client import Contact, WidgetClient, widget_client
+from sim.widget_client import Contact, WidgetClient, as_widget_client
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,7 +66,7 @@ class ScriptRun:
         extra_steps: tuple[Step, ...] = (),
     ) -> None:
         self.engine = engine
-        self.widget = widget_client(engine)
+        self.widget = as_widget_client(engine)
         #: Agent actions need the engine itself; None over HTTP.
         self.agents = self.widget.agents
         self.scenario = scenario

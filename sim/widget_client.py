@@ -122,6 +122,6 @@ class EngineWidget:
         self.engine.tick()
 
 
-def widget_client(desk: Engine | WidgetClient) -> WidgetClient:
+def as_widget_client(desk: Engine | WidgetClient) -> WidgetClient:
     """The customers' way in: an `Engine` is wrapped in an `EngineWidget`; a client is itself."""
     return EngineWidget(desk) if isinstance(desk, Engine) else desk
