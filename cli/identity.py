@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -66,6 +67,28 @@ def keys_add(
 
     A secret file's trailing newline is ignored.
     """
+    _check_one_source(alg, kid, secret_file, public_key_file, jwks_file, jwks_url)
+    desk = open_desk(ctx, create=True)
+    keyring = Keyring(desk)
+    try:
+        source = _key_source(alg, secret_file, public_key_file, jwks_file, jwks_url)
+        added = keyring.add_key(kid=kid, **source, issuer=issuer, audience=audience, apps=apps)
+    finally:
+        keyring.close()
+        desk.close()
+    for info in added:
+        click.echo(f"added {info.kid} ({info.alg}, {info.source})")
+
+
+def _check_one_source(
+    alg: str | None,
+    kid: str | None,
+    secret_file: Path | None,
+    public_key_file: Path | None,
+    jwks_file: Path | None,
+    jwks_url: str | None,
+) -> None:
+    """`keys add` takes exactly one source, with the --alg and --kid it needs."""
     given = [
         name
         for name, value in (
@@ -87,41 +110,24 @@ def keys_add(
         raise click.UsageError(f"--secret-file is for --alg HS256, not {alg}")
     if (secret_file or public_key_file) and not kid:
         raise click.UsageError("--kid KID is required with --secret-file and --public-key-file")
-    desk = open_desk(ctx, create=True)
-    keyring = Keyring(desk)
-    try:
-        if secret_file is not None:
-            secret = _read_file(secret_file, "secret file").rstrip(b"\r\n")
-            added = keyring.add_key(
-                kid=kid, alg="HS256", secret=secret, issuer=issuer, audience=audience, apps=apps
-            )
-        elif public_key_file is not None:
-            added = keyring.add_key(
-                kid=kid,
-                alg=alg,
-                public_key_pem=_read_file(public_key_file, "public key file"),
-                issuer=issuer,
-                audience=audience,
-                apps=apps,
-            )
-        elif jwks_file is not None:
-            added = keyring.add_key(
-                kid=kid,
-                alg=alg,
-                jwks=_read_file(jwks_file, "JWKS file"),
-                issuer=issuer,
-                audience=audience,
-                apps=apps,
-            )
-        else:
-            added = keyring.add_key(
-                kid=kid, alg=alg, jwks_url=jwks_url, issuer=issuer, audience=audience, apps=apps
-            )
-    finally:
-        keyring.close()
-        desk.close()
-    for info in added:
-        click.echo(f"added {info.kid} ({info.alg}, {info.source})")
+
+
+def _key_source(
+    alg: str | None,
+    secret_file: Path | None,
+    public_key_file: Path | None,
+    jwks_file: Path | None,
+    jwks_url: str | None,
+) -> dict[str, Any]:
+    """`Keyring.add_key`'s alg and source arguments, the files read."""
+    if secret_file is not None:
+        secret = _read_file(secret_file, "secret file").rstrip(b"\r\n")
+        return {"alg": "HS256", "secret": secret}
+    if public_key_file is not None:
+        return {"alg": alg, "public_key_pem": _read_file(public_key_file, "public key file")}
+    if jwks_file is not None:
+        return {"alg": alg, "jwks": _read_file(jwks_file, "JWKS file")}
+    return {"alg": alg, "jwks_url": jwks_url}
 
 
 @keys.command("list")

@@ -60,8 +60,8 @@ def api_users_group() -> None:
 @click.pass_context
 def add_api_user_command(ctx: click.Context, email: str) -> None:
     """Create an API user; prints the API token (shown once, stored hashed) on the last line."""
-    from core.api_users import add_api_user
     from core.contacts import normalize_email
+    from core.identity.api_users import add_api_user
 
     with open_desk(ctx) as desk:
         token = add_api_user(desk, email)

@@ -6,9 +6,9 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from core.api_users import add_api_user
 from core.clock import ManualClock
 from core.engine import Engine
+from core.identity.api_users import add_api_user
 from core.store import Desk
 from core.web import create_app
 from sim.demo_desk import build_demo

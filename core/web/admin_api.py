@@ -13,10 +13,10 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Header, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from core.api_users import check_api_user
 from core.clock import iso
 from core.contacts import normalize_email, normalize_phone
 from core.errors import DeskError, NotFound
+from core.identity.api_users import check_api_user
 from core.web.errors import ApiError, api_error_from_desk
 from core.web.state import WebState, client_address, web_state
 

@@ -17,7 +17,7 @@ from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from core.errors import DeskError
-from core.keyring import desk_key_demo_only
+from core.identity import desk_key_demo_only
 from core.store.directory import customer_emails
 from core.web.errors import ApiError, api_error_from_desk
 from core.web.state import WebState, web_state

@@ -23,10 +23,10 @@ from click.testing import CliRunner
 from fastapi.testclient import TestClient
 
 from cli.main import main
-from core.api_users import add_api_user
 from core.contacts import InvalidContact, normalize_email, normalize_name, normalize_phone
 from core.engine import Engine, InvalidInput
 from core.identity import Keyring
+from core.identity.api_users import add_api_user
 from core.store import Desk
 from core.web import widget_api
 from tests.e2e.server import free_port, start_server

@@ -23,7 +23,7 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from core.api_users import add_api_user
+from core.identity.api_users import add_api_user
 from core.store import Desk
 from core.web import create_app
 from sim.demo_desk import build_demo

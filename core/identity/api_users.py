@@ -13,6 +13,7 @@ from core.contacts import normalize_email
 from core.engine.text import hash_token
 from core.errors import Conflict
 from core.store import Desk
+from core.store.api_users import api_user_exists, api_user_token_hash, insert_api_user
 
 TOKEN_PREFIX = "gdk_"
 #: Longest token accepted for checking; anything longer is refused before hashing.
@@ -24,12 +25,9 @@ def add_api_user(desk: Desk, email: object) -> str:
     address = normalize_email(email)
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     with desk.transaction() as conn:
-        if conn.execute("SELECT 1 FROM api_users WHERE email = ?", (address,)).fetchone():
+        if api_user_exists(conn, address):
             raise Conflict(f"API user {address} already exists")
-        conn.execute(
-            "INSERT INTO api_users (email, token_hash, created_at) VALUES (?, ?, ?)",
-            (address, hash_token(token), desk.clock.now_ms()),
-        )
+        insert_api_user(conn, address, hash_token(token), desk.clock.now_ms())
         desk.emit("api_user.added")
     return token
 
@@ -38,9 +36,7 @@ def check_api_user(desk: Desk, email: str, token: str) -> bool:
     """True when `token` is the API token of `email` (case-insensitive email)."""
     if not email or not token or len(token) > MAX_TOKEN_CHARS or len(email) > 320:
         return False
-    row = desk.query_one(
-        "SELECT token_hash FROM api_users WHERE email = ?", (email.strip().lower(),)
-    )
-    expected = row[0] if row else hash_token(TOKEN_PREFIX + "no-such-user")
+    stored = api_user_token_hash(desk, email.strip().lower())
+    expected = stored if stored is not None else hash_token(TOKEN_PREFIX + "no-such-user")
     matches = hmac.compare_digest(expected, hash_token(token))
-    return row is not None and matches
+    return stored is not None and matches

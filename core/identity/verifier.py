@@ -1,0 +1,371 @@
+"""The verifier (docs/tokens.md): one for desk-minted and site-signed JWTs.
+
+`Verifier(desk).verify(token, session_id=...)` returns a `VerifiedIdentity` or raises
+`TokenRejected` with a stable code from `REJECTION_CODES`; every rejection is written to
+`token_audit` (never the token, never a secret). The algorithm is fixed per key, never taken
+from the token header. The keys are read from the database and the keystore into memory and
+re-read when the keyring changes, here or in another process.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+from typing import TYPE_CHECKING, Any
+
+import jwt
+
+from core.errors import DeskError
+from core.identity.claims import (
+    TokenRejected,
+    VerifiedIdentity,
+    check_audience,
+    check_issuer,
+    check_jti,
+    check_times,
+    identity_claims,
+    reject,
+)
+from core.identity.jwks import RemoteKeyset
+from core.identity.jws import JWS, VerifyingKey, token_header
+from core.identity.keystore import read_keystore
+from core.identity.material import SUPPORTED_ALGS
+from core.store import Desk
+from core.store.keys import (
+    app_ids,
+    bind_jti,
+    changes_key,
+    forget_expired_jtis,
+    insert_token_audit,
+    jti_uses,
+    key_apps,
+    key_rows,
+    keyring_version,
+    local_changes,
+    only_app,
+)
+
+if TYPE_CHECKING:  # httpx imports rich when it is installed; core must not (loaded lazily)
+    import httpx
+
+MAX_TOKEN_BYTES = 8 * 1024
+DEFAULT_LEEWAY_S = 60
+DEFAULT_MAX_LIFETIME_S = 3600
+#: How stale a running verifier may be about another process's key change.
+DEFAULT_CHECK_INTERVAL_MS = 200
+MAX_AUDIT_TEXT = 200
+_TOKEN_RE = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*")
+_UNLOADED = object()
+
+
+class Verifier:
+    """Verifies tokens against the desk's keys. Thread-safe; one per desk per process is enough.
+
+    Key changes made in this process are seen at once; changes by other processes (a CLI
+    `keys retire` while a server runs) by comparing the `keyring.version` setting (one
+    primary-key read) at most every `check_interval_ms` (0: on every verify).
+    """
+
+    def __init__(
+        self,
+        desk: Desk,
+        *,
+        http_client: httpx.Client | None = None,
+        leeway_s: int = DEFAULT_LEEWAY_S,
+        max_lifetime_s: int = DEFAULT_MAX_LIFETIME_S,
+        check_interval_ms: int = DEFAULT_CHECK_INTERVAL_MS,
+    ) -> None:
+        self.desk = desk
+        self.leeway_ms = leeway_s * 1000
+        self.max_lifetime_s = max_lifetime_s
+        self.check_interval_s = check_interval_ms / 1000
+        self._http = http_client
+        self._owns_http = False
+        self._lock = threading.RLock()
+        self._version: object = _UNLOADED
+        self._next_check = 0.0
+        self._local_seen = -1
+        self._changes_key = changes_key(desk.path)
+        self._keys: dict[str, VerifyingKey] = {}
+        self._remote: list[RemoteKeyset] = []
+        self._retired_remote: dict[str, VerifyingKey] = {}
+        self._binds = 0
+
+    # -- keeping up with the database ---------------------------------------------------------
+
+    def _sync(self) -> None:
+        local = local_changes(self._changes_key)
+        if local != self._local_seen:
+            self._local_seen = local
+        elif self.check_interval_s:
+            now = time.monotonic()
+            if now < self._next_check:
+                return
+            self._next_check = now + self.check_interval_s
+        version = keyring_version(self.desk)
+        if version != self._version:
+            self.reload()
+
+    def reload(self) -> None:
+        """Re-read keys and keystore now, keeping prepared key objects that did not change."""
+        with self._lock:
+            with self.desk.reading():
+                version = keyring_version(self.desk)
+                rows = key_rows(self.desk)
+            store = read_keystore(self.desk.keystore_path)
+            old_keys, old_remote = self._keys, {r.label: r for r in self._remote}
+            keys: dict[str, VerifyingKey] = {}
+            remote: list[RemoteKeyset] = []
+            retired_remote: dict[str, VerifyingKey] = {}
+            for row in rows:
+                kid, source = row["kid"], row["source"]
+                if source == "jwks_url":
+                    keyset = old_remote.get(kid)
+                    if keyset is None or keyset.url != row["jwks_url"]:
+                        keyset = RemoteKeyset(row)
+                    keyset.status, keyset.apps = row["status"], key_apps(row["apps"])
+                    for member in keyset.members.values():
+                        member.apps = keyset.apps
+                    if row["status"] == "active":
+                        remote.append(keyset)
+                    else:
+                        for member in keyset.members.values():
+                            member.status = "retired"
+                            retired_remote.setdefault(member.kid, member)
+                    continue
+                material: str | bytes | None
+                material = store.secrets.get(kid) if source == "secret" else row["public_material"]
+                key = old_keys.get(kid)
+                if key is None or key.material != material:
+                    key = VerifyingKey(
+                        kid,
+                        row["alg"],
+                        material,
+                        site=source != "desk",
+                        status=row["status"],
+                        issuer=row["issuer"],
+                        audience=row["audience"],
+                    )
+                key.status, key.issuer, key.audience = row["status"], row["issuer"], row["audience"]
+                key.apps = key_apps(row["apps"])
+                keys[kid] = key
+            self._keys, self._remote, self._retired_remote = keys, remote, retired_remote
+            self._version = version
+            self._next_check = time.monotonic() + self.check_interval_s
+
+    def _client(self) -> httpx.Client:
+        if self._http is None:
+            import httpx
+
+            self._http = httpx.Client()
+            self._owns_http = True
+        return self._http
+
+    def close(self) -> None:
+        if self._http is not None and self._owns_http:
+            self._http.close()
+            self._http = None
+
+    def _find(self, kid: str, now: int) -> VerifyingKey:
+        if type(kid) is str and not kid.isprintable():
+            # Control characters or lone surrogates: no key has such an id (and the audit
+            # row records it escaped).
+            raise reject("unknown_kid", "kid is not printable text", ascii(kid)[:MAX_AUDIT_TEXT])
+        key = self._keys.get(kid)
+        if key is None:
+            key = self._find_remote(kid, now)
+        if key.status != "active":
+            raise reject("key_retired", f"key {kid!r} is retired", kid)
+        return key
+
+    def _find_remote(self, kid: str, now: int) -> VerifyingKey:
+        with self._lock:
+            for keyset in self._remote:
+                if keyset.stale(now) and keyset.due(now):
+                    keyset.refresh(self._client(), now)
+                member = keyset.members.get(kid)
+                if member is None and keyset.due(now):
+                    keyset.refresh(self._client(), now)
+                    member = keyset.members.get(kid)
+                if member is not None:
+                    return member
+            retired = self._retired_remote.get(kid)
+            if retired is not None:
+                return retired
+        raise reject("unknown_kid", f"no key with kid {kid[:80]!r}", kid)
+
+    # -- verifying ------------------------------------------------------------------------------
+
+    def verify(
+        self,
+        token: str,
+        *,
+        session_id: str | None = None,
+        client_address: str | None = None,
+        app_id: str | None = None,
+        bind: bool = True,
+    ) -> VerifiedIdentity:
+        """The identity `token` proves, or TokenRejected (recorded in `token_audit`).
+
+        With `app_id` (a widget session's app), the token must be meant for that app: a
+        desk-minted token's `aud` names it, and a site key must be bound to it. With
+        `bind=False` the caller binds the jti itself (`bind_jti` inside its own transaction,
+        then `audit` if that rejects it).
+        """
+        try:
+            self._sync()
+            identity = self._verify(token, app_id)
+            if bind and identity.jti is not None and session_id is not None:
+                self.bind_jti(identity, session_id)
+            return identity
+        except TokenRejected as rejection:
+            self.audit(rejection, session_id, client_address)
+            raise
+
+    def _verify(self, token: str, app_id: str | None = None) -> VerifiedIdentity:
+        if isinstance(token, bytes):
+            try:
+                token = token.decode("ascii")
+            except UnicodeDecodeError:
+                raise reject("malformed", "token is not ASCII") from None
+        if not isinstance(token, str):
+            raise reject("malformed", "token must be a string")
+        if len(token) > MAX_TOKEN_BYTES:
+            raise reject("too_large", f"token longer than {MAX_TOKEN_BYTES} bytes")
+        if _TOKEN_RE.fullmatch(token) is None:
+            raise reject("malformed", "not a compact JWS (three base64url segments)")
+        try:
+            header = token_header(token[: token.index(".")])
+        except jwt.PyJWTError as exc:
+            raise reject("malformed", f"bad header ({type(exc).__name__})") from None
+        alg = header.get("alg")
+        kid = header.get("kid")
+        if not isinstance(alg, str):
+            raise reject("malformed", "header alg missing or not a string", kid)
+        if alg not in SUPPORTED_ALGS:
+            raise reject("alg_not_allowed", f"alg {alg[:20]!r} is not accepted", kid)
+        if kid is None:
+            raise reject("unknown_kid", "token header has no kid")
+        now = self.desk.clock.now_ms()
+        key = self._find(kid, now)
+        if alg != key.alg:
+            raise reject(
+                "alg_not_allowed", f"key {kid!r} accepts {key.alg} only, not {alg[:20]}", kid
+            )
+        try:
+            signed = JWS.decode_complete(token, key.key(), key.algs)["payload"]
+            payload = json.loads(signed.decode("utf-8"))
+        except jwt.InvalidSignatureError:
+            raise reject("bad_signature", "signature does not verify", kid) from None
+        except jwt.InvalidAlgorithmError:
+            raise reject("alg_not_allowed", f"key {kid!r} accepts {key.alg} only", kid) from None
+        except (jwt.PyJWTError, ValueError, RecursionError) as exc:  # incl. UnicodeDecodeError
+            raise reject("malformed", f"cannot decode ({type(exc).__name__})", kid) from None
+        if type(payload) is not dict:
+            raise reject("malformed", "payload is not a JSON object", kid)
+        return self._claims(payload, key, now, app_id)
+
+    def _claims(
+        self, payload: dict[str, Any], key: VerifyingKey, now: int, app_id: str | None
+    ) -> VerifiedIdentity:
+        kid = key.kid
+        exp, iat = check_times(payload, kid, now, self.leeway_ms, self.max_lifetime_s)
+        if key.issuer is not None:
+            check_issuer(payload.get("iss"), key.issuer, kid)
+        check_audience(
+            payload.get("aud"), site=key.site, audience=key.audience, app_id=app_id, kid=kid
+        )
+        if key.site and app_id is not None and not self._serves(key, app_id):
+            raise reject("bad_audience", f"key {kid!r} is not bound to this app", kid)
+        email, phone, name = identity_claims(payload, kid)
+        return VerifiedIdentity(
+            email=email,
+            phone=phone,
+            name=name,
+            kid=kid,
+            source="site" if key.site else "desk",
+            expires_at=exp,
+            issued_at=iat,
+            jti=check_jti(payload, kid),
+            scope=key.scope,
+        )
+
+    def _serves(self, key: VerifyingKey, app_id: str) -> bool:
+        """Whether a site key may trust sessions of `app_id`: the apps it is bound to, or,
+        unbound, the desk's only app."""
+        if key.apps:
+            return app_id in key.apps
+        return only_app(self.desk) == app_id
+
+    def is_retired(self, kid: str) -> bool:
+        """Whether `kid` (a key, or a member of a JWKS-URL keyset) has been retired."""
+        self._sync()
+        key = self._keys.get(kid)
+        if key is not None:
+            return key.status != "active"
+        return kid in self._retired_remote
+
+    def bind_jti(self, identity: VerifiedIdentity, session_id: str) -> None:
+        """Rule 8: a jti belongs to the first session that presents it (until it expires).
+
+        Each key (or JWKS-URL keyset) has its own jti namespace: one site cannot burn
+        another's. Bindings from before scopes existed (`*`) hold for every key.
+        """
+        now = self.desk.clock.now_ms()
+        assert identity.jti is not None
+        with self.desk.transaction() as conn:
+            uses = jti_uses(conn, identity.scope, identity.jti)
+            if any(used_by != session_id and until >= now for _, used_by, until in uses):
+                raise reject("replayed", "jti already used in another session", identity.kid)
+            if not any(
+                scope == identity.scope and used_by == session_id for scope, used_by, _ in uses
+            ):
+                bind_jti(
+                    conn,
+                    scope=identity.scope,
+                    jti=identity.jti,
+                    session_id=session_id,
+                    at=now,
+                    expires_at=identity.expires_at + self.leeway_ms,
+                )
+                self._binds += 1
+                if self._binds % 1000 == 0:
+                    forget_expired_jtis(conn, now)
+
+    def audit(
+        self, rejection: TokenRejected, session_id: str | None, client_address: str | None
+    ) -> None:
+        """Rule 9: record code, kid, session, time and our own detail; never the token."""
+        now = self.desk.clock.now_ms()
+        kid = rejection.kid[:MAX_AUDIT_TEXT] if isinstance(rejection.kid, str) else None
+        if kid is not None and not kid.isprintable():
+            kid = ascii(kid)[:MAX_AUDIT_TEXT]
+        with self.desk.transaction() as conn:
+            insert_token_audit(
+                conn,
+                at=now,
+                code=rejection.code,
+                kid=kid,
+                session_id=session_id[:MAX_AUDIT_TEXT] if isinstance(session_id, str) else None,
+                client_address=(
+                    client_address[:MAX_AUDIT_TEXT] if isinstance(client_address, str) else None
+                ),
+                detail=rejection.detail[:MAX_AUDIT_TEXT],
+            )
+            self.desk.emit("token.rejected", at=now, session_id=session_id)
+
+    def resolve_app(self, app_id: object) -> str:
+        """The app a token or key is for: `app_id` checked, or the desk's only app."""
+        apps = app_ids(self.desk)
+        if app_id is None:
+            if len(apps) == 1:
+                return str(apps[0])
+            if not apps:
+                raise DeskError("the desk has no app configured")
+            raise DeskError(f"app: the desk has several apps; name one of: {', '.join(apps)}")
+        if not isinstance(app_id, str) or app_id not in apps:
+            shown = str(app_id)[:100] if isinstance(app_id, str) else type(app_id).__name__
+            raise DeskError(f"app {shown!r} is not configured on this desk")
+        return app_id
