@@ -136,28 +136,40 @@ def visible_events(conn: Tx, session: Row, *, after: int, trusted: bool, limit: 
     started or, while `trusted`, its verified profile's open ones on its app.
     """
     return conn.execute(
-        "SELECT e.id, e.kind, e.at, e.conversation_id, e.item_id, e.session_id,"
-        " i.sender, i.body, i.type"
-        " FROM events e LEFT JOIN items i ON i.id = e.item_id"
-        " WHERE e.id IN ("
-        "   SELECT id FROM events WHERE session_id = :session AND id > :own_after"
-        "   UNION"
-        "   SELECT f.id FROM session_access a"
-        "   JOIN conversations c ON c.id = a.conversation_id"
-        "   JOIN events f ON f.conversation_id = a.conversation_id AND f.id > :after"
-        "   WHERE a.session_id = :session AND (a.via = 'started' OR (:trusted"
-        "     AND c.profile_id = :profile AND c.app_id = :app"
-        "     AND (c.status != 'CLOSED' OR f.kind = 'conversation.closed')))"
-        "     AND f.kind IN ('item.created', 'conversation.created',"
-        "       'conversation.closed', 'conversation.reopened'))"
-        " ORDER BY e.id LIMIT :limit",
-        {
-            "session": session["id"],
-            "after": after,
-            "own_after": max(after, session["visible_after"]),
-            "trusted": int(trusted),
-            "profile": session["profile_id"],
-            "app": session["app_id"],
-            "limit": limit,
-        },
+        VISIBLE_EVENTS_SQL, visible_events_params(session, after, trusted, limit)
     ).fetchall()
+
+
+#: The ids are chosen (and limited) first, each branch on an index scoped to the session: its
+#: own events by `events_session`, its conversations' by `events_conversation`. Only then are
+#: the rows and their items read, so no plan can walk the whole `events` table in id order.
+VISIBLE_EVENTS_SQL = (
+    "WITH visible (id) AS ("
+    "   SELECT id FROM events WHERE session_id = :session AND id > :own_after"
+    "   UNION"
+    "   SELECT f.id FROM session_access a"
+    "   JOIN conversations c ON c.id = a.conversation_id"
+    "   JOIN events f ON f.conversation_id = a.conversation_id AND f.id > :after"
+    "   WHERE a.session_id = :session AND (a.via = 'started' OR (:trusted"
+    "     AND c.profile_id = :profile AND c.app_id = :app"
+    "     AND (c.status != 'CLOSED' OR f.kind = 'conversation.closed')))"
+    "     AND f.kind IN ('item.created', 'conversation.created',"
+    "       'conversation.closed', 'conversation.reopened')"
+    "   ORDER BY 1 LIMIT :limit)"
+    " SELECT e.id, e.kind, e.at, e.conversation_id, e.item_id, e.session_id,"
+    " i.sender, i.body, i.type"
+    " FROM visible v JOIN events e ON e.id = v.id LEFT JOIN items i ON i.id = e.item_id"
+    " ORDER BY e.id"
+)
+
+
+def visible_events_params(session: Row, after: int, trusted: bool, limit: int) -> dict[str, Any]:
+    return {
+        "session": session["id"],
+        "after": after,
+        "own_after": max(after, session["visible_after"]),
+        "trusted": int(trusted),
+        "profile": session["profile_id"],
+        "app": session["app_id"],
+        "limit": limit,
+    }
