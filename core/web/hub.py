@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import Counter
 
 from starlette.concurrency import run_in_threadpool
 
@@ -21,33 +22,80 @@ log = logging.getLogger("gladdesk.web")
 
 #: How often the availability of agents is re-read even when no event says it changed.
 AVAILABILITY_EVERY_S = 2.0
+#: Open event streams one widget session may hold (a page open in a few tabs; a reconnecting
+#: `EventSource` closes its old stream first) and one client address may hold (customers
+#: behind one NAT). Beyond them a new stream is refused with 429 (docs/widget-api.md).
+MAX_STREAMS_PER_SESSION = 4
+MAX_STREAMS_PER_ADDRESS = 64
+
+
+class TooManyStreams(Exception):
+    """A new stream would go over a cap; `scope` says which: `session` or `address`."""
+
+    def __init__(self, scope: str, cap: int) -> None:
+        super().__init__(f"{cap} open event streams per {scope} at most")
+        self.scope = scope
+        self.cap = cap
 
 
 class Subscription:
     """One SSE stream's interest: its session and the conversation it is in."""
 
-    def __init__(self, session_id: str) -> None:
+    def __init__(self, session_id: str, address: str) -> None:
         self.session_id = session_id
+        self.address = address
         self.conversation_id: int | None = None
         self.wake = asyncio.Event()
 
 
 class EventHub:
-    def __init__(self, desk: Desk, *, poll_s: float = 0.1) -> None:
+    def __init__(
+        self,
+        desk: Desk,
+        *,
+        poll_s: float = 0.1,
+        per_session: int = MAX_STREAMS_PER_SESSION,
+        per_address: int = MAX_STREAMS_PER_ADDRESS,
+    ) -> None:
         self.desk = desk
         self.poll_s = poll_s
+        self.per_session = per_session
+        self.per_address = per_address
         self.seen = 0
         self.available: bool | None = None
         self._subscribers: set[Subscription] = set()
+        self._by_session: Counter[str] = Counter()
+        self._by_address: Counter[str] = Counter()
         self._poke: asyncio.Event | None = None
 
-    def subscribe(self, session_id: str) -> Subscription:
-        subscription = Subscription(session_id)
+    def subscribe(self, session_id: str, address: str) -> Subscription:
+        """Register a stream, or raise `TooManyStreams` when its session or address is at
+        its cap. Called on the event loop only, so check and count are one step."""
+        if self._by_session[session_id] >= self.per_session:
+            raise TooManyStreams("session", self.per_session)
+        if self._by_address[address] >= self.per_address:
+            raise TooManyStreams("address", self.per_address)
+        subscription = Subscription(session_id, address)
         self._subscribers.add(subscription)
+        self._by_session[session_id] += 1
+        self._by_address[address] += 1
         return subscription
 
     def unsubscribe(self, subscription: Subscription) -> None:
+        if subscription not in self._subscribers:
+            return
         self._subscribers.discard(subscription)
+        for counts, key in (
+            (self._by_session, subscription.session_id),
+            (self._by_address, subscription.address),
+        ):
+            counts[key] -= 1
+            if counts[key] <= 0:
+                del counts[key]  # the maps hold only keys with open streams
+
+    @property
+    def streams(self) -> int:
+        return len(self._subscribers)
 
     def poke(self) -> None:
         """Poll now: this process just wrote something a stream may want."""

@@ -8,7 +8,6 @@ reach the previous customer's conversation; this layer only authenticates and tr
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
@@ -22,6 +21,7 @@ from core.engine import render
 from core.errors import DeskError, NotFound
 from core.models import SessionView
 from core.web.errors import ApiError, api_error_from_desk
+from core.web.hub import Subscription, TooManyStreams
 from core.web.state import WebState, client_address, origin_allowed, web_state
 
 router = APIRouter(prefix="/widget/v1", tags=["widget"])
@@ -31,6 +31,8 @@ MAX_TOKEN_CHARS = 200
 MAX_EVENT_ID = 2**62
 KEEPALIVE_S = 15.0
 RETRY_MS = 2000
+#: What a refused stream is told to wait before trying again (seconds).
+STREAM_RETRY_AFTER_S = 5
 
 
 class Strict(BaseModel):
@@ -420,11 +422,36 @@ async def events(
     view = await _run(state, state.engine.session, auth.session_id)
     if view.ended:
         raise ApiError(409, "conflict", "this widget session has ended; call init again")
-    return StreamingResponse(
-        _stream(state, request, auth.session_id, cursor),
+    try:
+        subscription = state.hub.subscribe(auth.session_id, client_address(request))
+    except TooManyStreams as exc:
+        raise ApiError(
+            429,
+            "rate_limited",
+            f"too many open event streams for this {exc.scope} ({exc.cap} at most);"
+            " close one or retry later",
+            headers={"Retry-After": str(STREAM_RETRY_AFTER_S)},
+        ) from None
+    return _EventStream(
+        _stream(state, request, subscription, cursor),
+        on_close=lambda: state.hub.unsubscribe(subscription),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
     )
+
+
+class _EventStream(StreamingResponse):
+    """A stream that gives its place back however it ends, even if it never started."""
+
+    def __init__(self, content: AsyncIterator[bytes], *, on_close: Any, **kwargs: Any) -> None:
+        super().__init__(content, **kwargs)
+        self._on_close = on_close
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self._on_close()
 
 
 def _last_event_id(value: str) -> int:
@@ -443,9 +470,9 @@ def _last_event_id(value: str) -> int:
 
 
 async def _stream(
-    state: WebState, request: Request, session_id: str, cursor: int
+    state: WebState, request: Request, subscription: Subscription, cursor: int
 ) -> AsyncIterator[bytes]:
-    subscription = state.hub.subscribe(session_id)
+    session_id = subscription.session_id
     gone = asyncio.Event()
 
     async def watch_disconnect() -> None:
@@ -484,5 +511,3 @@ async def _stream(
                 yield b": keep-alive\n\n"
     finally:
         watcher.cancel()
-        with contextlib.suppress(Exception):
-            state.hub.unsubscribe(subscription)
