@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from core.engine.access import Access
 from core.engine.automation import Automation
 from core.engine.directory import Directory
+from core.engine.hooks import RuleAction
 from core.engine.routing import Routing
 from core.engine.timeline import Timeline
 from core.errors import NotFound
@@ -25,7 +26,7 @@ class _Plan:
 
     inbox_id: int
     hold: bool
-    actions: list
+    actions: list[RuleAction]
     agent: Row | None
     other: Row | None  # another open chat of the same profile, from another session
     switched: bool  # the session switched identity (scenario 5)
