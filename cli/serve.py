@@ -15,8 +15,17 @@ from cli.common import db_path, open_desk, warn_if_readable
 @click.option(
     "--port", type=click.IntRange(0, 65535), default=8080, show_default=True, help="TCP port."
 )
+@click.option(
+    "--forwarded-allow-ips",
+    "proxies",
+    metavar="ADDRS",
+    callback=lambda ctx, param, value: _check_proxies(value),
+    help="Comma-separated addresses or networks of the proxies whose X-Forwarded-For and"
+    " X-Forwarded-Proto are believed, or '*' for any. [default: none: the peer's address"
+    " is the client's]",
+)
 @click.pass_context
-def serve(ctx: click.Context, host: str, port: int) -> None:
+def serve(ctx: click.Context, host: str, port: int, proxies: str | None) -> None:
     """HTTP server: widget API, widget.js, the /demo portal and the admin REST API."""
     import uvicorn
 
@@ -30,15 +39,56 @@ def serve(ctx: click.Context, host: str, port: int) -> None:
             f"gladdesk: serving on {host}: put TLS in front of it before real customers use it",
             err=True,
         )
+    if proxies == "*":
+        click.echo(
+            "gladdesk: believing X-Forwarded-For from anyone: every client can pick its own"
+            " address; only right when nothing but the proxy can reach this port",
+            err=True,
+        )
     uvicorn.run(
         app,
         host=host,
         port=port,
         log_level="info",
         server_header=False,
+        # Who is the client: the peer, unless it is a proxy named by --forwarded-allow-ips
+        # (uvicorn would otherwise believe X-Forwarded-For from 127.0.0.1, or from whatever
+        # $FORWARDED_ALLOW_IPS says).
+        proxy_headers=proxies is not None,
+        forwarded_allow_ips=proxies if proxies is not None else "",
         # Event streams never finish on their own: give them a moment, then close them.
         timeout_graceful_shutdown=3,
     )
+
+
+#: Proxies listed at most by --forwarded-allow-ips.
+MAX_PROXIES = 100
+
+
+def _check_proxies(value: str | None) -> str | None:
+    """`--forwarded-allow-ips`: '*', or IP addresses and networks separated by commas; the
+    list normalized, or a usage error naming the bad entry."""
+    if value is None:
+        return None
+    if value.strip() == "*":
+        return "*"
+    entries = [entry.strip() for entry in value.split(",")]
+    if len(entries) > MAX_PROXIES:
+        raise click.BadParameter(f"at most {MAX_PROXIES} addresses or networks")
+    checked = []
+    for entry in entries:
+        try:
+            if "/" in entry:
+                checked.append(str(ipaddress.ip_network(entry, strict=False)))
+            else:
+                checked.append(str(ipaddress.ip_address(entry)))
+        except ValueError:
+            shown = entry[:60].encode("unicode_escape").decode("ascii")
+            raise click.BadParameter(
+                f"{shown!r} is not an IP address or network (like 10.0.0.5 or 10.0.0.0/24);"
+                " separate several with commas, or give '*' for any"
+            ) from None
+    return ",".join(checked)
 
 
 def _is_loopback(host: str) -> bool:

@@ -33,3 +33,16 @@ class FileLineError(DeskError):
         self.reason = reason
         where = f"{self.path}:{line}" if line else self.path
         super().__init__(f"{where}: {reason}")
+
+
+class RateLimited(DeskError):
+    """Too many of something from one address or one app: try again in `retry_after_s`."""
+
+    code = "rate_limited"
+
+    def __init__(self, message: str, *, retry_after_s: float, code: str | None = None) -> None:
+        super().__init__(message)
+        #: Whole seconds, at least 1 (what `Retry-After` says).
+        self.retry_after_s = max(1, int(retry_after_s + 0.999))
+        if code is not None:
+            self.code = code

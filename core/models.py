@@ -42,6 +42,9 @@ class SessionView:
     greeting: str | None  # "Hi Julie, ..." once identified
     onboarding_required: bool
     ended: bool
+    #: The API user whose credentials started it (a site's backend, the HTTP feed); None for
+    #: a customer's widget. Such sessions are not counted against the flood budgets.
+    api_user: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

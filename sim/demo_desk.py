@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from core.budgets import BUDGET_DEFAULTS, check_budgets
 from core.clock import ManualClock, parse_iso
 from core.contacts import normalize_email, normalize_name, normalize_phone
 from core.errors import DeskError
@@ -24,6 +25,21 @@ from sim.project_files import DEMO_DB, FIXTURES
 
 #: Files a desk keeps beside its database: the keystore and the rules.
 SIDECARS = (".keys", ".rules.toml")
+#: The settings of an `[[apps]]` table besides its flood budgets (docs/config.md#apps).
+APP_KEYS = frozenset(
+    {
+        "app_id",
+        "store_name",
+        "login_url",
+        "signup_url",
+        "first_message",
+        "greeting",
+        "onboarding_enabled",
+        "onboarding_identity",
+        "trust_window_s",
+        "allowed_origins",
+    }
+)
 
 
 class FixtureError(DeskError):
@@ -103,6 +119,7 @@ def _fill(
 ) -> None:
     with desk.transaction():
         for app in config["apps"]:
+            budgets = _app_budgets(app, fixtures)
             seed.add_app(
                 desk,
                 app["app_id"],
@@ -115,6 +132,7 @@ def _fill(
                 onboarding_identity=app.get("onboarding_identity", "email"),
                 trust_window_s=int(app.get("trust_window_s", 3600)),
                 allowed_origins=app.get("allowed_origins", []),
+                budgets=budgets,
             )
         inbox_ids = {}
         for number, inbox in enumerate(config["inboxes"], start=1):
@@ -153,6 +171,19 @@ def _fill(
 
         pem = (fixtures / key["private_key_file"]).read_bytes()
         install_desk_key(desk, pem, kid=key["kid"], demo_only=True, at_ms=built_at)
+
+
+def _app_budgets(app: dict[str, Any], fixtures: Path) -> dict[str, int]:
+    """The flood budgets an `[[apps]]` table sets, checked; a key no app has is refused."""
+    where = f"{fixtures / 'desk.toml'}: app {str(app.get('app_id'))[:100]!r}"
+    unknown = sorted(set(app) - APP_KEYS - set(BUDGET_DEFAULTS))
+    if unknown:
+        raise FixtureError(f"{where}: unknown settings {', '.join(unknown)}"[:500])
+    try:
+        checked = check_budgets(app, where)
+    except DeskError as exc:
+        raise FixtureError(str(exc)) from None
+    return {name: value for name, value in checked.items() if name in app}
 
 
 def _insert_conversation(

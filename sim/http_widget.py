@@ -2,7 +2,9 @@
 
 It speaks the widget API (`/widget/v1/...`, Bearer session token) for everything a customer
 does, and the admin API (`POST /api/v1/user-identity-jwt`, Basic auth of an API user) for the
-login tokens a site's backend would mint. One keep-alive `httpx.Client` carries every call.
+login tokens a site's backend would mint. With API credentials it starts sessions with them
+too, so the server's flood budgets do not count its customers. One keep-alive
+`httpx.Client` carries every call.
 
 It is the HTTP implementation of `sim.widget_client.WidgetClient`. Agents do not act through
 the widget API, so over HTTP `ScriptRun` skips agent steps. The server keeps its own clock and
@@ -187,10 +189,10 @@ class HttpWidget:
                 f"{self.url} does not look like a gladdesk server (GET /healthz did not"
                 ' answer {"status": "ok"})'
             )
-        if not need_tokens:
-            return
         if self._auth is None:
-            raise DeskError("login steps need --api-user EMAIL and --api-token TOKEN")
+            if need_tokens:
+                raise DeskError("login steps need --api-user EMAIL and --api-token TOKEN")
+            return
         try:
             self._call(
                 "GET", "/api/v1/customer-profiles", admin=True, params={"email": _PROBE_EMAIL}
@@ -235,10 +237,14 @@ class HttpWidget:
         return self.app_id
 
     def init_session(self, app_id: str) -> SessionStart:
+        # With API credentials, the session is the API user's: the server does not count it
+        # against the app's flood budgets (docs/config.md#flood-budgets), so one address can
+        # play many customers at once.
         try:
             data = self._call(
                 "POST",
                 "/widget/v1/sessions",
+                admin=True,
                 body={"appId": app_id},
                 keys=("token", "appId", "firstMessage", "onboardingRequired", "onboardingIdentity"),
             )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import shutil
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -25,3 +26,16 @@ def error(response: Any) -> dict[str, Any]:
     assert set(body) == {"errors"}, body
     assert body["errors"] and set(body["errors"][0]) == {"attr", "code", "detail"}
     return body["errors"][0]  # type: ignore[no-any-return]
+
+
+def lift_budgets(db: Path, app_id: str | None = None) -> None:
+    """Turn an app's flood budgets off (every app's when `app_id` is None), for tests that
+    play many customers from one address. Before the server first reads the app."""
+    from core.budgets import BUDGET_DEFAULTS
+
+    assignments = ", ".join(f"{name} = 0" for name in BUDGET_DEFAULTS)
+    with sqlite3.connect(db) as conn:
+        conn.execute(
+            f"UPDATE apps SET {assignments} WHERE ? IS NULL OR app_id = ?", (app_id, app_id)
+        )
+    conn.close()

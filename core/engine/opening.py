@@ -6,18 +6,29 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from core.addresses import address_group
+from core.budgets import UNASSIGNED_SETTING
 from core.engine.access import Access
 from core.engine.automation import Automation
 from core.engine.directory import Directory
 from core.engine.hooks import RuleAction
 from core.engine.routing import Routing
 from core.engine.timeline import Timeline
-from core.errors import NotFound
+from core.errors import NotFound, RateLimited
 from core.models import SentMessage
 from core.store import Desk, Row, Tx, conversations, queue_key, widget_sessions
 
 #: How long a conversation held for login by a rule waits before going to the default inbox.
 DEFAULT_LOGIN_HOLD_S = 120
+#: What `Retry-After` says when an address has too many chats waiting for an agent.
+UNASSIGNED_RETRY_S = 30
+
+
+def _opened_from(session: Row) -> str | None:
+    """The address a session's conversations count against (None: not counted)."""
+    if session["api_user"] is not None:
+        return None
+    return address_group(session["client_address"])
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +61,26 @@ class Opening:
         self.access = access
         self.routing = routing
         self.automation = automation
+
+    def admit(self, conn: Tx, session: Row) -> None:
+        """Refuse a new conversation while the session's address already has the app's
+        `address_unassigned_max` of them waiting for an agent (docs/config.md#flood-budgets)."""
+        opened_from = _opened_from(session)
+        if opened_from is None:
+            return
+        bound = int(self.directory.app(session["app_id"])[UNASSIGNED_SETTING])
+        if not bound:
+            return
+        waiting = conversations.unassigned_opened_from(
+            conn, session["app_id"], opened_from, up_to=bound
+        )
+        if waiting >= bound:
+            raise RateLimited(
+                f"message: {bound} chats from this address are already waiting for an agent;"
+                " try again once one is answered",
+                retry_after_s=UNASSIGNED_RETRY_S,
+                code="too_many_waiting",
+            )
 
     def start(
         self, conn: Tx, session: Row, profile_id: int, text: str, trusted: bool, now: int
@@ -142,6 +173,7 @@ class Opening:
                 "started_session_id": session["id"],
                 "claimed_name": session["display_name"] if claimed else None,
                 "trusted_until": session["trusted_until"] if trusted else None,
+                "opened_from": _opened_from(session),
             },
         )
 

@@ -52,14 +52,28 @@ class WidgetSessions:
         self.opening = opening
         self.automation = automation
 
-    def init_session(self, app_id: str, *, client_address: str | None = None) -> SessionStart:
-        """Open a widget session: returns the first message and whether onboarding is needed."""
+    def init_session(
+        self, app_id: str, *, client_address: str | None = None, api_user: str | None = None
+    ) -> SessionStart:
+        """Open a widget session: returns the first message and whether onboarding is needed.
+
+        `client_address` is the customer's (None in process); `api_user` names the API user
+        whose credentials started it, which the flood budgets do not count.
+        """
         app = self.directory.app(app_id)
         session_id = "ws_" + secrets.token_urlsafe(12)
         token = secrets.token_urlsafe(32)
         now = self.desk.clock.now_ms()
         with self.desk.transaction() as conn:
-            widget_sessions.insert(conn, session_id, app_id, hash_token(token), client_address, now)
+            widget_sessions.insert(
+                conn,
+                session_id,
+                app_id,
+                hash_token(token),
+                client_address,
+                now,
+                api_user=api_user,
+            )
             self.desk.emit("session.started", at=now, session_id=session_id)
         return SessionStart(
             session_id=session_id,
@@ -113,6 +127,7 @@ class WidgetSessions:
             greeting=greeting,
             onboarding_required=bool(app["onboarding_enabled"]) and not identified,
             ended=row["ended_at"] is not None,
+            api_user=row["api_user"],
         )
 
     def submit_onboarding(
@@ -248,11 +263,15 @@ class WidgetSessions:
             widget_sessions.update(conn, session_id, {"ended_at": self.desk.clock.now_ms()})
             self.desk.emit("session.ended", session_id=session_id)
 
-    def send_message(self, session_id: str, body: object) -> SentMessage:
+    def send_message(
+        self, session_id: str, body: object, *, admit: Callable[[], None] | None = None
+    ) -> SentMessage:
         """A customer message. Its `trusted` flag is decided now and stored once.
 
         It goes to the session's own conversation, or, while TRUSTED, its verified profile's
-        open one; otherwise it starts a conversation of its own (docs/trust-model.md).
+        open one; otherwise it starts a conversation of its own (docs/trust-model.md), if the
+        app's bound on its address's unassigned conversations allows (`RateLimited` if not)
+        and then `admit` (the caller's budget; it raises to refuse) lets it.
         """
         text = check_body(body)
         with self.desk.transaction() as conn:
@@ -271,6 +290,9 @@ class WidgetSessions:
             if conv is None:
                 joinable = self.access.joinable(conn, row, now)
                 if joinable is None:
+                    self.opening.admit(conn, row)
+                    if admit is not None:
+                        admit()
                     return self.opening.start(conn, row, profile_id, text, trusted, now)
                 self.access.join(conn, row, joinable)
                 row = live_session(conn, session_id)

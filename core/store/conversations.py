@@ -29,6 +29,7 @@ NEW_CONVERSATION_COLUMNS = (
     "started_session_id",
     "claimed_name",
     "trusted_until",
+    "opened_from",
 )
 
 
@@ -47,6 +48,18 @@ def with_access(conn: Tx, session_id: str, conversation_id: int) -> Row | None:
         (session_id, conversation_id),
     ).fetchone()
     return row
+
+
+def unassigned_opened_from(conn: Tx, app_id: str, opened_from: str, *, up_to: int) -> int:
+    """How many of the app's open conversations opened from this address wait for an agent,
+    counted up to `up_to` (the partial index `conversations_unassigned_from` holds only them)."""
+    row = conn.execute(
+        "SELECT count(*) FROM (SELECT 1 FROM conversations"
+        " WHERE opened_from = ? AND app_id = ? AND opened_from IS NOT NULL"
+        " AND assignee_id IS NULL AND status != 'CLOSED' LIMIT ?)",
+        (opened_from, app_id, up_to),
+    ).fetchone()
+    return int(row[0])
 
 
 def insert(conn: Tx, values: Mapping[str, Any]) -> int:

@@ -304,6 +304,54 @@ def _v2(conn: sqlite3.Connection) -> None:
     )
 
 
+def _v3(conn: sqlite3.Connection) -> None:
+    """Flood budgets (core/budgets.py, docs/config.md#flood-budgets).
+
+    - `apps` gains its budgets: per client address and per app, a minute's worth of session
+      starts, identifications and new conversations (0: no limit), and
+      `address_unassigned_max`, the conversations one address may have waiting unassigned.
+    - `widget_sessions.api_user`: the API user whose credentials started the session (a
+      site's backend or the HTTP feed); such sessions are not counted against the budgets.
+    - `conversations.opened_from`: the client address (IPv6: its /64) of the session that
+      started it, NULL for sessions the budgets do not count; with its partial index, counting
+      an address's open unassigned conversations reads only those.
+    """
+    budgets = [
+        ("address_sessions_per_min", 60),
+        ("app_sessions_per_min", 6000),
+        ("address_identifications_per_min", 60),
+        ("app_identifications_per_min", 6000),
+        ("address_conversations_per_min", 60),
+        ("app_conversations_per_min", 3000),
+        ("address_unassigned_max", 20),
+    ]
+    for column, default in budgets:
+        conn.execute(
+            f"ALTER TABLE apps ADD COLUMN {column} INTEGER NOT NULL DEFAULT {default}"
+            f" CHECK ({column} BETWEEN 0 AND 1000000)"
+        )
+    run_script(
+        conn,
+        """
+        ALTER TABLE widget_sessions ADD COLUMN api_user TEXT;
+        ALTER TABLE conversations ADD COLUMN opened_from TEXT;
+        CREATE INDEX conversations_unassigned_from ON conversations (opened_from, app_id)
+            WHERE opened_from IS NOT NULL AND assignee_id IS NULL AND status != 'CLOSED';
+        """,
+    )
+    from core.addresses import address_group
+
+    rows = conn.execute(
+        "SELECT c.id, s.client_address FROM conversations c"
+        " JOIN widget_sessions s ON s.id = c.started_session_id"
+        " WHERE c.status != 'CLOSED' AND s.client_address IS NOT NULL"
+    ).fetchall()
+    conn.executemany(
+        "UPDATE conversations SET opened_from = ? WHERE id = ?",
+        [(address_group(address), conversation_id) for conversation_id, address in rows],
+    )
+
+
 def run_script(conn: sqlite3.Connection, script: str) -> None:
     """Execute a multi-statement script inside the caller's transaction.
 
@@ -320,7 +368,7 @@ def run_script(conn: sqlite3.Connection, script: str) -> None:
 
 
 #: MIGRATIONS[n] takes the schema from version n to n + 1. Append only; never edit one that shipped.
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2]
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2, _v3]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

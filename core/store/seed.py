@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping, Sequence
 
+from core.budgets import BUDGET_DEFAULTS
 from core.store.desk import Desk
 
 #: The columns of a seeded conversation, every one required (`add_conversation`).
@@ -64,23 +65,34 @@ def add_app(
     onboarding_identity: str,
     trust_window_s: int,
     allowed_origins: Sequence[str],
+    budgets: Mapping[str, int] | None = None,
 ) -> None:
+    """An app; `budgets` are its flood budgets (`core.budgets.check_budgets`), the schema's
+    defaults for those left out."""
+    budgets = dict(budgets or {})
+    unknown = sorted(set(budgets) - set(BUDGET_DEFAULTS))
+    if unknown:
+        raise ValueError(f"app {app_id!r}: unknown budget settings {unknown}")
+    columns = (
+        "app_id, store_name, login_url, signup_url, first_message, greeting,"
+        " onboarding_enabled, onboarding_identity, trust_window_s, allowed_origins"
+    )
+    columns += "".join(f", {name}" for name in budgets)
+    values = (
+        app_id,
+        store_name,
+        login_url,
+        signup_url,
+        first_message,
+        greeting,
+        int(onboarding_enabled),
+        onboarding_identity,
+        trust_window_s,
+        json.dumps(allowed_origins),
+        *budgets.values(),
+    )
     desk.conn.execute(
-        "INSERT INTO apps (app_id, store_name, login_url, signup_url, first_message,"
-        " greeting, onboarding_enabled, onboarding_identity, trust_window_s, allowed_origins)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (
-            app_id,
-            store_name,
-            login_url,
-            signup_url,
-            first_message,
-            greeting,
-            int(onboarding_enabled),
-            onboarding_identity,
-            trust_window_s,
-            json.dumps(allowed_origins),
-        ),
+        f"INSERT INTO apps ({columns}) VALUES ({', '.join('?' * len(values))})", values
     )
 
 

@@ -10,12 +10,19 @@ from core.store.desk import Row, Tx
 
 
 def insert(
-    conn: Tx, session_id: str, app_id: str, token_hash: str, client_address: str | None, now: int
+    conn: Tx,
+    session_id: str,
+    app_id: str,
+    token_hash: str,
+    client_address: str | None,
+    now: int,
+    *,
+    api_user: str | None = None,
 ) -> None:
     conn.execute(
-        "INSERT INTO widget_sessions (id, app_id, token_hash, client_address, created_at)"
-        " VALUES (?, ?, ?, ?, ?)",
-        (session_id, app_id, token_hash, client_address, now),
+        "INSERT INTO widget_sessions (id, app_id, token_hash, client_address, created_at,"
+        " api_user) VALUES (?, ?, ?, ?, ?, ?)",
+        (session_id, app_id, token_hash, client_address, now, api_user),
     )
 
 

@@ -6,8 +6,6 @@ has logged in; the reads let the site look customers and conversations up.
 
 from __future__ import annotations
 
-import base64
-import binascii
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request
@@ -16,9 +14,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from core.clock import iso
 from core.contacts import normalize_email, normalize_phone
 from core.errors import DeskError, NotFound
-from core.identity.api_users import check_api_user
+from core.web.auth import api_user_of
 from core.web.errors import ApiError, api_error_from_desk
-from core.web.state import WebState, client_address, web_state
+from core.web.state import WebState, web_state
 
 router = APIRouter(prefix="/api/v1", tags=["admin"])
 
@@ -61,52 +59,14 @@ class ItemOut(BaseModel):
 
 
 BASIC: dict[str, Any] = {"security": [{"apiUser": []}]}
-UNAUTHORIZED = {"WWW-Authenticate": 'Basic realm="gladdesk"'}
 
 
 async def api_user(
     request: Request, authorization: Annotated[str | None, Header()] = None
 ) -> WebState:
     """Basic auth: the API user's email and the token `gladdesk api-users add` printed."""
-    state = web_state(request)
-    key = "addr:" + client_address(request)
-    wait = state.basic_failures.retry_after(key)
-    if wait:
-        raise ApiError(
-            429,
-            "rate_limited",
-            f"too many failed logins from this address; retry in {wait} s",
-            headers={"Retry-After": str(wait)},
-        )
-    email, token = _basic(authorization)
-    if (
-        email is None
-        or token is None
-        or not await state.call(check_api_user, state.desk, email, token)
-    ):
-        state.basic_failures.fail(key)
-        raise ApiError(
-            401,
-            "unauthorized",
-            "Basic auth with an API user's email and API token required"
-            " (create one: gladdesk api-users add EMAIL)",
-            headers=UNAUTHORIZED,
-        )
-    return state
-
-
-def _basic(authorization: str | None) -> tuple[str | None, str | None]:
-    if not authorization or len(authorization) > 1000:
-        return None, None
-    scheme, _, value = authorization.partition(" ")
-    if scheme.lower() != "basic":
-        return None, None
-    try:
-        decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        return None, None
-    email, sep, token = decoded.partition(":")
-    return (email, token) if sep else (None, None)
+    await api_user_of(request, authorization)
+    return web_state(request)
 
 
 ApiUser = Annotated[WebState, Depends(api_user)]

@@ -13,7 +13,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from core.errors import Conflict, DeskError, NotFound
+from core.errors import Conflict, DeskError, NotFound, RateLimited
 from core.identity import REJECTION_CODES as TOKEN_REJECTION_CODES
 
 #: Pydantic error types mapped to our stable codes.
@@ -70,6 +70,8 @@ def error_response(
 
 
 def desk_error_status(exc: DeskError) -> int:
+    if isinstance(exc, RateLimited):
+        return 429
     if isinstance(exc, NotFound):
         return 404
     if isinstance(exc, Conflict):
@@ -90,6 +92,10 @@ def desk_error_attr(exc: DeskError) -> str | None:
 
 def api_error_from_desk(exc: DeskError, *, attr: str | None = None) -> ApiError:
     detail = getattr(exc, "detail", None) or str(exc)
+    if isinstance(exc, RateLimited):
+        # About the caller's pace, not a field: Retry-After says when to come back.
+        headers = {"Retry-After": str(exc.retry_after_s)}
+        return ApiError(429, exc.code, str(detail), headers=headers)
     return ApiError(
         desk_error_status(exc), exc.code, str(detail), attr=attr or desk_error_attr(exc)
     )
@@ -103,7 +109,7 @@ async def handle_api_error(request: Request, exc: Exception) -> JSONResponse:
 async def handle_desk_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, DeskError)
     error = api_error_from_desk(exc)
-    return error_response(error.status, error.code, error.detail, error.attr)
+    return error_response(error.status, error.code, error.detail, error.attr, error.headers)
 
 
 async def handle_validation_error(request: Request, exc: Exception) -> JSONResponse:

@@ -1,7 +1,9 @@
-"""Request body size limits and the token-failure rate limiter.
+"""Request body size limits, the failed-authentication limiter and the flood budgets.
 
-The limiter is in memory: right for one server process. Several processes behind a balancer
-would each count on their own (a shared store would be the next step).
+The limiters are in memory: right for one server process. Several processes behind a
+balancer would each count on their own (a shared store would be the next step). Each keeps
+at most a fixed number of keys in an LRU map, dropping the least recently used first and
+expired ones as it goes, so memory and time per request stay O(1) whoever is counted.
 """
 
 from __future__ import annotations
@@ -9,10 +11,14 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Callable
+from typing import Any, Protocol
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from core.budgets import BUDGET_KINDS
+from core.errors import RateLimited
 
 #: Largest request body accepted, in bytes: a 4,000-character message JSON-escaped, or a
 #: JWT (8 KiB at most) with a name, fits with room to spare.
@@ -96,10 +102,19 @@ class BodyLimitMiddleware:
         await send({"type": "http.response.body", "body": body})
 
 
+#: Keys a limiter remembers at most (client addresses, users, sessions).
+MAX_KEYS = 100_000
+#: Expired keys dropped per call, besides the one called for: enough to keep up, O(1).
+EXPIRED_PER_CALL = 2
+
+
 class FailureLimiter:
     """At most `limit` failures per key within `window_s`; then the key is blocked.
 
-    Keys are strings such as `addr:127.0.0.1` or `session:ws_...`. Thread-safe.
+    Keys are strings such as `addr:127.0.0.1` or `user:backend@shop.example`. A key is kept
+    from its first failure until `window_s` after its last one, in order of its last failure
+    (so the oldest key is always the first to expire); past `max_keys`, the least recently
+    failing key is forgotten. Thread-safe.
     """
 
     def __init__(
@@ -108,14 +123,17 @@ class FailureLimiter:
         window_s: float,
         *,
         now: Callable[[], float] = time.monotonic,
-        max_keys: int = 100_000,
+        max_keys: int = MAX_KEYS,
     ) -> None:
         self.limit = limit
         self.window_s = window_s
         self._now = now
         self._max_keys = max_keys
-        self._failures: dict[str, deque[float]] = {}
+        self._failures: OrderedDict[str, deque[float]] = OrderedDict()
         self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._failures)
 
     def _recent(self, key: str, now: float) -> deque[float] | None:
         times = self._failures.get(key)
@@ -128,10 +146,19 @@ class FailureLimiter:
             return None
         return times
 
+    def _expire(self, now: float) -> None:
+        """Drop up to `EXPIRED_PER_CALL` keys whose last failure is out of the window."""
+        for _ in range(EXPIRED_PER_CALL):
+            oldest = next(iter(self._failures.items()), None)
+            if oldest is None or oldest[1][-1] > now - self.window_s:
+                return
+            del self._failures[oldest[0]]
+
     def retry_after(self, key: str) -> int:
         """Seconds until `key` may try again; 0 when it is not blocked."""
         with self._lock:
             now = self._now()
+            self._expire(now)
             times = self._recent(key, now)
             if times is None or len(times) < self.limit:
                 return 0
@@ -140,17 +167,122 @@ class FailureLimiter:
     def fail(self, key: str) -> None:
         with self._lock:
             now = self._now()
+            self._expire(now)
             times = self._recent(key, now)
             if times is None:
-                if len(self._failures) >= self._max_keys:
-                    self._prune(now)
+                while len(self._failures) >= self._max_keys:
+                    self._failures.popitem(last=False)
                 times = self._failures[key] = deque()
+            else:
+                self._failures.move_to_end(key)
             times.append(now)
             while len(times) > self.limit:
                 times.popleft()
 
-    def _prune(self, now: float) -> None:
-        for key in list(self._failures):
-            self._recent(key, now)
-        while len(self._failures) >= self._max_keys:
-            self._failures.pop(next(iter(self._failures)))
+
+class TokenBuckets:
+    """Token buckets by key: each holds up to `capacity` tokens and refills `per_s` a second.
+
+    Capacity and rate come with each call (they are an app's settings). A bucket is kept from
+    its first take until it has refilled, least recently used first out past `max_keys` (a
+    forgotten bucket is a full one). Not locked: `Budgets` locks around it.
+    """
+
+    def __init__(self, *, max_keys: int, now: Callable[[], float]) -> None:
+        self._max_keys = max_keys
+        self._now = now
+        #: key -> [tokens left, when counted, when full again]
+        self._buckets: OrderedDict[str, list[float]] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._buckets)
+
+    def level(self, key: str, capacity: float, per_s: float, now: float) -> float:
+        """Tokens in the bucket at `now`."""
+        self._expire(now)
+        bucket = self._buckets.get(key)
+        if bucket is None:
+            return capacity
+        tokens, counted_at, _ = bucket
+        return min(capacity, tokens + (now - counted_at) * per_s)
+
+    def keep(self, key: str, tokens: float, capacity: float, per_s: float, now: float) -> None:
+        """Record the bucket's `tokens` at `now`."""
+        full_at = now + (capacity - tokens) / per_s
+        if key in self._buckets:
+            self._buckets.move_to_end(key)
+        else:
+            while len(self._buckets) >= self._max_keys:
+                self._buckets.popitem(last=False)
+        self._buckets[key] = [tokens, now, full_at]
+
+    def _expire(self, now: float) -> None:
+        for _ in range(EXPIRED_PER_CALL):
+            oldest = next(iter(self._buckets.items()), None)
+            if oldest is None or oldest[1][2] > now:
+                return
+            del self._buckets[oldest[0]]
+
+
+class AppRow(Protocol):
+    """An `apps` row: its columns by name."""
+
+    def __getitem__(self, column: str) -> Any: ...
+
+
+class Budgets:
+    """The flood budgets of the widget API (core/budgets.py): for each of `BUDGET_KINDS`, a
+    token bucket per app and client address and one per app, sized by the app's settings.
+
+    A call takes one token from both buckets, or from neither: an address refused does not
+    spend its app's budget. Apps are counted apart from addresses, so that a flood from many
+    addresses cannot push an app's bucket out of the map. Thread-safe.
+    """
+
+    def __init__(
+        self, *, max_addresses: int = MAX_KEYS, now: Callable[[], float] = time.monotonic
+    ) -> None:
+        self._now = now
+        self.addresses = TokenBuckets(max_keys=max_addresses, now=now)
+        self.apps = TokenBuckets(max_keys=MAX_KEYS, now=now)
+        self._lock = threading.Lock()
+
+    def take(self, kind: str, app: AppRow, address: str) -> None:
+        """Spend one of `kind` for `address` on `app` (an app row); `RateLimited` when either
+        budget is spent, with the seconds until both have a token again."""
+        assert kind in BUDGET_KINDS, kind
+        app_id = str(app["app_id"])
+        wanted = []
+        for scope, buckets, key in (
+            ("address", self.addresses, f"{kind}:{app_id}:{address}"),
+            ("app", self.apps, f"{kind}:{app_id}"),
+        ):
+            per_min = int(app[f"{scope}_{kind}_per_min"])
+            if per_min > 0:
+                wanted.append((scope, buckets, key, float(per_min), per_min / 60.0))
+        with self._lock:
+            now = self._now()
+            levels = [buckets.level(key, cap, rate, now) for _, buckets, key, cap, rate in wanted]
+            short = [
+                (scope, (1.0 - tokens) / rate)
+                for (scope, _, _, _, rate), tokens in zip(wanted, levels, strict=True)
+                if tokens < 1.0
+            ]
+            if not short:
+                for (_, buckets, key, cap, rate), tokens in zip(wanted, levels, strict=True):
+                    buckets.keep(key, tokens - 1.0, cap, rate, now)
+                return
+        scope, wait = max(short, key=lambda s: s[1])
+        who = "this address" if scope == "address" else f"all addresses on app {app_id!r}"
+        raise RateLimited(
+            f"too many {BUDGET_NOUNS[kind]} from {who}; retry in {max(1, int(wait + 0.999))} s",
+            retry_after_s=wait,
+        )
+
+
+#: How a refusal names each budget.
+BUDGET_NOUNS = {
+    "sessions": "new widget sessions",
+    "identifications": "identifications",
+    "conversations": "new conversations",
+}

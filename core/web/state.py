@@ -1,4 +1,5 @@
-"""What one server process holds: the desk, the engine, the change-feed hub, the limiters."""
+"""What one server process holds: the desk, the engine, the change-feed hub, the limiters and
+the flood budgets."""
 
 from __future__ import annotations
 
@@ -11,11 +12,12 @@ from typing import Any
 from fastapi import Request
 from starlette.concurrency import run_in_threadpool
 
+from core.addresses import address_group
 from core.engine import Engine
 from core.store import Desk
 from core.store.directory import app_origins
 from core.web.hub import EventHub
-from core.web.limits import FailureLimiter
+from core.web.limits import Budgets, FailureLimiter
 
 #: A desk call run on the event loop that takes longer than this sends the next calls to the
 #: thread pool for `THREADS_AFTER_SLOW_S` (the desk is contended: another process is writing).
@@ -23,8 +25,18 @@ INLINE_BUDGET_S = 0.02
 THREADS_AFTER_SLOW_S = 5.0
 #: How long the set of allowed widget origins is cached, in seconds.
 ORIGINS_TTL_S = 10.0
-#: Remembered bearer tokens (token -> session id, app id); the mapping never changes.
+#: Remembered bearer tokens (`KnownToken`); what a token opens never changes.
 MAX_CACHED_TOKENS = 50_000
+
+
+@dataclass(frozen=True, slots=True)
+class KnownToken:
+    """What a widget bearer token opens (it never changes for a token)."""
+
+    session_id: str
+    app_id: str
+    #: Started with an API user's credentials: not counted against the flood budgets.
+    exempt: bool = False
 
 
 @dataclass
@@ -37,9 +49,13 @@ class WebState:
     #: Rejected identity tokens on set_user, per widget session and per client address.
     jwt_session_failures: FailureLimiter = field(default_factory=lambda: FailureLimiter(5, 60.0))
     jwt_address_failures: FailureLimiter = field(default_factory=lambda: FailureLimiter(30, 60.0))
-    #: Wrong Basic credentials on the admin API, per client address.
+    #: Wrong Basic credentials (admin API, exempt widget sessions), per client address
+    #: (`addr:`) and per API user (`user:`).
     basic_failures: FailureLimiter = field(default_factory=lambda: FailureLimiter(10, 60.0))
-    tokens: dict[str, tuple[str, str]] = field(default_factory=dict)
+    #: Session starts, identifications and new conversations, per address and per app.
+    budgets: Budgets = field(default_factory=Budgets)
+    #: Widget bearer token -> the session it opens.
+    tokens: dict[str, KnownToken] = field(default_factory=dict)
     #: Demo portal logins: cookie value -> customer email (in memory; the demo only).
     portal_logins: dict[str, str] = field(default_factory=dict)
     #: Run desk calls on the event loop while they are quick (see `call`).
@@ -66,11 +82,11 @@ class WebState:
             if time.monotonic() - started > INLINE_BUDGET_S:
                 self._threads_until = time.monotonic() + THREADS_AFTER_SLOW_S
 
-    def remember_token(self, token: str, session_id: str, app_id: str) -> None:
+    def remember_token(self, token: str, known: KnownToken) -> None:
         with self._lock:
             if len(self.tokens) >= MAX_CACHED_TOKENS:
                 self.tokens.clear()
-            self.tokens[token] = (session_id, app_id)
+            self.tokens[token] = known
 
     def allowed_origins(self) -> dict[str, frozenset[str]]:
         """app id -> the origins its widget may be embedded on (from `apps.allowed_origins`)."""
@@ -95,7 +111,14 @@ def web_state(request: Request) -> WebState:
 
 
 def client_address(request: Request) -> str:
+    """The client's address: the connection's peer, or what `X-Forwarded-For` says when the
+    peer is a proxy `serve --forwarded-allow-ips` trusts (uvicorn decides)."""
     return request.client.host if request.client else "unknown"
+
+
+def client_network(request: Request) -> str:
+    """The key the limits count the client under (an IPv6 client by its /64)."""
+    return address_group(client_address(request)) or "unknown"
 
 
 def same_origin(request: Request, origin: str) -> bool:

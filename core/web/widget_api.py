@@ -20,13 +20,29 @@ from core.clock import iso
 from core.engine import render
 from core.errors import DeskError, NotFound
 from core.models import SessionView
+from core.web.auth import (
+    BEARER,
+    MAX_TOKEN_CHARS,
+    WidgetAuth,
+    api_user_of,
+    authenticate,
+    refuse_failure,
+    widget_auth,
+)
+from core.web.auth import bearer_token as _bearer
 from core.web.errors import ApiError, api_error_from_desk
 from core.web.hub import Subscription, TooManyStreams
-from core.web.state import WebState, client_address, origin_allowed, web_state
+from core.web.state import (
+    KnownToken,
+    WebState,
+    client_address,
+    client_network,
+    origin_allowed,
+    web_state,
+)
 
 router = APIRouter(prefix="/widget/v1", tags=["widget"])
 
-MAX_TOKEN_CHARS = 200
 #: Largest event id a client may resume after (`?after=` or `Last-Event-ID`).
 MAX_EVENT_ID = 2**62
 KEEPALIVE_S = 15.0
@@ -107,75 +123,6 @@ class MessagesOut(BaseModel):
     cursor: int
 
 
-# -- auth -------------------------------------------------------------------------------------
-
-
-class WidgetAuth:
-    """The authenticated widget session of a request."""
-
-    def __init__(self, state: WebState, session_id: str, app_id: str) -> None:
-        self.state = state
-        self.session_id = session_id
-        self.app_id = app_id
-
-
-def _bearer(authorization: str | None) -> str | None:
-    if not authorization:
-        return None
-    scheme, _, value = authorization.partition(" ")
-    return value.strip() if scheme.lower() == "bearer" and value.strip() else None
-
-
-async def authenticate(request: Request, token: str | None) -> WidgetAuth:
-    state = web_state(request)
-    address_key = "addr:" + client_address(request)
-    wait = state.bearer_failures.retry_after(address_key)
-    if wait:
-        raise ApiError(
-            429,
-            "rate_limited",
-            f"too many bad session tokens from this address; retry in {wait} s",
-            attr="token",
-            headers={"Retry-After": str(wait)},
-        )
-    if not token or len(token) > MAX_TOKEN_CHARS:
-        state.bearer_failures.fail(address_key)
-        raise ApiError(
-            401,
-            "unauthorized",
-            "missing session token: send Authorization: Bearer <token> from init",
-            attr="token",
-        )
-    known = state.tokens.get(token)
-    if known is None:
-        try:
-            session_id = await state.call(state.engine.session_for_token, token)
-            view: SessionView = await state.call(state.engine.session, session_id)
-        except NotFound:
-            state.bearer_failures.fail(address_key)
-            raise ApiError(
-                401, "unauthorized", "unknown widget session token; call init again", attr="token"
-            ) from None
-        state.remember_token(token, session_id, view.app_id)
-        known = (session_id, view.app_id)
-    if not origin_allowed(request, state, known[1]):
-        raise ApiError(
-            403,
-            "origin_not_allowed",
-            f"origin {request.headers.get('origin', '')[:100]!r} may not use app {known[1]!r}",
-        )
-    return WidgetAuth(state, *known)
-
-
-async def widget_auth(request: Request) -> WidgetAuth:
-    """Authenticate from the Authorization header (read directly: the hot path stays lean)."""
-    return await authenticate(request, _bearer(request.headers.get("authorization")))
-
-
-#: How the OpenAPI document describes the widget's bearer token.
-BEARER: dict[str, Any] = {"security": [{"widgetSession": []}]}
-
-
 async def _run(state: WebState, fn: Any, *args: Any, attr: str | None = None, **kwargs: Any) -> Any:
     try:
         return await state.call(fn, *args, **kwargs)
@@ -221,9 +168,24 @@ async def _session_call(
 # -- routes -----------------------------------------------------------------------------------
 
 
-@router.post("/sessions", status_code=201, response_model=InitResponse)
+def _spend(state: WebState, kind: str, app_id: str, network: str) -> None:
+    """Spend one of the app's `kind` budget for this address (`RateLimited` when spent); runs
+    where the desk calls run (it may read the app row)."""
+    state.budgets.take(kind, state.engine.app(app_id), network)
+
+
+@router.post(
+    "/sessions",
+    status_code=201,
+    response_model=InitResponse,
+    responses={429: {"description": "too many new sessions from this address or on this app"}},
+)
 async def init_session(request: Request, payload: InitRequest) -> InitResponse:
-    """Open a widget session for an app: the token, first message and onboarding need."""
+    """Open a widget session for an app: the token, first message and onboarding need.
+
+    With an API user's Basic credentials (a site's backend, `gladdesk feed --url`), the
+    session is not counted against the app's flood budgets.
+    """
     state = web_state(request)
     if not origin_allowed(request, state, payload.app_id):
         raise ApiError(
@@ -233,12 +195,19 @@ async def init_session(request: Request, payload: InitRequest) -> InitResponse:
             f" {payload.app_id!r}; add it to the app's allowed origins",
             attr="appId",
         )
+    authorization = request.headers.get("authorization")
+    api_user = None
+    if authorization is not None and authorization[:6].lower() == "basic ":
+        api_user = await api_user_of(request, authorization)
+    network = client_network(request)
 
     def start_session() -> tuple[int, Any, str]:
         cursor = state.desk.last_event_id()
         try:
+            if api_user is None:
+                _spend(state, "sessions", payload.app_id, network)
             start = state.engine.init_session(
-                payload.app_id, client_address=client_address(request)
+                payload.app_id, client_address=client_address(request), api_user=api_user
             )
         except NotFound:
             # Said without the list of known apps the CLI would print: this is the public side.
@@ -246,7 +215,9 @@ async def init_session(request: Request, payload: InitRequest) -> InitResponse:
         return cursor, start, state.engine.app(start.app_id)["store_name"]
 
     cursor, start, store_name = await _run(state, start_session, attr="appId")
-    state.remember_token(start.token, start.session_id, start.app_id)
+    state.remember_token(
+        start.token, KnownToken(start.session_id, start.app_id, exempt=api_user is not None)
+    )
     return InitResponse(
         token=start.token,
         appId=start.app_id,
@@ -273,14 +244,25 @@ async def end_session(request: Request) -> Response:
     return Response(status_code=204)
 
 
+async def _identify(auth: WidgetAuth, fn: Any, **kwargs: Any) -> SessionOut:
+    """An identification (onboarding, setUser with claims), after spending its budget."""
+    state = auth.state
+
+    def identify() -> SessionOut:
+        if not auth.exempt:
+            _spend(state, "identifications", auth.app_id, auth.network)
+        return _session_out(state, fn(auth.session_id, **kwargs))
+
+    return await _run(state, identify)  # type: ignore[no-any-return]
+
+
 @router.post("/onboarding", response_model=SessionOut, openapi_extra=BEARER)
 async def submit_onboarding(request: Request, payload: OnboardingRequest) -> SessionOut:
     """The onboarding form: name plus email or phone. The identity is claimed."""
     auth = await widget_auth(request)
-    return await _session_call(
-        auth.state,
+    return await _identify(
+        auth,
         auth.state.engine.submit_onboarding,
-        auth.session_id,
         name=payload.name,
         email=payload.email,
         phone=payload.phone,
@@ -293,13 +275,8 @@ async def set_user(request: Request, payload: SetUserRequest) -> SessionOut:
     auth = await widget_auth(request)
     state = auth.state
     if payload.jwt is None:
-        return await _session_call(
-            state,
-            state.engine.set_user,
-            auth.session_id,
-            name=payload.name,
-            email=payload.email,
-            phone=payload.phone,
+        return await _identify(
+            auth, state.engine.set_user, name=payload.name, email=payload.email, phone=payload.phone
         )
     if payload.email is not None or payload.phone is not None:
         raise ApiError(
@@ -308,36 +285,31 @@ async def set_user(request: Request, payload: SetUserRequest) -> SessionOut:
             "give either a jwt or an email/phone, not both: the token's claims are the identity",
             attr="jwt",
         )
+    # A session that sent too many rejected tokens is refused before its next one is looked
+    # at; an address only has its wrong tokens refused (a right one from it still counts).
     session_key = "session:" + auth.session_id
-    address_key = "addr:" + client_address(request)
-    wait = max(
-        state.jwt_session_failures.retry_after(session_key),
-        state.jwt_address_failures.retry_after(address_key),
-    )
+    wait = state.jwt_session_failures.retry_after(session_key)
     if wait:
         raise ApiError(
             429,
             "rate_limited",
-            f"too many rejected identity tokens; retry in {wait} s",
+            f"too many rejected identity tokens from this session; retry in {wait} s",
             attr="jwt",
             headers={"Retry-After": str(wait)},
         )
     try:
-        view = await state.call(
-            lambda: _session_out(
-                state, state.engine.set_user(auth.session_id, name=payload.name, jwt=payload.jwt)
-            )
-        )
-    except DeskError as exc:
-        error = api_error_from_desk(exc)
+        return await _identify(auth, state.engine.set_user, name=payload.name, jwt=payload.jwt)
+    except ApiError as error:
         if error.status == 400:
             state.jwt_session_failures.fail(session_key)
-            state.jwt_address_failures.fail(address_key)
+            refuse_failure(
+                state.jwt_address_failures,
+                ["addr:" + auth.network],
+                "rejected identity tokens from this address",
+                attr="jwt",
+            )
             error.attr = "jwt" if error.attr != "name" else "name"
-        raise error from None
-    finally:
-        state.hub.poke()
-    return view  # type: ignore[no-any-return]
+        raise
 
 
 @router.delete("/user", response_model=SessionOut, openapi_extra=BEARER)
@@ -351,8 +323,14 @@ async def clear_user(request: Request) -> SessionOut:
 async def send_message(request: Request, payload: MessageRequest) -> MessageOut:
     """A customer message; `trusted` is decided now and never changes."""
     auth = await widget_auth(request)
+    state = auth.state
+
+    def admit() -> None:
+        if not auth.exempt:
+            _spend(state, "conversations", auth.app_id, auth.network)
+
     sent = await _run(
-        auth.state, auth.state.engine.send_message, auth.session_id, payload.body, attr="body"
+        state, state.engine.send_message, auth.session_id, payload.body, attr="body", admit=admit
     )
     # The hot path: answer directly rather than through response-model validation.
     return JSONResponse(  # type: ignore[return-value]

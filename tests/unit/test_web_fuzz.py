@@ -27,6 +27,7 @@ from core.identity.api_users import add_api_user
 from core.store import Desk
 from core.web import create_app
 from sim.demo_desk import build_demo
+from tests.web_helpers import lift_budgets
 
 EXAMPLES = 150
 SKIPPED = {("/widget/v1/events", "get")}
@@ -69,6 +70,7 @@ def fuzz_client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Test
     db = build_demo(folder / "demo.db")
     with Desk.open(db, create=False) as desk:
         api_token = add_api_user(desk, "fuzz@retale.example")
+    lift_budgets(db)  # every session of the fuzz comes from the one test client
     basic = "Basic " + base64.b64encode(f"fuzz@retale.example:{api_token}".encode()).decode()
     with TestClient(create_app(db), raise_server_exceptions=False) as client:
         # Every limiter out of the way: the fuzz means to reach the handlers.
