@@ -19,11 +19,11 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def start_server(db: Path, port: int, log: Path) -> subprocess.Popen[bytes]:
-    """`gladdesk --db DB serve --port PORT`; returns once /healthz answers."""
+def start_server(db: Path, port: int, log: Path, *options: str) -> subprocess.Popen[bytes]:
+    """`gladdesk --db DB serve --port PORT [OPTIONS]`; returns once /healthz answers."""
     with log.open("ab") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "tui", "--db", str(db), "serve", "--port", str(port)],
+            [sys.executable, "-m", "tui", "--db", str(db), "serve", "--port", str(port), *options],
             cwd=ROOT,
             stdout=out,
             stderr=subprocess.STDOUT,

@@ -7,8 +7,10 @@ API user with the CLI, runs the feed against the URL, and checks the desk throug
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
+import sqlite3
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -40,14 +42,21 @@ def cli(*args: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:
     return result.exit_code, result.stdout, result.stderr
 
 
-@pytest.fixture
-def server(built_demo: Path, tmp_path: Path) -> Iterator[Server]:
+@contextlib.contextmanager
+def serving(built_demo: Path, tmp_path: Path, **budgets: int) -> Iterator[Server]:
+    """`gladdesk serve` on a copy of the demo desk with an API user; `budgets` set the demo
+    app's flood budgets first."""
     db = tmp_path / "demo.db"
     shutil.copy(built_demo, db)
     shutil.copy(f"{built_demo}.keys", f"{db}.keys")
     code, out, err = cli("--db", str(db), "api-users", "add", API_USER)
     assert code == 0, err
     token = out.strip().splitlines()[-1]
+    if budgets:
+        assignments = ", ".join(f"{name} = {value}" for name, value in budgets.items())
+        with sqlite3.connect(db) as conn:
+            conn.execute(f"UPDATE apps SET {assignments}")
+        conn.close()
     port = free_port()
     process = start_server(db, port, tmp_path / "server.log")
     try:
@@ -55,6 +64,12 @@ def server(built_demo: Path, tmp_path: Path) -> Iterator[Server]:
     finally:
         process.terminate()
         process.wait(10)
+
+
+@pytest.fixture
+def server(built_demo: Path, tmp_path: Path) -> Iterator[Server]:
+    with serving(built_demo, tmp_path) as served:
+        yield served
 
 
 def feed(server: Server, *args: str, token: str | None = None) -> tuple[int, str, str]:
@@ -150,6 +165,25 @@ def test_mix_over_http_finishes_without_errors(server: Server) -> None:
     assert len(export(server.db)) == before + len(created)
     fed_messages = [m for c in created for m in customer_messages(c)]
     assert sum(1 for m in fed_messages if m["trusted"]) == stats["trusted_messages"]
+
+
+def test_the_feed_with_api_credentials_is_not_slowed_by_the_flood_budgets(
+    built_demo: Path, tmp_path: Path
+) -> None:
+    # Every simulated customer comes from 127.0.0.1, far past the address's budgets.
+    with serving(built_demo, tmp_path, address_sessions_per_min=2) as server:
+        args = ("--rate", "600", "--duration", "2", "--seed", "5")
+        stats, created = new_conversations(server, *args)
+    assert stats["errors"] == 0 and stats["mismatches"] == [], stats
+    assert stats["customers"] == stats["finished"] >= 10
+    assert len(created) == stats["conversations"] > 2
+    with sqlite3.connect(server.db) as conn:
+        counted = conn.execute(
+            "SELECT count(*) FROM widget_sessions WHERE client_address IS NOT NULL"
+            " AND api_user IS NULL"
+        ).fetchone()[0]
+    conn.close()
+    assert counted == 0
 
 
 # -- hostile input -------------------------------------------------------------------------------
