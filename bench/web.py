@@ -1,7 +1,8 @@
 """HTTP benchmark (issue 7): `gladdesk serve` on loopback, one uvicorn worker.
 
-32 concurrent customers on httpx keep-alive connections, each with its own widget session
-(onboarded with its own email), sending customer messages.
+32 concurrent customers on httpx keep-alive connections, each from its own loopback address
+(127.0.0.2 ...) with its own widget session (onboarded with its own email), sending customer
+messages.
 
 1. Throughput: messages/s with every customer sending back to back. Target >= 1,500.
    Baseline, measured in the same run: `Engine.send_message` called directly in one process
@@ -90,29 +91,38 @@ def start_server(db: Path, port: int) -> subprocess.Popen[bytes]:
     raise SystemExit("the server did not start")
 
 
-def open_customers(port: int, tag: str) -> list[str]:
-    """CUSTOMERS widget sessions, each onboarded with its own email."""
+def client_for(port: int, customer: int, **options: object) -> httpx.Client:
+    """A client connecting from customer `customer`'s own loopback address (127.0.0.2, ...):
+    the server budgets new sessions and chats per client address, as for real customers."""
+    transport = httpx.HTTPTransport(local_address=f"127.0.0.{customer + 2}")
+    url = f"http://127.0.0.1:{port}"
+    return httpx.Client(base_url=url, transport=transport, **options)  # type: ignore[arg-type]
+
+
+def open_customers(port: int, tag: str) -> list[tuple[int, str]]:
+    """CUSTOMERS widget sessions, each onboarded with its own email: (customer, token)."""
     tokens = []
-    with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
-        for n in range(CUSTOMERS):
+    for n in range(CUSTOMERS):
+        with client_for(port, n, timeout=30) as client:
             token = client.post("/widget/v1/sessions", json={"appId": "retale"}).json()["token"]
             client.post(
                 "/widget/v1/onboarding",
                 json={"name": f"Bench {n}", "email": f"bench-{tag}-{n}@example.com"},
                 headers={"Authorization": f"Bearer {token}"},
             ).raise_for_status()
-            tokens.append(token)
+        tokens.append((n, token))
     return tokens
 
 
 def customer(
-    port: int, token: str, start_at: float, stop_at: float, interval: float | None
+    port: int, who: tuple[int, str], start_at: float, stop_at: float, interval: float | None
 ) -> tuple[int, list[float], list[tuple[int, float]]]:
     """One customer on its own keep-alive connection: back to back, or every `interval` s."""
+    number, token = who
     headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
     latencies: list[float] = []
     sent: list[tuple[int, float]] = []
-    with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30, headers=headers) as client:
+    with client_for(port, number, timeout=30, headers=headers) as client:
         next_at = start_at
         n = 0
         while True:
@@ -135,7 +145,9 @@ def customer(
     return n, latencies, sent
 
 
-def worker(args: tuple[int, list[str], float, float, float | None, list[float]]) -> tuple:
+def worker(
+    args: tuple[int, list[tuple[int, str]], float, float, float | None, list[float]],
+) -> tuple:
     port, tokens, start_at, stop_at, interval, offsets = args
     with ThreadPoolExecutor(len(tokens)) as pool:
         results = list(
@@ -152,7 +164,7 @@ def worker(args: tuple[int, list[str], float, float, float | None, list[float]])
 
 
 def drive(
-    port: int, tokens: list[str], seconds: float, interval: float | None
+    port: int, tokens: list[tuple[int, str]], seconds: float, interval: float | None
 ) -> tuple[int, float, list[float], dict[int, float]]:
     """Run the customers in WORKERS processes; returns (sent, elapsed, latencies, sent_at)."""
     start_at = time.time() + 1.5  # let every process start first
