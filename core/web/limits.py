@@ -183,14 +183,13 @@ class FailureLimiter:
 class TokenBuckets:
     """Token buckets by key: each holds up to `capacity` tokens and refills `per_s` a second.
 
-    Capacity and rate come with each call (they are an app's settings). A bucket is kept from
-    its first take until it has refilled, least recently used first out past `max_keys` (a
-    forgotten bucket is a full one). Not locked: `Budgets` locks around it.
+    Capacity, rate and time come with each call (an app's settings, the caller's clock). A
+    bucket is kept from its first take until it has refilled, least recently used first out
+    past `max_keys` (a forgotten bucket is a full one). Not locked: `Budgets` locks around it.
     """
 
-    def __init__(self, *, max_keys: int, now: Callable[[], float]) -> None:
+    def __init__(self, *, max_keys: int) -> None:
         self._max_keys = max_keys
-        self._now = now
         #: key -> [tokens left, when counted, when full again]
         self._buckets: OrderedDict[str, list[float]] = OrderedDict()
 
@@ -243,8 +242,8 @@ class Budgets:
         self, *, max_addresses: int = MAX_KEYS, now: Callable[[], float] = time.monotonic
     ) -> None:
         self._now = now
-        self.addresses = TokenBuckets(max_keys=max_addresses, now=now)
-        self.apps = TokenBuckets(max_keys=MAX_KEYS, now=now)
+        self.addresses = TokenBuckets(max_keys=max_addresses)
+        self.apps = TokenBuckets(max_keys=MAX_KEYS)
         self._lock = threading.Lock()
 
     def take(self, kind: str, app: AppRow, address: str) -> None:

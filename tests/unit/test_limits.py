@@ -77,7 +77,7 @@ def test_a_key_failing_again_moves_behind_the_others() -> None:
 
 def test_a_token_bucket_map_never_holds_more_than_its_bound() -> None:
     clock = Clock()
-    buckets = TokenBuckets(max_keys=50, now=clock)
+    buckets = TokenBuckets(max_keys=50)
     for n in range(500):
         tokens = buckets.level(f"k{n}", 10.0, 1.0, clock.now)
         buckets.keep(f"k{n}", tokens - 1, 10.0, 1.0, clock.now)
@@ -86,7 +86,7 @@ def test_a_token_bucket_map_never_holds_more_than_its_bound() -> None:
 
 def test_a_refilled_bucket_is_dropped() -> None:
     clock = Clock()
-    buckets = TokenBuckets(max_keys=50, now=clock)
+    buckets = TokenBuckets(max_keys=50)
     for n in range(6):
         buckets.keep(f"k{n}", 9.0, 10.0, 1.0, clock.now)
     clock.now = 1.5  # each refilled its one token after 1 s
