@@ -22,6 +22,7 @@ from core.errors import DeskError, NotFound
 from core.models import SessionView
 from core.web.errors import ApiError, api_error_from_desk
 from core.web.hub import Subscription, TooManyStreams
+from core.web.site_keys import await_jwks_fetches
 from core.web.state import WebState, client_address, origin_allowed, web_state
 
 router = APIRouter(prefix="/widget/v1", tags=["widget"])
@@ -322,6 +323,7 @@ async def set_user(request: Request, payload: SetUserRequest) -> SessionOut:
             attr="jwt",
             headers={"Retry-After": str(wait)},
         )
+    await await_jwks_fetches(state, payload.jwt)
     try:
         view = await state.call(
             lambda: _session_out(
