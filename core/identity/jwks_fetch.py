@@ -34,6 +34,15 @@ MAX_JWKS_TIMEOUT_S = 60.0
 _LOOPBACK_NAMES = frozenset({"localhost"})
 
 
+class JwksUrlError(KeyringError):
+    """A JWKS URL that may not or could not be fetched; `reason` says why without naming the
+    URL (for the detail a token's presenter gets)."""
+
+    def __init__(self, url: str, reason: str) -> None:
+        super().__init__(f"JWKS URL {url[:80]!r}: {reason}")
+        self.reason = reason
+
+
 def check_jwks_timeout(value: object) -> float:
     """A JWKS fetch deadline in seconds: a finite number from 0.1 to 60."""
     if isinstance(value, bool) or not isinstance(value, int | float):
@@ -61,22 +70,22 @@ def check_jwks_url(url: object) -> str:
     """`url` if the desk may fetch it: https://, or http:// to a loopback host."""
     if not isinstance(url, str):
         raise KeyringError("JWKS URL: expected a string")
-    shown = repr(url[:80])
     try:
         parts = urlsplit(url)
         host = parts.hostname
         parts.port  # noqa: B018 - raises ValueError on a port that is not a number
     except ValueError:
-        raise KeyringError(f"JWKS URL {shown}: not a valid URL") from None
+        raise JwksUrlError(url, "not a valid URL") from None
     scheme = parts.scheme.lower()
     if scheme not in ("http", "https") or not host:
-        raise KeyringError(f"JWKS URL {shown}: expected an https:// URL")
+        raise JwksUrlError(url, "expected an https:// URL")
     if not url.isprintable() or any(c.isspace() for c in url):
-        raise KeyringError(f"JWKS URL {shown}: contains spaces or control characters")
+        raise JwksUrlError(url, "contains spaces or control characters")
     if scheme == "http" and not is_loopback_host(host):
-        raise KeyringError(
-            f"JWKS URL {shown}: use https:// (plain http:// is allowed only for loopback hosts:"
-            " 127.0.0.0/8, ::1, localhost)"
+        raise JwksUrlError(
+            url,
+            "use https:// (plain http:// is allowed only for loopback hosts:"
+            " 127.0.0.0/8, ::1, localhost)",
         )
     return url
 
@@ -89,8 +98,7 @@ def fetch_jwks(
     import httpx
 
     check_jwks_url(url)
-    shown = url[:80]
-    late = KeyringError(f"JWKS URL {shown}: no complete answer within {timeout_s:g} s")
+    late = JwksUrlError(url, f"no complete answer within {timeout_s:g} s")
     watchdog = _Watchdog(timeout_s)
     try:
         with client.stream(
@@ -103,20 +111,18 @@ def fetch_jwks(
             extensions={"trace": watchdog.trace},
         ) as response:
             if response.is_redirect:
-                raise KeyringError(
-                    f"JWKS URL {shown}: HTTP {response.status_code}; redirects are not followed"
-                )
+                raise JwksUrlError(url, f"HTTP {response.status_code}; redirects are not followed")
             if response.status_code != 200:
-                raise KeyringError(f"JWKS URL {shown}: HTTP {response.status_code}")
+                raise JwksUrlError(url, f"HTTP {response.status_code}")
             if response.headers.get("content-encoding", "identity").lower() != "identity":
-                raise KeyringError(f"JWKS URL {shown}: compressed answer (send it uncompressed)")
-            body = _read_body(response, shown, watchdog)
+                raise JwksUrlError(url, "compressed answer (send it uncompressed)")
+            body = _read_body(response, url, watchdog)
     except httpx.TimeoutException:
         raise late from None
     except (httpx.HTTPError, httpx.InvalidURL, httpx.StreamError) as exc:
         if watchdog.fired:
             raise late from None
-        raise KeyringError(f"JWKS URL {shown}: fetch failed ({type(exc).__name__})") from None
+        raise JwksUrlError(url, f"fetch failed ({type(exc).__name__})") from None
     finally:
         watchdog.cancel()
     if watchdog.fired:  # the connection was cut: what arrived may be a truncated document
@@ -124,9 +130,9 @@ def fetch_jwks(
     return body
 
 
-def _read_body(response: httpx.Response, shown: str, watchdog: _Watchdog) -> bytes:
+def _read_body(response: httpx.Response, url: str, watchdog: _Watchdog) -> bytes:
     """The body, read in chunks against the size cap, until the watchdog fires."""
-    too_large = KeyringError(f"JWKS URL {shown}: larger than {MAX_JWKS_BYTES} bytes")
+    too_large = JwksUrlError(url, f"larger than {MAX_JWKS_BYTES} bytes")
     declared = response.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > MAX_JWKS_BYTES:
         raise too_large

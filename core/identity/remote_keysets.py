@@ -113,7 +113,7 @@ class RemoteKeyset:
             self._set_members(entries)
             self.fetched_at, self.last_error, replaced = now, None, True
         except KeyringError as exc:
-            self.last_error = str(exc)
+            self.last_error = getattr(exc, "reason", None) or str(exc)
         except Exception as exc:  # noqa: BLE001 - the future must always be resolved
             self.last_error = f"fetch failed ({type(exc).__name__})"
         finally:
