@@ -197,7 +197,7 @@ class Verifier:
             key = self._remote.find(kid, now)
             if key is not None:
                 return key
-        why = self._remote.why_unknown() if self._remote.active else ""
+        why = self._remote.why_unknown()
         detail = f"no key with kid {kid[:80]!r}" + (f" ({why})" if why else "")
         raise reject("unknown_kid", detail, kid)
 
