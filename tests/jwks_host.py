@@ -1,4 +1,5 @@
-"""A JWKS host on 127.0.0.1 for tests: serves a keyset, or misbehaves, and counts requests.
+"""A JWKS host on 127.0.0.1 for tests (`with jwks_host(keys) as host:`): serves a keyset, or
+misbehaves, and counts requests.
 
 Modes: `serve` (the keyset), `fail` (503), `trickle_headers` / `trickle_body` (one byte every
 `trickle_every_s`, for minutes), `redirect` (302 to `redirect_to`), `huge` (a body over the
@@ -12,7 +13,8 @@ import gzip
 import http.server
 import json
 import threading
-from types import TracebackType
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 TRICKLE_BYTES = 600
@@ -59,16 +61,10 @@ class JwksHost:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}/jwks.json"
 
-    def __enter__(self) -> JwksHost:
+    def start(self) -> None:
         self._thread.start()
-        return self
 
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        value: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
+    def stop(self) -> None:
         self.stopping.set()
         self.server.shutdown()
         self.server.server_close()
@@ -112,3 +108,14 @@ class JwksHost:
                 return
             out.write(bytes([byte]))
             out.flush()
+
+
+@contextmanager
+def jwks_host(keys: list[dict[str, Any]]) -> Iterator[JwksHost]:
+    """A running `JwksHost` serving `keys`, stopped afterwards."""
+    host = JwksHost(keys)
+    host.start()
+    try:
+        yield host
+    finally:
+        host.stop()

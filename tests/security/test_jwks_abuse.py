@@ -22,12 +22,15 @@ from typing import Any
 import httpx
 import jwt
 import pytest
+from click.testing import CliRunner, Result
 
+from cli.main import main
 from core.store import Desk
-from core.store.keys import mark_changed
+from core.store.keys import key_infos, mark_changed
+from sim.demo_desk import build_demo
 from tests.e2e.server import ROOT, free_port
 from tests.identity_helpers import ec_key, jwk_of
-from tests.jwks_host import JwksHost
+from tests.jwks_host import JwksHost, jwks_host
 
 APP = "retale"
 #: The server's JWKS deadline: far above PROMPT_S, so a stalled loop could not hide.
@@ -38,16 +41,9 @@ SLACK_S = 4.0
 GUESSERS = 12
 
 
-def gladdesk(db: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    done = subprocess.run(
-        [sys.executable, "-m", "tui", "--db", str(db), *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert not check or done.returncode == 0, (args, done.stdout, done.stderr)
-    return done
+def keys_add(db: Path, *args: str) -> Result:
+    """`gladdesk keys add ARGS` (in-process: the command's checks are what is tested)."""
+    return CliRunner().invoke(main, ["--db", str(db), "keys", "add", *args])
 
 
 def serve(db: Path, log: Path) -> tuple[subprocess.Popen[bytes], str]:
@@ -115,16 +111,16 @@ def code(response: httpx.Response) -> str:
 
 @pytest.fixture
 def host() -> Iterator[JwksHost]:
-    with JwksHost([jwk_of(ec_key("r1"), "r1", "ES256")]) as served:
+    with jwks_host([jwk_of(ec_key("r1"), "r1", "ES256")]) as served:
         yield served
 
 
 @pytest.fixture
 def desk(tmp_path: Path, host: JwksHost) -> Path:
     """A demo desk with the keyset `shop-jwks` (kid r1) from the loopback JWKS host."""
-    db = tmp_path / "demo.db"
-    gladdesk(db, "db", "build-demo", "--out", str(db))
-    gladdesk(db, "keys", "add", "--kid", "shop-jwks", "--jwks-url", host.url)
+    db = build_demo(tmp_path / "demo.db")
+    added = keys_add(db, "--kid", "shop-jwks", "--jwks-url", host.url)
+    assert added.exit_code == 0, added.output
     assert host.requests == 1
     return db
 
@@ -193,14 +189,14 @@ def test_plain_http_to_another_host_is_refused_at_add_and_at_fetch(
 ) -> None:
     # `127.1` is this same host, but not spelt as a loopback address.
     elsewhere = f"http://127.1:{host.port}/jwks.json"
-    refused = gladdesk(desk, "keys", "add", "--kid", "plain", "--jwks-url", elsewhere, check=False)
-    assert refused.returncode == 2
-    assert "use https://" in refused.stderr and "loopback" in refused.stderr
-    assert "plain" not in gladdesk(desk, "keys", "list").stdout
+    refused = keys_add(desk, "--kid", "plain", "--jwks-url", elsewhere)
+    assert refused.exit_code == 2
+    assert "use https://" in refused.output and "loopback" in refused.output
+    stored = Desk.open(desk, create=False)
+    assert "plain" not in {info.kid for info in key_infos(stored)}
     assert host.requests == 1
 
     # A row stored before the rule: its snapshot stands, its URL is never fetched.
-    stored = Desk.open(desk, create=False)
     with stored.transaction() as conn:
         conn.execute("UPDATE signing_keys SET jwks_url = ? WHERE kid = 'shop-jwks'", (elsewhere,))
         mark_changed(stored, stored.clock.now_ms())

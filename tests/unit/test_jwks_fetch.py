@@ -16,7 +16,7 @@ from cli.main import main
 from core.identity import KeyringError
 from core.identity.jwks_fetch import check_jwks_timeout, check_jwks_url, fetch_jwks
 from tests.identity_helpers import ec_key, jwk_of
-from tests.jwks_host import JwksHost
+from tests.jwks_host import JwksHost, jwks_host
 
 #: Far beyond any deadline used here; a trickled answer would take minutes to finish.
 GENEROUS_S = 10.0
@@ -24,7 +24,7 @@ GENEROUS_S = 10.0
 
 @pytest.fixture
 def host() -> Iterator[JwksHost]:
-    with JwksHost([jwk_of(ec_key("h1"), "h1", "ES256")]) as served:
+    with jwks_host([jwk_of(ec_key("h1"), "h1", "ES256")]) as served:
         yield served
 
 

@@ -15,7 +15,7 @@ import pytest
 from core.identity import Keyring, TokenRejected
 from core.store.keys import mark_changed
 from tests.identity_helpers import Site, audit_rows, claims, ec_key, jwk_of, open_site, sign
-from tests.jwks_host import JwksHost
+from tests.jwks_host import JwksHost, jwks_host
 
 #: Generous bounds for a shared, noisy machine: far below the trickle, far above a verify.
 PROMPT_S = 2.0
@@ -29,7 +29,7 @@ def site(tmp_path: Path) -> Iterator[Site]:
 
 @pytest.fixture
 def host() -> Iterator[JwksHost]:
-    with JwksHost([jwk_of(ec_key("r1"), "r1", "ES256")]) as served:
+    with jwks_host([jwk_of(ec_key("r1"), "r1", "ES256")]) as served:
         yield served
 
 
