@@ -28,10 +28,8 @@ class JwksTimeout(click.ParamType):
     def convert(
         self, value: Any, param: click.Parameter | None, ctx: click.Context | None
     ) -> float:
-        if isinstance(value, float):
-            return value
         try:
-            number = float(str(value).strip())
+            number = value if isinstance(value, float) else float(str(value).strip())
         except ValueError:
             self.fail(f"{str(value)[:40]!r} is not a number of seconds", param, ctx)
         try:
