@@ -12,11 +12,42 @@ import click
 
 from cli.common import open_desk
 from core.clock import iso
-from core.identity import Keyring, TokenRejected
+from core.identity import Keyring, KeyringError, TokenRejected
+from core.identity.jwks_fetch import DEFAULT_JWKS_TIMEOUT_S, check_jwks_timeout, check_jwks_url
 
 #: A token read from stdin is never larger than this (the verifier rejects > 8 KiB anyway).
 MAX_STDIN_BYTES = 64 * 1024
 _FILE = click.Path(exists=True, dir_okay=False, readable=True, path_type=Path)
+
+
+class JwksTimeout(click.ParamType):
+    """Seconds a JWKS-URL fetch may take in all: a finite number from 0.1 to 60."""
+
+    name = "seconds"
+
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> float:
+        try:
+            number = value if isinstance(value, float) else float(str(value).strip())
+        except ValueError:
+            self.fail(f"{str(value)[:40]!r} is not a number of seconds", param, ctx)
+        try:
+            return check_jwks_timeout(number)
+        except KeyringError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+def jwks_timeout_option(help_text: str) -> Any:
+    """`--jwks-timeout SECONDS` (default 3), validated by `JwksTimeout`."""
+    return click.option(
+        "--jwks-timeout",
+        "jwks_timeout_s",
+        type=JwksTimeout(),
+        default=DEFAULT_JWKS_TIMEOUT_S,
+        show_default=True,
+        help=help_text,
+    )
 
 
 def _read_file(path: Path, what: str) -> bytes:
@@ -40,7 +71,12 @@ def keys() -> None:
 @click.option("--secret-file", type=_FILE, help="HS256: a file holding the shared secret.")
 @click.option("--public-key-file", type=_FILE, help="RS256/ES256: a PEM public key file.")
 @click.option("--jwks-file", type=_FILE, help="A JWKS file: adds every key in it (or only --kid).")
-@click.option("--jwks-url", help="A JWKS URL, fetched now and when a token names an unknown kid.")
+@click.option(
+    "--jwks-url",
+    help="A JWKS URL (https://; http:// only to a loopback host), fetched now and when a"
+    " token names an unknown kid.",
+)
+@jwks_timeout_option("Seconds the --jwks-url fetch may take in all (connect, answer, body).")
 @click.option("--issuer", help="Require this iss claim.")
 @click.option("--audience", help="Require this aud claim.")
 @click.option(
@@ -62,6 +98,7 @@ def keys_add(
     issuer: str | None,
     audience: str | None,
     apps: tuple[str, ...],
+    jwks_timeout_s: float,
 ) -> None:
     """Register a site signing key. The secret goes to the keystore file, never the database.
 
@@ -69,7 +106,7 @@ def keys_add(
     """
     _check_one_source(alg, kid, secret_file, public_key_file, jwks_file, jwks_url)
     desk = open_desk(ctx, create=True)
-    keyring = Keyring(desk)
+    keyring = Keyring(desk, jwks_timeout_s=jwks_timeout_s)
     try:
         source = _key_source(alg, secret_file, public_key_file, jwks_file, jwks_url)
         added = keyring.add_key(kid=kid, **source, issuer=issuer, audience=audience, apps=apps)
@@ -110,6 +147,11 @@ def _check_one_source(
         raise click.UsageError(f"--secret-file is for --alg HS256, not {alg}")
     if (secret_file or public_key_file) and not kid:
         raise click.UsageError("--kid KID is required with --secret-file and --public-key-file")
+    if jwks_url is not None:
+        try:
+            check_jwks_url(jwks_url)
+        except KeyringError as exc:
+            raise click.UsageError(f"--jwks-url: {exc}") from None
 
 
 def _key_source(

@@ -8,6 +8,7 @@ import logging
 import click
 
 from cli.common import db_path, open_desk, warn_if_readable
+from cli.identity import jwks_timeout_option
 
 
 @click.command("serve")
@@ -24,14 +25,21 @@ from cli.common import db_path, open_desk, warn_if_readable
     " X-Forwarded-Proto are believed, or '*' for any. [default: none: the peer's address"
     " is the client's]",
 )
+@jwks_timeout_option(
+    "Seconds a JWKS-URL fetch may take in all (connect, answer, body); a token with an"
+    " unknown kid waits at most this long."
+)
 @click.pass_context
-def serve(ctx: click.Context, host: str, port: int, proxies: str | None) -> None:
+def serve(
+    ctx: click.Context, host: str, port: int, jwks_timeout_s: float, proxies: str | None
+) -> None:
     """HTTP server: widget API, widget.js, the /demo portal and the admin REST API."""
     import uvicorn
 
-    from core.web.app import RedactTokens, create_app
+    from core.web.app import create_app
+    from core.web.log_redaction import RedactTokens
 
-    app = create_app(db_path(ctx))
+    app = create_app(db_path(ctx), jwks_timeout_s=jwks_timeout_s)
     warn_if_readable(ctx)
     logging.getLogger("uvicorn.access").addFilter(RedactTokens())
     if not _is_loopback(host):

@@ -8,10 +8,11 @@ headers and normalized contacts are cached so a verify costs less than a bare `j
 
 The modules, by subject: `verifier` (checking tokens), `claims` (what a token must claim),
 `jws` (PyJWT with prepared keys), `minting` (desk-signed tokens and the desk's own key),
-`keys` (adding, retiring, listing keys), `jwks` (JWKS documents and remote keysets),
-`material` (key ids, secrets, public keys), `keystore` (the secrets file), and
-`desk_keyring` (`Keyring`, all of it as one object). `api_users` (the admin API's users) is
-imported on its own: `core.identity.api_users`.
+`keys` (adding, retiring, listing keys), `jwks` (JWKS documents), `jwks_fetch` (which JWKS
+URLs may be fetched, and a fetch with one deadline), `remote_keysets` (JWKS-URL keysets
+refreshed in the background), `material` (key ids, secrets, public keys), `keystore` (the
+secrets file), and `desk_keyring` (`Keyring`, all of it as one object). `api_users` (the
+admin API's users) is imported on its own: `core.identity.api_users`.
 """
 
 from core.identity.claims import REJECTION_CODES, TokenRejected, VerifiedIdentity

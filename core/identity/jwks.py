@@ -1,33 +1,20 @@
-"""JWKS documents: parsed from a file or fetched from a URL, and remote keysets kept fresh.
+"""JWKS documents: the usable public keys of a JWKS, from a file or fetched from a URL.
 
 A JWKS file's keys are registered one row each; a JWKS URL is one row naming the keyset,
-whose members are fetched with httpx (bounded size, no redirects, timeout), cached in
-memory and re-fetched when stale or when a token names a kid the keyset does not have.
+fetched by `core.identity.jwks_fetch` and kept fresh by `core.identity.remote_keysets`.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
+from typing import Any
 
 import jwt
 
-from core.identity.jws import VerifyingKey
 from core.identity.material import ASYMMETRIC_ALGS, KeyringError, check_kid, check_public_key
-from core.store.keys import key_apps
-
-if TYPE_CHECKING:  # httpx imports rich when it is installed; core must not (loaded lazily)
-    import httpx
 
 MAX_JWKS_BYTES = 1 << 20
-JWKS_TIMEOUT_S = 5.0
-#: An unknown kid refreshes a JWKS-URL keyset at most this often.
-JWKS_REFRESH_INTERVAL_MS = 60_000
-#: A fetched JWKS-URL keyset is re-fetched (rate limit permitting) once it is this old.
-JWKS_MAX_AGE_MS = 600_000
 #: JWK members that carry private or symmetric key material: refused, never stored.
 _PRIVATE_JWK_MEMBERS = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth", "k"})
 
@@ -106,83 +93,3 @@ def _parse_jwk(jwk_data: object, allowed: tuple[str, ...]) -> JwkEntry:
     return JwkEntry(
         kid, alg, json.dumps(canonical, sort_keys=True, separators=(",", ":")), public_key
     )
-
-
-def check_jwks_url(url: str) -> str:
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise KeyringError(f"JWKS URL {url[:80]!r}: expected an http:// or https:// URL")
-    return url
-
-
-def fetch_jwks(client: httpx.Client, url: str) -> bytes:
-    """GET a JWKS document (bounded size, no redirects, timeout)."""
-    import httpx
-
-    try:
-        with client.stream("GET", url, timeout=JWKS_TIMEOUT_S, follow_redirects=False) as response:
-            if response.status_code != 200:
-                raise KeyringError(f"JWKS URL {url[:80]}: HTTP {response.status_code}")
-            body = b""
-            for chunk in response.iter_bytes():
-                body += chunk
-                if len(body) > MAX_JWKS_BYTES:
-                    raise KeyringError(f"JWKS URL {url[:80]}: larger than {MAX_JWKS_BYTES} bytes")
-            return body
-    except httpx.HTTPError as exc:
-        raise KeyringError(f"JWKS URL {url[:80]}: fetch failed ({type(exc).__name__})") from None
-
-
-class RemoteKeyset:
-    """A JWKS-URL keyset: members fetched with httpx and cached in memory."""
-
-    def __init__(self, row: Any) -> None:
-        self.label: str = row["kid"]
-        self.url: str = row["jwks_url"]
-        self.allowed = tuple(a for a in row["alg"].split(",") if a in ASYMMETRIC_ALGS)
-        self.status: str = row["status"]
-        self.issuer: str | None = row["issuer"]
-        self.audience: str | None = row["audience"]
-        self.apps = key_apps(row["apps"])
-        self.members: dict[str, VerifyingKey] = {}
-        self.fetched_at: int | None = None  # ms; None: only the snapshot taken when added
-        self.last_attempt: int | None = None
-        if row["public_material"]:
-            with contextlib.suppress(KeyringError):
-                self._set_members(
-                    parse_jwks(row["public_material"], allowed=self.allowed, strict=False)
-                )
-
-    def _set_members(self, entries: list[Any]) -> None:
-        members = {}
-        for entry in entries:
-            key = VerifyingKey(
-                entry.kid,
-                entry.alg,
-                entry.jwk_json,
-                site=True,
-                status=self.status,
-                issuer=self.issuer,
-                audience=self.audience,
-                apps=self.apps,
-                scope=self.label,
-            )
-            key.prepared = entry.public_key
-            members[entry.kid] = key
-        self.members = members
-
-    def due(self, now: int) -> bool:
-        return self.last_attempt is None or now - self.last_attempt >= JWKS_REFRESH_INTERVAL_MS
-
-    def stale(self, now: int) -> bool:
-        return self.fetched_at is None or now - self.fetched_at >= JWKS_MAX_AGE_MS
-
-    def refresh(self, client: httpx.Client, now: int) -> None:
-        """Fetch the keyset (callers check `due` first). A failed fetch keeps the old members."""
-        self.last_attempt = now
-        try:
-            entries = parse_jwks(fetch_jwks(client, self.url), allowed=self.allowed, strict=False)
-        except KeyringError:
-            return
-        self._set_members(entries)
-        self.fetched_at = now

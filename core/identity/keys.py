@@ -12,7 +12,8 @@ import json
 from typing import Any
 
 from core.errors import Conflict, NotFound
-from core.identity.jwks import check_jwks_url, fetch_jwks, parse_jwks
+from core.identity.jwks import parse_jwks
+from core.identity.jwks_fetch import check_jwks_url
 from core.identity.keystore import read_keystore, write_keystore
 from core.identity.material import (
     ASYMMETRIC_ALGS,
@@ -58,9 +59,10 @@ class KeyAdministration(Verifier):
         """Register site keys from exactly one source; returns the rows added.
 
         `secret` (HS256; kept in the keystore), `public_key_pem` (RS256/ES256), `jwks` (a
-        JWKS document: every key in it, or only `kid`), `jwks_url` (fetched now and when an
-        unknown kid appears; `kid` names the keyset). `apps`: the apps whose sessions the
-        key may trust; required when the desk has more than one app.
+        JWKS document: every key in it, or only `kid`), `jwks_url` (https://, or http:// to a
+        loopback host; fetched now and when an unknown kid appears; `kid` names the keyset).
+        `apps`: the apps whose sessions the key may trust; required when the desk has more
+        than one app.
         """
         sources = [s for s in (secret, public_key_pem, jwks, jwks_url) if s is not None]
         if len(sources) != 1:
@@ -100,7 +102,7 @@ class KeyAdministration(Verifier):
         """A JWKS URL: one row naming the keyset, with a snapshot of the keys fetched now."""
         if alg == "HS256":
             raise KeyringError("JWKS keys are RS256 or ES256 public keys")
-        fetched = fetch_jwks(self._client(), check_jwks_url(url))
+        fetched = self._fetch_jwks(check_jwks_url(url))
         allowed = (alg,) if alg else ASYMMETRIC_ALGS
         label = check_kid(kid) if kid is not None else check_kid("jwks-" + _short_hash(url))
         entries = parse_jwks(fetched, allowed=allowed, strict=False)

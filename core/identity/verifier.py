@@ -4,7 +4,8 @@
 `TokenRejected` with a stable code from `REJECTION_CODES`; every rejection is written to
 `token_audit` (never the token, never a secret). The algorithm is fixed per key, never taken
 from the token header. The keys are read from the database and the keystore into memory and
-re-read when the keyring changes, here or in another process.
+re-read when the keyring changes, here or in another process. JWKS-URL keysets are fetched on
+threads of their own (`core.identity.remote_keysets`), never under the verifier's lock.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import json
 import re
 import threading
 import time
+from concurrent import futures
 from typing import TYPE_CHECKING, Any
 
 import jwt
@@ -28,10 +30,11 @@ from core.identity.claims import (
     identity_claims,
     reject,
 )
-from core.identity.jwks import RemoteKeyset
+from core.identity.jwks_fetch import DEFAULT_JWKS_TIMEOUT_S, check_jwks_timeout, fetch_jwks
 from core.identity.jws import JWS, VerifyingKey, token_header
 from core.identity.keystore import read_keystore
 from core.identity.material import SUPPORTED_ALGS
+from core.identity.remote_keysets import RemoteKeysets
 from core.store import Desk
 from core.store.keys import (
     app_ids,
@@ -66,6 +69,11 @@ class Verifier:
     Key changes made in this process are seen at once; changes by other processes (a CLI
     `keys retire` while a server runs) by comparing the `keyring.version` setting (one
     primary-key read) at most every `check_interval_ms` (0: on every verify).
+
+    A token whose kid no key or JWKS-URL keyset holds starts a fetch of the keysets (one at a
+    time per keyset, at most once a minute each); with `wait_for_jwks` the verify waits for
+    it, at most `jwks_timeout_s`. A process that must never block on it (the web server)
+    passes `wait_for_jwks=False` and waits for `jwks_fetches_for(token)` its own way first.
     """
 
     def __init__(
@@ -76,21 +84,25 @@ class Verifier:
         leeway_s: int = DEFAULT_LEEWAY_S,
         max_lifetime_s: int = DEFAULT_MAX_LIFETIME_S,
         check_interval_ms: int = DEFAULT_CHECK_INTERVAL_MS,
+        jwks_timeout_s: float = DEFAULT_JWKS_TIMEOUT_S,
+        wait_for_jwks: bool = True,
     ) -> None:
         self.desk = desk
         self.leeway_ms = leeway_s * 1000
         self.max_lifetime_s = max_lifetime_s
         self.check_interval_s = check_interval_ms / 1000
+        self.jwks_timeout_s = check_jwks_timeout(jwks_timeout_s)
+        self.wait_for_jwks = wait_for_jwks
         self._http = http_client
         self._owns_http = False
+        self._http_lock = threading.Lock()
         self._lock = threading.RLock()
         self._version: object = _UNLOADED
         self._next_check = 0.0
         self._local_seen = -1
         self._changes_key = changes_key(desk.path)
         self._keys: dict[str, VerifyingKey] = {}
-        self._remote: list[RemoteKeyset] = []
-        self._retired_remote: dict[str, VerifyingKey] = {}
+        self._remote = RemoteKeysets(self._fetch_jwks)
         self._binds = 0
 
     # -- keeping up with the database ---------------------------------------------------------
@@ -115,25 +127,13 @@ class Verifier:
                 version = keyring_version(self.desk)
                 rows = key_rows(self.desk)
             store = read_keystore(self.desk.keystore_path)
-            old_keys, old_remote = self._keys, {r.label: r for r in self._remote}
+            old_keys = self._keys
             keys: dict[str, VerifyingKey] = {}
-            remote: list[RemoteKeyset] = []
-            retired_remote: dict[str, VerifyingKey] = {}
+            remote_rows = []
             for row in rows:
                 kid, source = row["kid"], row["source"]
                 if source == "jwks_url":
-                    keyset = old_remote.get(kid)
-                    if keyset is None or keyset.url != row["jwks_url"]:
-                        keyset = RemoteKeyset(row)
-                    keyset.status, keyset.apps = row["status"], key_apps(row["apps"])
-                    for member in keyset.members.values():
-                        member.apps = keyset.apps
-                    if row["status"] == "active":
-                        remote.append(keyset)
-                    else:
-                        for member in keyset.members.values():
-                            member.status = "retired"
-                            retired_remote.setdefault(member.kid, member)
+                    remote_rows.append(row)
                     continue
                 material: str | bytes | None
                 material = store.secrets.get(kid) if source == "secret" else row["public_material"]
@@ -151,17 +151,22 @@ class Verifier:
                 key.status, key.issuer, key.audience = row["status"], row["issuer"], row["audience"]
                 key.apps = key_apps(row["apps"])
                 keys[kid] = key
-            self._keys, self._remote, self._retired_remote = keys, remote, retired_remote
+            self._keys = keys
+            self._remote.load(remote_rows)
             self._version = version
             self._next_check = time.monotonic() + self.check_interval_s
 
     def _client(self) -> httpx.Client:
-        if self._http is None:
-            import httpx
+        with self._http_lock:
+            if self._http is None:
+                import httpx
 
-            self._http = httpx.Client()
-            self._owns_http = True
-        return self._http
+                self._http = httpx.Client()
+                self._owns_http = True
+            return self._http
+
+    def _fetch_jwks(self, url: str) -> bytes:
+        return fetch_jwks(self._client(), url, timeout_s=self.jwks_timeout_s)
 
     def close(self) -> None:
         if self._http is not None and self._owns_http:
@@ -181,20 +186,41 @@ class Verifier:
         return key
 
     def _find_remote(self, kid: str, now: int) -> VerifyingKey:
-        with self._lock:
-            for keyset in self._remote:
-                if keyset.stale(now) and keyset.due(now):
-                    keyset.refresh(self._client(), now)
-                member = keyset.members.get(kid)
-                if member is None and keyset.due(now):
-                    keyset.refresh(self._client(), now)
-                    member = keyset.members.get(kid)
-                if member is not None:
-                    return member
-            retired = self._retired_remote.get(kid)
-            if retired is not None:
-                return retired
-        raise reject("unknown_kid", f"no key with kid {kid[:80]!r}", kid)
+        """A member of a JWKS-URL keyset; an unknown kid waits for the keysets' fetch (if
+        `wait_for_jwks`), never under the lock."""
+        key = self._remote.find(kid, now)
+        if key is not None:
+            return key
+        pending = self._remote.refreshes_for_unknown_kid(now)
+        if pending and self.wait_for_jwks:
+            futures.wait(pending, timeout=self.jwks_timeout_s)
+            key = self._remote.find(kid, now)
+            if key is not None:
+                return key
+        why = self._remote.why_unknown()
+        detail = f"no key with kid {kid[:80]!r}" + (f" ({why})" if why else "")
+        raise reject("unknown_kid", detail, kid)
+
+    def jwks_fetches_for(self, token: object) -> list[futures.Future[bool]]:
+        """The JWKS-URL fetches verifying `token` would wait for, started now if need be
+        (its kid is in no key or keyset held). Never blocks on the network: the web server
+        awaits these without holding a thread, then verifies."""
+        self._sync()
+        if not self._remote.active:
+            return []
+        kid = _kid_of(token)
+        if kid is None or kid in self._keys:
+            return []
+        now = self.desk.clock.now_ms()
+        if self._remote.find(kid, now) is not None:
+            return []
+        return self._remote.refreshes_for_unknown_kid(now)
+
+    def wait_for_jwks_fetches(self, timeout_s: float | None = None) -> None:
+        """Wait for the JWKS-URL fetches under way, at most `timeout_s` (default: the fetch
+        deadline)."""
+        pending = [k.pending for k in self._remote.active if k.pending is not None]
+        futures.wait(pending, timeout=self.jwks_timeout_s if timeout_s is None else timeout_s)
 
     # -- verifying ------------------------------------------------------------------------------
 
@@ -305,7 +331,7 @@ class Verifier:
         key = self._keys.get(kid)
         if key is not None:
             return key.status != "active"
-        return kid in self._retired_remote
+        return kid in self._remote.retired
 
     def bind_jti(self, identity: VerifiedIdentity, session_id: str) -> None:
         """Rule 8: a jti belongs to the first session that presents it (until it expires).
@@ -369,3 +395,19 @@ class Verifier:
             shown = str(app_id)[:100] if isinstance(app_id, str) else type(app_id).__name__
             raise DeskError(f"app {shown!r} is not configured on this desk")
         return app_id
+
+
+def _kid_of(token: object) -> str | None:
+    """The kid a well-formed token names, if any (its header only; nothing is verified)."""
+    if not isinstance(token, str) or len(token) > MAX_TOKEN_BYTES:
+        return None
+    if _TOKEN_RE.fullmatch(token) is None:
+        return None
+    try:
+        header = token_header(token[: token.index(".")])
+    except (jwt.PyJWTError, ValueError, RecursionError):
+        return None
+    kid = header.get("kid")
+    if not isinstance(kid, str) or not kid.isprintable() or header.get("alg") not in SUPPORTED_ALGS:
+        return None
+    return kid

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib import resources
@@ -27,6 +26,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from core.clock import Clock
 from core.engine import Engine
 from core.errors import DeskError
+from core.identity import Keyring
+from core.identity.jwks_fetch import DEFAULT_JWKS_TIMEOUT_S
 from core.store import Desk
 from core.web import admin_api, portal, widget_api
 from core.web.errors import (
@@ -102,20 +103,6 @@ class WidgetCors:
         await self.app(scope, receive, send_with_cors)
 
 
-class RedactTokens(logging.Filter):
-    """Keep widget session tokens (`?token=` on the event stream) out of access logs."""
-
-    _pattern = re.compile(r"([?&]token=)[^&\s]*")
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if isinstance(record.args, tuple):
-            record.args = tuple(
-                self._pattern.sub(r"\1[redacted]", arg) if isinstance(arg, str) else arg
-                for arg in record.args
-            )
-        return True
-
-
 async def _ticker(engine: Engine, every_s: float) -> None:
     while True:
         await asyncio.sleep(every_s)
@@ -133,13 +120,17 @@ def create_app(
     poll_s: float = POLL_S,
     max_body_bytes: int = MAX_BODY_BYTES,
     inline_desk_calls: bool = True,
+    jwks_timeout_s: float = DEFAULT_JWKS_TIMEOUT_S,
 ) -> FastAPI:
     """The HTTP server over the desk at `db_path` (which must exist).
 
     `inline_desk_calls=False` sends every desk call to the thread pool (see `WebState.call`).
+    `jwks_timeout_s`: the deadline of a JWKS-URL fetch (docs/tokens.md).
     """
     desk = Desk.open(db_path, clock=clock, create=False)
-    engine = Engine.for_desk(desk)
+    # Requests wait for JWKS fetches on the event loop (core.web.site_keys), never in a verify.
+    keyring = Keyring(desk, jwks_timeout_s=jwks_timeout_s, wait_for_jwks=False)
+    engine = Engine.for_desk(desk, keyring=keyring)
     state = WebState(
         desk=desk, engine=engine, hub=EventHub(desk, poll_s=poll_s), inline=inline_desk_calls
     )

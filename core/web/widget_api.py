@@ -32,6 +32,7 @@ from core.web.auth import (
 from core.web.auth import bearer_token as _bearer
 from core.web.errors import ApiError, api_error_from_desk
 from core.web.hub import Subscription, TooManyStreams
+from core.web.site_keys import await_jwks_fetches
 from core.web.state import (
     KnownToken,
     WebState,
@@ -297,6 +298,7 @@ async def set_user(request: Request, payload: SetUserRequest) -> SessionOut:
             attr="jwt",
             headers={"Retry-After": str(wait)},
         )
+    await await_jwks_fetches(state, payload.jwt)
     try:
         return await _identify(auth, state.engine.set_user, name=payload.name, jwt=payload.jwt)
     except ApiError as error:

@@ -619,7 +619,7 @@ def test_a_slow_desk_call_sends_the_next_ones_to_the_thread_pool(
 def test_access_logs_never_show_session_tokens() -> None:
     import logging
 
-    from core.web.app import RedactTokens
+    from core.web.log_redaction import RedactTokens
 
     record = logging.LogRecord(
         "uvicorn.access",
