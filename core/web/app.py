@@ -10,8 +10,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from functools import partial
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -134,11 +135,32 @@ def create_app(
     state = WebState(
         desk=desk, engine=engine, hub=EventHub(desk, poll_s=poll_s), inline=inline_desk_calls
     )
+    app = FastAPI(
+        title="gladdesk",
+        summary="Widget API, admin REST API and demo portal of a gladdesk desk.",
+        version="1",
+        lifespan=_lifespan(state, tick_s),
+    )
+    app.state.web = state
+    _add_error_handlers(app)
+    _add_routes(app)
+    app.openapi = partial(_openapi, app)  # type: ignore[method-assign]
+    app.add_middleware(BodyLimitMiddleware, limit=max_body_bytes)
+    # Outermost, so that even a 413 carries the CORS headers a browser needs to read it.
+    app.add_middleware(WidgetCors, state=state)
+    return app
+
+
+def _lifespan(
+    state: WebState, tick_s: float
+) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    """While the app is up: the engine's ticker and the change-feed poller; then the desk
+    closes."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         tasks = [
-            asyncio.create_task(_ticker(engine, tick_s), name="gladdesk-tick"),
+            asyncio.create_task(_ticker(state.engine, tick_s), name="gladdesk-tick"),
             asyncio.create_task(state.hub.run(), name="gladdesk-feed"),
         ]
         try:
@@ -149,20 +171,21 @@ def create_app(
             for task in tasks:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
-            desk.close()
+            state.desk.close()
 
-    app = FastAPI(
-        title="gladdesk",
-        summary="Widget API, admin REST API and demo portal of a gladdesk desk.",
-        version="1",
-        lifespan=lifespan,
-    )
-    app.state.web = state
+    return lifespan
+
+
+def _add_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ApiError, handle_api_error)
     app.add_exception_handler(DeskError, handle_desk_error)
     app.add_exception_handler(RequestValidationError, handle_validation_error)
     app.add_exception_handler(StarletteHTTPException, handle_http_exception)
     app.add_exception_handler(Exception, handle_unexpected)
+
+
+def _add_routes(app: FastAPI) -> None:
+    """The widget API, the admin API, the portal, the widget script and the health check."""
     app.include_router(widget_api.router)
     app.include_router(admin_api.router)
     app.include_router(portal.router)
@@ -180,28 +203,24 @@ def create_app(
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    def openapi() -> dict[str, Any]:
-        if app.openapi_schema is None:
-            schema = get_openapi(
-                title=app.title, version=app.version, summary=app.summary, routes=app.routes
-            )
-            schema.setdefault("components", {})["securitySchemes"] = {
-                "widgetSession": {
-                    "type": "http",
-                    "scheme": "bearer",
-                    "description": "The widget session token from POST /widget/v1/sessions.",
-                },
-                "apiUser": {
-                    "type": "http",
-                    "scheme": "basic",
-                    "description": "API user email and API token (gladdesk api-users add).",
-                },
-            }
-            app.openapi_schema = schema
-        return app.openapi_schema
 
-    app.openapi = openapi  # type: ignore[method-assign]
-    app.add_middleware(BodyLimitMiddleware, limit=max_body_bytes)
-    # Outermost, so that even a 413 carries the CORS headers a browser needs to read it.
-    app.add_middleware(WidgetCors, state=state)
-    return app
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    """The OpenAPI schema, built once, with the two ways callers authenticate."""
+    if app.openapi_schema is None:
+        schema = get_openapi(
+            title=app.title, version=app.version, summary=app.summary, routes=app.routes
+        )
+        schema.setdefault("components", {})["securitySchemes"] = {
+            "widgetSession": {
+                "type": "http",
+                "scheme": "bearer",
+                "description": "The widget session token from POST /widget/v1/sessions.",
+            },
+            "apiUser": {
+                "type": "http",
+                "scheme": "basic",
+                "description": "API user email and API token (gladdesk api-users add).",
+            },
+        }
+        app.openapi_schema = schema
+    return app.openapi_schema
