@@ -1,4 +1,4 @@
-"""Keyset queue and timeline pages, page directories and profile search (core/queries.py)."""
+"""Keyset queue and timeline pages, page directories and profile search (core/store/queue.py, timeline.py, profiles.py)."""
 
 from __future__ import annotations
 
