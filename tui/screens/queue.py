@@ -149,14 +149,20 @@ class QueueScreen(ReportsWorkerErrors, Screen[None]):
     def desk_changed(self, events: Sequence[Event]) -> None:
         if touches_queue(events):
             if self.is_current:
-                self.queue.reload()
+                self._reload_queue()
             else:
                 self._stale = True
 
     def on_screen_resume(self) -> None:
         if self._stale:
             self._stale = False
-            self.queue.reload()
+            self._reload_queue()
+
+    def _reload_queue(self) -> None:
+        # The change feed can still arrive while the app exits and the screen's children are
+        # already gone: then there is nothing to reload.
+        for queue in self.query(QueueList):
+            queue.reload()
 
     # -- opening -----------------------------------------------------------------------------------
 
