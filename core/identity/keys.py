@@ -40,8 +40,12 @@ from core.store.keys import (
 )
 
 
-class KeyAdministration(Verifier):
-    """Adds, retires and lists keys (a part of `Keyring`); the verifier re-reads them at once."""
+class KeyAdministration:
+    """Adds, retires and lists keys (a part of `Keyring`); `verifier` re-reads them at once."""
+
+    def __init__(self, desk: Desk, verifier: Verifier) -> None:
+        self.desk = desk
+        self.verifier = verifier
 
     def add_key(
         self,
@@ -86,7 +90,7 @@ class KeyAdministration(Verifier):
             assert jwks_url is not None
             rows = [self._jwks_url_row(kid, alg, jwks_url)]
         now = self.desk.clock.now_ms()
-        with self._lock, self.desk.transaction() as conn:
+        with self.verifier.writing_keys(), self.desk.transaction() as conn:
             for row in rows:
                 insert_key(conn, **row, at=now, issuer=issuer, audience=audience, apps=bound)
             if kept_secret is not None:
@@ -95,14 +99,14 @@ class KeyAdministration(Verifier):
                 write_keystore(self.desk.keystore_path, store)
             mark_changed(self.desk, now)
             infos = key_infos_of(conn, [row["kid"] for row in rows])
-        self.reload()
+        self.verifier.reload()
         return infos
 
     def _jwks_url_row(self, kid: str | None, alg: str | None, url: str) -> dict[str, Any]:
         """A JWKS URL: one row naming the keyset, with a snapshot of the keys fetched now."""
         if alg == "HS256":
             raise KeyringError("JWKS keys are RS256 or ES256 public keys")
-        fetched = self._fetch_jwks(check_jwks_url(url))
+        fetched = self.verifier.fetch_jwks(check_jwks_url(url))
         allowed = (alg,) if alg else ASYMMETRIC_ALGS
         label = check_kid(kid) if kid is not None else check_kid("jwks-" + _short_hash(url))
         entries = parse_jwks(fetched, allowed=allowed, strict=False)
@@ -133,7 +137,7 @@ class KeyAdministration(Verifier):
     def retire(self, kid: str) -> KeyInfo:
         """Retire a key: tokens signed with it are rejected as `key_retired` from now on."""
         info = retire_key(self.desk, kid, self.desk.clock.now_ms())
-        self.reload()
+        self.verifier.reload()
         return info
 
     def list_keys(self) -> list[KeyInfo]:

@@ -44,15 +44,18 @@ __all__ = ["DEFAULT_TTL_S", "DeskMinting", "desk_key_demo_only", "install_desk_k
 DEFAULT_TTL_S = 600
 
 
-class DeskMinting(Verifier):
-    """Mints desk-signed tokens (a part of `Keyring`); keeps the signing key loaded."""
+class DeskMinting:
+    """Mints desk-signed tokens (a part of `Keyring`); keeps the signing key loaded until
+    `verifier` re-reads the keys."""
 
-    _signer: tuple[str, str, Any] | None = None
+    def __init__(self, desk: Desk, verifier: Verifier) -> None:
+        self.desk = desk
+        self.verifier = verifier
+        self._signer: tuple[str, str, Any] | None = None
+        verifier.on_reload(self._forget_signer)
 
-    def reload(self) -> None:
-        with self._lock:
-            super().reload()
-            self._signer = None
+    def _forget_signer(self) -> None:
+        self._signer = None
 
     def mint(
         self,
@@ -84,12 +87,13 @@ class DeskMinting(Verifier):
         display_name = normalize_name(name, required=False)
         if display_name is not None:
             claims["name"] = display_name
-        if type(ttl_s) is not int or not 0 < ttl_s <= self.max_lifetime_s:
-            raise DeskError(f"ttl: expected 1 to {self.max_lifetime_s} seconds, got {ttl_s!r}")
+        max_lifetime_s = self.verifier.max_lifetime_s
+        if type(ttl_s) is not int or not 0 < ttl_s <= max_lifetime_s:
+            raise DeskError(f"ttl: expected 1 to {max_lifetime_s} seconds, got {ttl_s!r}")
         if jti is not None and (not isinstance(jti, str) or not 0 < len(jti) <= MAX_JTI_LENGTH):
             raise DeskError(f"jti: expected 1 to {MAX_JTI_LENGTH} characters")
         claims["jti"] = jti if jti is not None else secrets.token_urlsafe(16)
-        audience = self.resolve_app(app_id)
+        audience = self.verifier.resolve_app(app_id)
         kid, alg, private_key = self._desk_signer()
         issued = self.desk.clock.now_ms() // 1000
         payload = {
@@ -103,11 +107,11 @@ class DeskMinting(Verifier):
 
     def _desk_signer(self) -> tuple[str, str, Any]:
         """The desk's current signing key; created (ES256) when the desk has none."""
-        self._sync()
+        self.verifier.sync()
         signer = self._signer
         if signer is not None:
             return signer
-        with self._lock, self.desk.transaction() as conn:
+        with self.verifier.writing_keys(), self.desk.transaction() as conn:
             newest = newest_desk_key(conn)
             if newest is None:
                 private = ec.generate_private_key(ec.SECP256R1())
@@ -129,7 +133,7 @@ class DeskMinting(Verifier):
                 " and a new one is created"
             )
         private_key = serialization.load_pem_private_key(pem, password=None)
-        self.reload()
+        self.verifier.reload()
         self._signer = (kid, alg, private_key)
         return self._signer
 

@@ -14,7 +14,9 @@ import json
 import re
 import threading
 import time
+from collections.abc import Callable
 from concurrent import futures
+from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any
 
 import jwt
@@ -102,12 +104,15 @@ class Verifier:
         self._local_seen = -1
         self._changes_key = changes_key(desk.path)
         self._keys: dict[str, VerifyingKey] = {}
-        self._remote = RemoteKeysets(self._fetch_jwks)
+        self._remote = RemoteKeysets(self.fetch_jwks)
         self._binds = 0
+        self._on_reload: list[Callable[[], None]] = []
 
     # -- keeping up with the database ---------------------------------------------------------
 
-    def _sync(self) -> None:
+    def sync(self) -> None:
+        """Catch up with key changes: re-read the keys if the keyring version moved (at once
+        for this process's changes, at most every `check_interval_ms` for other processes')."""
         local = local_changes(self._changes_key)
         if local != self._local_seen:
             self._local_seen = local
@@ -155,6 +160,18 @@ class Verifier:
             self._remote.load(remote_rows)
             self._version = version
             self._next_check = time.monotonic() + self.check_interval_s
+            for callback in self._on_reload:
+                callback()
+
+    def on_reload(self, callback: Callable[[], None]) -> None:
+        """Call `callback` at the end of every re-read (under the lock): what a caller keeps
+        from the keys it read is stale from then on."""
+        self._on_reload.append(callback)
+
+    def writing_keys(self) -> AbstractContextManager[bool]:
+        """The lock over the keys held in memory (re-entrant): held while keys are written,
+        so no re-read runs halfway through a change. Take it before the desk's transaction."""
+        return self._lock
 
     def _client(self) -> httpx.Client:
         with self._http_lock:
@@ -165,7 +182,8 @@ class Verifier:
                 self._owns_http = True
             return self._http
 
-    def _fetch_jwks(self, url: str) -> bytes:
+    def fetch_jwks(self, url: str) -> bytes:
+        """The JWKS document at `url`, fetched now (this verifier's client and deadline)."""
         return fetch_jwks(self._client(), url, timeout_s=self.jwks_timeout_s)
 
     def close(self) -> None:
@@ -205,7 +223,7 @@ class Verifier:
         """The JWKS-URL fetches verifying `token` would wait for, started now if need be
         (its kid is in no key or keyset held). Never blocks on the network: the web server
         awaits these without holding a thread, then verifies."""
-        self._sync()
+        self.sync()
         if not self._remote.active:
             return []
         kid = _kid_of(token)
@@ -241,7 +259,7 @@ class Verifier:
         then `audit` if that rejects it).
         """
         try:
-            self._sync()
+            self.sync()
             identity = self._verify(token, app_id)
             if bind and identity.jti is not None and session_id is not None:
                 self.bind_jti(identity, session_id)
@@ -327,7 +345,7 @@ class Verifier:
 
     def is_retired(self, kid: str) -> bool:
         """Whether `kid` (a key, or a member of a JWKS-URL keyset) has been retired."""
-        self._sync()
+        self.sync()
         key = self._keys.get(kid)
         if key is not None:
             return key.status != "active"
