@@ -37,8 +37,8 @@ from tui.widgets.status_bar import StatusBar
 TAIL_INTERVAL_S = 0.1
 
 
-class Feed(Protocol):
-    """A simulated customer feed running beside the console (see tui/demo.py)."""
+class SimulatedCustomers(Protocol):
+    """Simulated customers running beside the console (see tui/demo.py)."""
 
     def start(self) -> None: ...
     def stop(self) -> None: ...
@@ -70,7 +70,7 @@ class DeskApp(DeskAppBase):
         *,
         agent: str,
         clock: Clock,
-        feed: Feed | None = None,
+        customers: SimulatedCustomers | None = None,
         keymap: dict[str, str] | None = None,
         tail_interval: float = TAIL_INTERVAL_S,
         queue_view: str = "mine",
@@ -84,7 +84,7 @@ class DeskApp(DeskAppBase):
         self.engine = Engine.for_desk(desk)
         self.agent = agent
         self.agent_id = self.engine.agent_id(agent)
-        self.feed = feed
+        self.customers = customers
         self.keymap = keymap or {}
         self.tail_interval = tail_interval
         self.agents: list[AgentEntry] = agents(desk)
@@ -104,14 +104,14 @@ class DeskApp(DeskAppBase):
             self.set_keymap(self.keymap)
         self.push_screen(QueueScreen(view=self.queue_view, status=self.queue_status))
         self.set_interval(self.tail_interval, self._poll_feed)
-        if self.feed is not None:
-            self.feed.start()
+        if self.customers is not None:
+            self.customers.start()
             self.set_interval(1.0, self.refresh_status_bars)
 
     def on_unmount(self) -> None:
         self._stop_tail.set()
-        if self.feed is not None:
-            self.feed.stop()
+        if self.customers is not None:
+            self.customers.stop()
         if self._tail_desk is not None:
             self._tail_desk.close()
 
@@ -215,21 +215,21 @@ class DeskApp(DeskAppBase):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "toggle_feed":
-            return self.feed is not None
+            return self.customers is not None
         return True
 
     def action_toggle_feed(self) -> None:
-        if self.feed is None:
+        if self.customers is None:
             return
-        paused = self.feed.toggle_pause()
+        paused = self.customers.toggle_pause()
         self.notify("Feed paused" if paused else "Feed running", timeout=2)
         self.refresh_status_bars()
 
     def refresh_status_bars(self) -> None:
-        feed_line = self.feed.status_line if self.feed is not None else None
+        customers_line = self.customers.status_line if self.customers is not None else None
         for screen in self.screen_stack:
             for bar in screen.query(StatusBar):
-                bar.show(self.agent, self.agent_name, feed_line)
+                bar.show(self.agent, self.agent_name, customers_line)
 
     def palette_commands(self) -> list[PaletteCommand]:
         commands = [
@@ -247,7 +247,7 @@ class DeskApp(DeskAppBase):
                 "desk.reports",
             ),
         ]
-        if self.feed is not None:
+        if self.customers is not None:
             commands.append(
                 PaletteCommand(
                     "Pause or resume the feed",
@@ -273,7 +273,7 @@ def make_app(
     *,
     agent: str,
     clock: Clock | None = None,
-    feed: Feed | None = None,
+    customers: SimulatedCustomers | None = None,
     config_path: str | Path | None = None,
     tail_interval: float = TAIL_INTERVAL_S,
     queue_view: str = "mine",
@@ -295,7 +295,7 @@ def make_app(
             desk,
             agent=agent,
             clock=desk.clock,
-            feed=feed,
+            customers=customers,
             keymap=keymap,
             tail_interval=tail_interval,
             queue_view=queue_view,

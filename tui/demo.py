@@ -29,10 +29,10 @@ from sim.simulator import CustomerSimulator
 from sim.summary import SimulationStats
 
 STATE_DIR_ENV = "GLADDESK_STATE_DIR"
-#: How much faster than life the demo feed plays its scripts (reading and typing gaps).
+#: How much faster than life the demo customers play its scripts (reading and typing gaps).
 DEMO_SPEED = 2.0
 #: Customers per schedule minute: 10 a minute on the wall clock at DEMO_SPEED 2.
-DEMO_FEED_RATE = 5.0
+DEMO_CUSTOMER_RATE = 5.0
 HEADLESS_DEFAULT_S = 10.0
 #: The demo's first customers: quick scripts, so conversations arrive within seconds.
 DEMO_OPENING = ("most-ideal", "standard")
@@ -135,18 +135,18 @@ def run_headless(db: Path, *, duration: float, seed: int | None = None) -> Simul
 
     controller_seed = seed if seed is not None else int.from_bytes(os.urandom(4), "big")
     with Desk.open(db, clock=demo_clock(db), create=False) as desk:
-        feed = CustomerMix(
+        mix = CustomerMix(
             Engine.for_desk(desk),
-            rate_per_min=DEMO_FEED_RATE,
+            rate_per_min=DEMO_CUSTOMER_RATE,
             duration_s=duration * DEMO_SPEED,
             seed=controller_seed,
             opening=DEMO_OPENING,
         )
         timer = RealTimer(DEMO_SPEED)
         try:
-            return feed.run(timer)
+            return mix.run(timer)
         except KeyboardInterrupt:
-            return feed.stats
+            return mix.stats
 
 
 def run_demo(
@@ -170,14 +170,14 @@ def run_demo(
     controller = CustomerSimulator(
         db,
         clock=clock,
-        rate_per_min=DEMO_FEED_RATE,
+        rate_per_min=DEMO_CUSTOMER_RATE,
         seed=seed,
         skip_agents={agent},
         speed=DEMO_SPEED,
         opening=DEMO_OPENING,
     )
     # New chats go to the least-loaded agent: the demo opens on every conversation.
-    app = make_app(db, agent=agent, clock=clock, feed=controller, queue_view="all")
+    app = make_app(db, agent=agent, clock=clock, customers=controller, queue_view="all")
     auto_pilot = None
     if duration is not None:
 

@@ -674,7 +674,7 @@ class FakeFeed:
 
 async def test_feed_starts_shows_status_pauses_and_stops(db: Path) -> None:
     feed = FakeFeed()
-    app = console(db, feed=feed)
+    app = console(db, customers=feed)
     async with app.run_test(size=SIZE) as pilot:
         await queue_ready(pilot)
         assert feed.started == 1
