@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 from dataclasses import dataclass
 
+from core.errors import NotFound
 from core.store.desk import Desk, Row, Tx
 from core.store.queue import MAX_SEARCH_CHARS, InvalidQuery, check_limit
 
@@ -83,19 +84,10 @@ def search_profiles(desk: Desk, text: object, *, limit: int = 20) -> list[Profil
 
 
 def _profile_hit(conn: sqlite3.Connection, profile_id: int, matched: str) -> ProfileHit:
-    name = conn.execute("SELECT name FROM profiles WHERE id = ?", (profile_id,)).fetchone()[0]
-    emails = tuple(
-        r[0]
-        for r in conn.execute(
-            "SELECT email FROM profile_emails WHERE profile_id = ? ORDER BY email", (profile_id,)
-        )
-    )
-    phones = tuple(
-        r[0]
-        for r in conn.execute(
-            "SELECT phone FROM profile_phones WHERE profile_id = ? ORDER BY phone", (profile_id,)
-        )
-    )
+    details = contact_details(conn, profile_id)
+    if details is None:  # cannot happen: the search found it in this same read
+        raise NotFound(f"no customer profile {profile_id}")
+    name, emails, phones = details
     count = conn.execute(
         "SELECT count(*) FROM conversations WHERE profile_id = ?", (profile_id,)
     ).fetchone()[0]
