@@ -8,7 +8,6 @@ holds) and the change-feed poller that feeds the SSE streams.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -151,6 +150,10 @@ def create_app(
     return app
 
 
+#: How long shutdown waits for the ticker and the change-feed poller to stop.
+SHUTDOWN_WAIT_S = 5.0
+
+
 def _lifespan(
     state: WebState, tick_s: float
 ) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
@@ -168,9 +171,12 @@ def _lifespan(
         finally:
             for task in tasks:
                 task.cancel()
-            for task in tasks:
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+            # Bounded: a task that outlives its cancel must not hold the shutdown forever.
+            _, stuck = await asyncio.wait(tasks, timeout=SHUTDOWN_WAIT_S)
+            for task in stuck:
+                log.error(
+                    "%s did not stop within %s s of its cancel", task.get_name(), SHUTDOWN_WAIT_S
+                )
             state.desk.close()
 
     return lifespan

@@ -113,8 +113,12 @@ class EventHub:
         loop = asyncio.get_running_loop()
         next_availability = loop.time() + AVAILABILITY_EVERY_S
         while True:
+            # `asyncio.timeout`, not `wait_for`: on Python 3.11 `wait_for` can swallow the
+            # task's own cancellation when its wait ends at the same moment, and a poller that
+            # ignores its cancel keeps the server from shutting down.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._poke.wait(), self.poll_s)
+                async with asyncio.timeout(self.poll_s):
+                    await self._poke.wait()
             self._poke.clear()
             try:
                 events = await run_in_threadpool(self.desk.events_after, self.seen, 2000)

@@ -486,7 +486,8 @@ async def _stream(
             if len(batch) >= 200:
                 continue
             try:
-                await asyncio.wait_for(subscription.wake.wait(), KEEPALIVE_S)
+                async with asyncio.timeout(KEEPALIVE_S):  # not wait_for: see EventHub.run
+                    await subscription.wake.wait()
             except TimeoutError:
                 yield b": keep-alive\n\n"
     finally:
