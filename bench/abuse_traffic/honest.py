@@ -67,9 +67,11 @@ def honest_customer(schedule: Schedule, n: int) -> Tally:
 
 def open_and_identify(client: httpx.Client, tally: Tally, name: str, set_user: bool) -> None:
     """A session (its token set on `client`), identified by `setUser` or the onboarding form.
-    After a refused init the customer waits as its Retry-After says (MAX_WAIT_S at most)."""
+    After a refused init the customer waits as its Retry-After says (MAX_WAIT_S at most), after
+    one with no answer a second."""
     response = call(client, tally, "POST", "/widget/v1/sessions", json={"appId": APP})
     if response is None:
+        time.sleep(1.0)
         return
     if response.status_code != 201:
         try:
