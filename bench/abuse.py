@@ -21,10 +21,12 @@ message sends (p50 / p99), requests sent, refused (any 4xx/5xx) and failed (erro
 Target: p99 under attack <= 2x p99 without, and no honest request refused or failed. What the
 attackers got is printed too (counts by status), so that the defences can be seen working.
 
-The attackers run in one client process at a lower CPU priority (nice): they stand for other
-machines. On 2 shared cores, an attacker at full priority would take the server's CPU, and the
-figures would measure the machine rather than the server's defences. The clients live in
-bench/abuse_traffic/.
+The clients stand for other machines: on a machine of two cores or more, the server is kept
+on half of them and every client process on the other half, and the attackers run in one
+process at a lower CPU priority (nice), so that they yield to the honest customers. Otherwise
+the attackers' own CPU (httpx costs more per request than the server does) would come out of
+the server's, and the figures would measure the machine rather than the server's defences.
+The CPU each side used is printed. The clients live in bench/abuse_traffic/.
 """
 
 # ruff: noqa: E402
@@ -89,17 +91,44 @@ class Phase:
     honest: Tally
     attacks: dict[str, Tally]
     attack_s: float  # how long the attackers ran
-    server_cpu: float  # share of one core
+    #: CPU used, in shares of one core: "server", "honest clients", "attackers", "all processes"
+    #: (every process on it, other helpers' included).
+    cpu: dict[str, float]
 
 
-def cpu_seconds(pid: int) -> float:
+def process_cpu_s(pid: int) -> float:
     """User + system CPU time of a process (Linux /proc)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def run_job(job: tuple[Any, ...]) -> Any:
-    return job[0](*job[1:])
+def machine_cpu_s() -> float:
+    """CPU time all cores spent busy since boot (Linux /proc/stat)."""
+    ticks = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+    return (sum(ticks) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")
+
+
+def split_cores() -> tuple[set[int], set[int]]:
+    """The cores for the server and those for the clients: apart, when there are two or more,
+    so that the clients (attackers included) stand for other machines."""
+    cores = sorted(os.sched_getaffinity(0))
+    if len(cores) < 2:
+        return set(cores), set(cores)
+    half = len(cores) // 2
+    return set(cores[:half]), set(cores[half:])
+
+
+def pin(pid: int, cores: set[int]) -> None:
+    """Keep every thread of process `pid` on `cores` (threads it starts later inherit it)."""
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        os.sched_setaffinity(int(task.name), cores)
+
+
+def run_job(job: tuple[Any, ...]) -> tuple[Any, float]:
+    """A job's result and the CPU time its process spent on it (all its threads)."""
+    started = time.process_time()
+    result = job[0](*job[1:])
+    return result, time.process_time() - started
 
 
 def run_phase(port: int, server_pid: int, tag: str, attack: bool) -> Phase:
@@ -115,16 +144,24 @@ def run_phase(port: int, server_pid: int, tag: str, attack: bool) -> Phase:
     ]
     if attack:
         jobs.append((attack_all, port, start_at, stop_at))
-    cpu_before = cpu_seconds(server_pid)
-    with multiprocessing.get_context("fork").Pool(len(jobs)) as pool:
+    server_before, machine_before, started = process_cpu_s(server_pid), machine_cpu_s(), time.time()
+    context = multiprocessing.get_context("fork")
+    client_cores = split_cores()[1]
+    with context.Pool(len(jobs), os.sched_setaffinity, (0, client_cores)) as pool:
         results = pool.map(run_job, jobs)
-    cpu = (cpu_seconds(server_pid) - cpu_before) / (time.time() - start_at)
+    elapsed = time.time() - started
     honest = Tally()
-    for result in results[:WORKERS]:
-        honest.add(result)
-    if not attack:
-        return Phase(honest, {}, 0.0, cpu)
-    return Phase(honest, results[WORKERS], stop_at - start_at, cpu)
+    for tally, _ in results[:WORKERS]:
+        honest.add(tally)
+    cpu = {
+        "server": process_cpu_s(server_pid) - server_before,
+        "honest clients": sum(used for _, used in results[:WORKERS]),
+        "attackers": results[WORKERS][1] if attack else 0.0,
+        "all processes": machine_cpu_s() - machine_before,
+    }
+    attacks = results[WORKERS][0] if attack else {}
+    shares = {name: used / elapsed for name, used in cpu.items()}
+    return Phase(honest, attacks, stop_at - start_at if attack else 0.0, shares)
 
 
 # -- the report -------------------------------------------------------------------------------
@@ -167,10 +204,11 @@ def column(phase: Phase) -> list[str]:
         f"{requests:,}",
         f"{sum(refused.values()):,}",
         f"{sum(failed.values()):,}",
-        f"{phase.server_cpu:.0%} of a core",
+        *(f"{phase.cpu[name]:.0%} of a core" for name in CPU_ROWS),
     ]
 
 
+CPU_ROWS = ("server", "honest clients", "attackers", "all processes")
 ROWS = (
     "messages sent (201)",
     "round trip p50",
@@ -178,7 +216,7 @@ ROWS = (
     "honest requests",
     "refused (4xx/5xx)",
     "failed (errors)",
-    "server CPU",
+    *(f"CPU: {name}" for name in CPU_ROWS),
 )
 
 
@@ -236,6 +274,7 @@ def run(work: Path) -> tuple[Phase, Phase, int]:
         add_trickling_keyset(db, host.url)
         port = free_port()
         server = start_server(db, port)
+        pin(server.pid, split_cores()[0])
         try:
             quiet = run_phase(port, server.pid, "q", attack=False)
             attacked = run_phase(port, server.pid, "a", attack=True)
@@ -262,6 +301,8 @@ def main() -> int:
         f" {honest_address(CUSTOMERS - 1)}) in {WORKERS} client processes, {RATE} messages/s"
         f" for {PHASE_S:.0f} s; one uvicorn worker, loopback"
     )
+    server_cores, client_cores = split_cores()
+    print(f"server on core(s) {sorted(server_cores)}, every client on {sorted(client_cores)}")
     print_table(quiet, attacked)
     print_attacks(attacked, trickled)
     print_verdict(quiet, attacked)
