@@ -243,18 +243,30 @@ def print_attacks(attacked: Phase, trickled: int) -> None:
     )
 
 
+def verdict(quiet: Phase, ratio: float, errors: int) -> str:
+    """MET, MISSED, or no verdict when the phase without attack, the baseline, fell short."""
+    _, refused, failed = by_outcome(quiet.honest)
+    scheduled = round(RATE * PHASE_S)
+    if errors == 0 and (len(quiet.honest.latencies) < 0.95 * scheduled or refused or failed):
+        return (
+            f"NO VERDICT: without attack only {len(quiet.honest.latencies):,} of {scheduled:,}"
+            f" messages went through, {sum((refused + failed).values())} refused or failed"
+            " (a busy machine?); run again"
+        )
+    return "MET" if ratio <= TARGET_RATIO and errors == 0 else "MISSED"
+
+
 def print_verdict(quiet: Phase, attacked: Phase) -> None:
     p99_quiet, p99_attacked = p99_ms(quiet), p99_ms(attacked)
     ratio = p99_attacked / p99_quiet
     _, refused_q, failed_q = by_outcome(quiet.honest)
     _, refused_a, failed_a = by_outcome(attacked.honest)
     errors = sum((refused_a + failed_a).values())
-    met = ratio <= TARGET_RATIO and errors == 0
     print(
         "honest p99 under attack / without: "
         + (f"{ratio:.2f}x" if math.isfinite(ratio) else "no message went through")
         + f" (target <= {TARGET_RATIO:.0f}x); honest requests refused or failed under attack:"
-        f" {errors} (target 0)  {'MET' if met else 'MISSED'}"
+        f" {errors} (target 0)  {verdict(quiet, ratio, errors)}"
     )
     figures = {
         "p99_ms": p99_quiet,
