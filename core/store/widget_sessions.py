@@ -48,14 +48,6 @@ def update(conn: Tx, session_id: str, values: Mapping[str, Any]) -> None:
     )
 
 
-def keep_kid(conn: Tx, session_id: str, kid: str | None) -> None:
-    """Record the key that verified the session's trust (a plain setUser keeps the last)."""
-    conn.execute(
-        "UPDATE widget_sessions SET trusted_kid = coalesce(?, trusted_kid) WHERE id = ?",
-        (kid, session_id),
-    )
-
-
 def clear_identity(conn: Tx, session_id: str, visible_after: int) -> None:
     """Back to ANONYMOUS, seeing nothing of the change feed before `visible_after`."""
     conn.execute(
