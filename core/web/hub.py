@@ -17,6 +17,7 @@ from starlette.concurrency import run_in_threadpool
 
 from core.store import Desk
 from core.store.directory import agents_available
+from core.web.limits import FixedBudget
 
 log = logging.getLogger("gladdesk.web")
 
@@ -27,15 +28,23 @@ AVAILABILITY_EVERY_S = 2.0
 #: behind one NAT). Beyond them a new stream is refused with 429 (docs/widget-api.md).
 MAX_STREAMS_PER_SESSION = 4
 MAX_STREAMS_PER_ADDRESS = 64
+#: Streams one widget session and one client address may open a minute, all at once, then
+#: one every 60/N seconds. A page reconnects every few seconds at worst (`retry:` and
+#: `Retry-After`); a loop that opens and drops streams to replay the feed is slowed to that.
+#: What a stream refused for a cap is told to wait before trying again (seconds).
+STREAM_RETRY_AFTER_S = 5
+STREAM_OPENS_PER_SESSION_PER_MIN = 30
+STREAM_OPENS_PER_ADDRESS_PER_MIN = 300
 
 
 class TooManyStreams(Exception):
-    """A new stream would go over a cap; `scope` says which: `session` or `address`."""
+    """A new stream would go over a cap or a budget; `scope` says whose (`session` or
+    `address`), `retry_after_s` when to try again."""
 
-    def __init__(self, scope: str, cap: int) -> None:
-        super().__init__(f"{cap} open event streams per {scope} at most")
+    def __init__(self, message: str, scope: str, retry_after_s: float) -> None:
+        super().__init__(message)
         self.scope = scope
-        self.cap = cap
+        self.retry_after_s = max(1, int(retry_after_s + 0.999))
 
 
 class Subscription:
@@ -56,6 +65,8 @@ class EventHub:
         poll_s: float = 0.1,
         per_session: int = MAX_STREAMS_PER_SESSION,
         per_address: int = MAX_STREAMS_PER_ADDRESS,
+        opens_per_session_per_min: int = STREAM_OPENS_PER_SESSION_PER_MIN,
+        opens_per_address_per_min: int = STREAM_OPENS_PER_ADDRESS_PER_MIN,
     ) -> None:
         self.desk = desk
         self.poll_s = poll_s
@@ -66,15 +77,40 @@ class EventHub:
         self._subscribers: set[Subscription] = set()
         self._by_session: Counter[str] = Counter()
         self._by_address: Counter[str] = Counter()
+        self.session_opens = FixedBudget(opens_per_session_per_min)
+        self.address_opens = FixedBudget(opens_per_address_per_min)
         self._poke: asyncio.Event | None = None
 
     def subscribe(self, session_id: str, address: str) -> Subscription:
-        """Register a stream, or raise `TooManyStreams` when its session or address is at
-        its cap. Called on the event loop only, so check and count are one step."""
-        if self._by_session[session_id] >= self.per_session:
-            raise TooManyStreams("session", self.per_session)
-        if self._by_address[address] >= self.per_address:
-            raise TooManyStreams("address", self.per_address)
+        """Register a stream, or raise `TooManyStreams` when its session or address is at its
+        cap of open streams or has opened its budget of them this minute. A refused open
+        spends nothing. Called on the event loop only, so check and count are one step."""
+        for scope, open_now, cap in (
+            ("session", self._by_session[session_id], self.per_session),
+            ("address", self._by_address[address], self.per_address),
+        ):
+            if open_now >= cap:
+                raise TooManyStreams(
+                    f"too many open event streams for this {scope} ({cap} at most);"
+                    " close one or retry later",
+                    scope,
+                    STREAM_RETRY_AFTER_S,
+                )
+        for scope, budget, key in (
+            ("session", self.session_opens, session_id),
+            ("address", self.address_opens, address),
+        ):
+            wait = budget.wait(key)
+            if wait > 0:
+                raise TooManyStreams(
+                    f"too many event streams opened by this {scope}"
+                    f" ({int(budget.capacity)} a minute at most); retry in"
+                    f" {max(1, int(wait + 0.999))} s",
+                    scope,
+                    wait,
+                )
+        self.session_opens.spend(session_id)
+        self.address_opens.spend(address)
         subscription = Subscription(session_id, address)
         self._subscribers.add(subscription)
         self._by_session[session_id] += 1

@@ -223,6 +223,42 @@ class TokenBuckets:
             del self._buckets[oldest[0]]
 
 
+class FixedBudget:
+    """A token bucket per key, all of one size: `per_min` a minute, all of them at once.
+
+    For budgets the server sets itself rather than an app (opening event streams). Thread-safe.
+    """
+
+    def __init__(
+        self,
+        per_min: int,
+        *,
+        max_keys: int = MAX_KEYS,
+        now: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.capacity = float(per_min)
+        self.per_s = per_min / 60.0
+        self._now = now
+        self._buckets = TokenBuckets(max_keys=max_keys)
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._buckets)
+
+    def wait(self, key: str) -> float:
+        """Seconds until `key` has a token; 0 when it has one now."""
+        with self._lock:
+            tokens = self._buckets.level(key, self.capacity, self.per_s, self._now())
+        return 0.0 if tokens >= 1.0 else (1.0 - tokens) / self.per_s
+
+    def spend(self, key: str) -> None:
+        """Take one token from `key`'s bucket (it may go below zero: the caller checked)."""
+        with self._lock:
+            now = self._now()
+            tokens = self._buckets.level(key, self.capacity, self.per_s, now)
+            self._buckets.keep(key, tokens - 1.0, self.capacity, self.per_s, now)
+
+
 class AppRow(Protocol):
     """An `apps` row: its columns by name."""
 

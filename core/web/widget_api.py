@@ -48,8 +48,6 @@ router = APIRouter(prefix="/widget/v1", tags=["widget"])
 MAX_EVENT_ID = 2**62
 KEEPALIVE_S = 15.0
 RETRY_MS = 2000
-#: What a refused stream is told to wait before trying again (seconds).
-STREAM_RETRY_AFTER_S = 5
 
 
 class Strict(BaseModel):
@@ -393,25 +391,24 @@ async def events(
     """
     auth = await authenticate(request, _bearer(authorization) or token)
     state = auth.state
-    cursor = after
-    if last_event_id is not None:
-        cursor = _last_event_id(last_event_id)
-    if cursor is None:
-        cursor = await state.call(state.desk.last_event_id)
-    # Fail now (409 for an ended session) rather than inside the stream.
-    view = await _run(state, state.engine.session, auth.session_id)
-    if view.ended:
-        raise ApiError(409, "conflict", "this widget session has ended; call init again")
+    cursor = after if last_event_id is None else _last_event_id(last_event_id)
+    # The caps and budgets before any read, so that a reconnect loop refused costs no read.
     try:
         subscription = state.hub.subscribe(auth.session_id, client_address(request))
     except TooManyStreams as exc:
         raise ApiError(
-            429,
-            "rate_limited",
-            f"too many open event streams for this {exc.scope} ({exc.cap} at most);"
-            " close one or retry later",
-            headers={"Retry-After": str(STREAM_RETRY_AFTER_S)},
+            429, "rate_limited", str(exc), headers={"Retry-After": str(exc.retry_after_s)}
         ) from None
+    try:
+        if cursor is None:
+            cursor = await state.call(state.desk.last_event_id)
+        # Fail now (409 for an ended session) rather than inside the stream.
+        view = await _run(state, state.engine.session, auth.session_id)
+        if view.ended:
+            raise ApiError(409, "conflict", "this widget session has ended; call init again")
+    except BaseException:
+        state.hub.unsubscribe(subscription)
+        raise
     return _EventStream(
         _stream(state, request, subscription, cursor),
         on_close=lambda: state.hub.unsubscribe(subscription),

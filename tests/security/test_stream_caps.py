@@ -1,12 +1,14 @@
 """Event streams are capped per widget session and per client address, against a real
 `gladdesk serve`: beyond a cap a new stream gets 429 with Retry-After, and a closed stream
-gives its place back. Clients bound to different loopback addresses stand for different
+gives its place back. Opening streams has a budget a minute too, per session and per address,
+so that a loop that opens and drops streams is slowed. Clients bound to different loopback addresses stand for different
 customers."""
 
 from __future__ import annotations
 
 import asyncio
 import subprocess
+import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
@@ -14,7 +16,12 @@ from pathlib import Path
 import httpx
 import pytest
 
-from core.web.hub import MAX_STREAMS_PER_ADDRESS, MAX_STREAMS_PER_SESSION
+from core.web.hub import (
+    MAX_STREAMS_PER_ADDRESS,
+    MAX_STREAMS_PER_SESSION,
+    STREAM_OPENS_PER_ADDRESS_PER_MIN,
+    STREAM_OPENS_PER_SESSION_PER_MIN,
+)
 from tests.e2e.server import free_port, start_server
 from tests.web_helpers import copy_desk
 
@@ -115,3 +122,55 @@ async def test_one_address_holds_a_bounded_number_of_streams(url: str) -> None:
             stream(elsewhere, tokens[-1]) as theirs,
         ):
             assert theirs.status_code == 200
+
+
+async def open_until_refused(
+    http: httpx.AsyncClient, tokens: list[str], per_session: int, cap: int
+) -> tuple[int, httpx.Response]:
+    """Open and close streams (`per_session` on each token in turn) until one is refused;
+    how many opened, and the refusal. Fails if more than the budget's burst plus what it
+    refilled meanwhile (`cap` a minute) get through."""
+    started = time.monotonic()
+    opened = 0
+    while True:
+        async with stream(http, tokens[min(opened // per_session, len(tokens) - 1)]) as response:
+            if response.status_code != 200:
+                return opened, response
+        opened += 1
+        assert opened <= cap + (time.monotonic() - started) * cap / 60 + 1, "never refused"
+
+
+def spent(response: httpx.Response, scope: str, per_min: int) -> None:
+    assert response.status_code == 429, response.text
+    assert int(response.headers["Retry-After"]) > 0
+    error = response.json()["errors"][0]
+    assert error["code"] == "rate_limited"
+    assert f"opened by this {scope} ({per_min} a minute at most)" in error["detail"]
+
+
+async def test_a_reconnect_loop_is_slowed_to_the_session_budget(url: str) -> None:
+    budget = STREAM_OPENS_PER_SESSION_PER_MIN
+    async with client(url, "127.0.0.7") as http:
+        token, other = await new_session(http), await new_session(http)
+        opened, refused_open = await open_until_refused(http, [token], budget, budget)
+        assert opened >= budget
+        spent(refused_open, "session", budget)
+        # the loop's refusals spend nothing of its address: another session there still streams
+        async with stream(http, other) as theirs:
+            assert theirs.status_code == 200
+
+
+async def test_opening_streams_on_many_sessions_is_slowed_to_the_address_budget(
+    url: str,
+) -> None:
+    per_session = STREAM_OPENS_PER_SESSION_PER_MIN
+    budget = STREAM_OPENS_PER_ADDRESS_PER_MIN
+    async with client(url, "127.0.0.9") as maker:
+        tokens = [await new_session(maker) for _ in range(2 * budget // per_session)]
+    async with client(url, "127.0.0.8") as http:
+        opened, refused_open = await open_until_refused(http, tokens, per_session, budget)
+        assert opened >= budget
+        spent(refused_open, "address", budget)
+        # the same session from another address is not slowed by this one's loop
+        async with client(url, "127.0.0.10") as elsewhere, stream(elsewhere, tokens[-1]) as ok:
+            assert ok.status_code == 200

@@ -17,7 +17,7 @@ from core.budgets import BUDGET_DEFAULTS, check_budgets
 from core.errors import DeskError, RateLimited
 from core.store import Desk
 from core.store.schema import _v3
-from core.web.limits import Budgets, FailureLimiter, TokenBuckets
+from core.web.limits import Budgets, FailureLimiter, FixedBudget, TokenBuckets
 from sim.demo_desk import FIXTURES, FixtureError, build_demo
 
 
@@ -110,6 +110,23 @@ def test_a_budget_lets_a_burst_through_then_one_per_interval() -> None:
     budgets.take("sessions", shop, "10.0.0.1")
     with pytest.raises(RateLimited):
         budgets.take("sessions", shop, "10.0.0.1")
+
+
+def test_a_fixed_budget_lets_its_burst_through_then_one_per_interval() -> None:
+    clock = Clock()
+    budget = FixedBudget(30, now=clock, max_keys=4)
+    for _ in range(30):
+        assert budget.wait("session:a") == 0
+        budget.spend("session:a")
+    assert budget.wait("session:a") == pytest.approx(2.0)  # 30 a minute: one every 2 s
+    assert budget.wait("session:b") == 0  # keys apart
+    clock.now = 1.0
+    assert budget.wait("session:a") == pytest.approx(1.0)
+    clock.now = 2.0
+    assert budget.wait("session:a") == 0
+    for n in range(10):  # bounded: the least recently used key goes first
+        budget.spend(f"session:{n}")
+    assert len(budget) == 4
 
 
 def test_an_address_refused_does_not_spend_the_apps_budget() -> None:
