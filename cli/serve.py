@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import ipaddress
 import logging
 
@@ -41,6 +42,10 @@ def serve(
 
     app = create_app(db_path(ctx), jwks_timeout_s=jwks_timeout_s)
     warn_if_readable(ctx)
+    # What is loaded now lives as long as the server: keep it out of the garbage collector's
+    # full passes, which otherwise walk every module's objects (65 ms pauses under a flood).
+    gc.collect()
+    gc.freeze()
     logging.getLogger("uvicorn.access").addFilter(RedactTokens())
     if not _is_loopback(host):
         click.echo(

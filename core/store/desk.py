@@ -114,6 +114,8 @@ class Desk:
         self._depth = 0
         # conversations that already have a change-feed row in the open transaction
         self._touched: set[int] = set()
+        self._checkpoint_lock = threading.Lock()
+        self._checkpointer: sqlite3.Connection | None = None
 
     # -- opening ---------------------------------------------------------------------------
 
@@ -183,6 +185,40 @@ class Desk:
     def close(self) -> None:
         with self._lock:
             self.conn.close()
+        with self._checkpoint_lock:
+            if self._checkpointer is not None:
+                self._checkpointer.close()
+                self._checkpointer = None
+
+    # -- checkpoints ------------------------------------------------------------------------
+
+    def checkpoint_apart(self) -> None:
+        """From now on, copy the write-ahead log into the database only in `checkpoint()`,
+        never in a commit.
+
+        SQLite checkpoints in the commit that takes the log past 1,000 pages: that commit then
+        waits for the copy and its fsyncs (10-30 ms here), holding the desk and, in a server,
+        its event loop. A server calls this and `checkpoint()` from a task of its own.
+        """
+        with self._lock:
+            self.conn.execute("PRAGMA wal_autocheckpoint = 0")
+        with self._checkpoint_lock:
+            if self._checkpointer is None:
+                self._checkpointer = sqlite3.connect(
+                    str(self.path),
+                    isolation_level=None,
+                    check_same_thread=False,
+                    timeout=BUSY_TIMEOUT_MS / 1000,
+                )
+
+    def checkpoint(self) -> tuple[int, int]:
+        """Copy what it can of the write-ahead log into the database, on a connection of its
+        own (readers and writers carry on meanwhile); (pages in the log, pages copied)."""
+        with self._checkpoint_lock:
+            if self._checkpointer is None:
+                raise StoreError("checkpoint() before checkpoint_apart()")
+            row = self._checkpointer.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        return int(row[1]), int(row[2])
 
     def __enter__(self) -> Desk:
         return self

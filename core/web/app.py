@@ -1,8 +1,9 @@
 """The server: `create_app(db_path)` builds the FastAPI app over one desk.
 
-One `Desk` and one `Engine` per process; blocking desk calls run in the thread pool. Two
+One `Desk` and one `Engine` per process; blocking desk calls run in the thread pool. Three
 background tasks run while the app is up: `Engine.tick()` every second (trust expiry, login
-holds) and the change-feed poller that feeds the SSE streams.
+holds), the change-feed poller that feeds the SSE streams, and the checkpoints of the desk's
+write-ahead log (so that no request's commit waits for one).
 """
 
 from __future__ import annotations
@@ -40,12 +41,14 @@ from core.web.errors import (
 )
 from core.web.hub import EventHub
 from core.web.limits import MAX_BODY_BYTES, BodyLimitMiddleware
+from core.web.shedding import Shedding
 from core.web.state import WebState, origin_allowed, same_origin
 
 log = logging.getLogger("gladdesk.web")
 
 TICK_S = 1.0
 POLL_S = 0.1
+CHECKPOINT_S = 1.0
 
 
 class WidgetCors:
@@ -103,6 +106,17 @@ class WidgetCors:
         await self.app(scope, receive, send_with_cors)
 
 
+async def _checkpoints(desk: Desk, every_s: float) -> None:
+    """Copy the desk's write-ahead log into the database off the requests' path (see
+    `Desk.checkpoint_apart`)."""
+    while True:
+        await asyncio.sleep(every_s)
+        try:
+            await run_in_threadpool(desk.checkpoint)
+        except Exception:  # noqa: BLE001 - retried on the next round; the log grows meanwhile
+            log.exception("checkpoint failed")
+
+
 async def _ticker(engine: Engine, every_s: float) -> None:
     while True:
         await asyncio.sleep(every_s)
@@ -145,6 +159,7 @@ def create_app(
     _add_routes(app)
     app.openapi = partial(_openapi, app)  # type: ignore[method-assign]
     app.add_middleware(BodyLimitMiddleware, limit=max_body_bytes)
+    app.add_middleware(Shedding, refusals=state.refusals, sessions_of=state.session_of)
     # Outermost, so that even a 413 carries the CORS headers a browser needs to read it.
     app.add_middleware(WidgetCors, state=state)
     return app
@@ -162,9 +177,11 @@ def _lifespan(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        state.desk.checkpoint_apart()
         tasks = [
             asyncio.create_task(_ticker(state.engine, tick_s), name="gladdesk-tick"),
             asyncio.create_task(state.hub.run(), name="gladdesk-feed"),
+            asyncio.create_task(_checkpoints(state.desk, CHECKPOINT_S), name="gladdesk-wal"),
         ]
         try:
             yield

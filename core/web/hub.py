@@ -38,13 +38,18 @@ STREAM_OPENS_PER_ADDRESS_PER_MIN = 300
 
 
 class TooManyStreams(Exception):
-    """A new stream would go over a cap or a budget; `scope` says whose (`session` or
-    `address`), `retry_after_s` when to try again."""
+    """A new stream would go over a cap or a budget: `scope` says whose (`session` or
+    `address`), `budget` whether it was the budget of opens (else a cap of open streams),
+    `wait_s` how long until one would be let through, `retry_after_s` the same in whole
+    seconds; `reason` is the message without the wait."""
 
-    def __init__(self, message: str, scope: str, retry_after_s: float) -> None:
-        super().__init__(message)
+    def __init__(self, reason: str, scope: str, wait_s: float, *, budget: bool) -> None:
+        self.retry_after_s = max(1, int(wait_s + 0.999))
+        super().__init__(f"{reason}; retry in {self.retry_after_s} s")
+        self.reason = reason
         self.scope = scope
-        self.retry_after_s = max(1, int(retry_after_s + 0.999))
+        self.wait_s = wait_s
+        self.budget = budget
 
 
 class Subscription:
@@ -91,10 +96,10 @@ class EventHub:
         ):
             if open_now >= cap:
                 raise TooManyStreams(
-                    f"too many open event streams for this {scope} ({cap} at most);"
-                    " close one or retry later",
+                    f"too many open event streams for this {scope} ({cap} at most); close one",
                     scope,
                     STREAM_RETRY_AFTER_S,
+                    budget=False,
                 )
         for scope, budget, key in (
             ("session", self.session_opens, session_id),
@@ -104,10 +109,10 @@ class EventHub:
             if wait > 0:
                 raise TooManyStreams(
                     f"too many event streams opened by this {scope}"
-                    f" ({int(budget.capacity)} a minute at most); retry in"
-                    f" {max(1, int(wait + 0.999))} s",
+                    f" ({int(budget.capacity)} a minute at most)",
                     scope,
                     wait,
+                    budget=True,
                 )
         self.session_opens.spend(session_id)
         self.address_opens.spend(address)

@@ -1,4 +1,5 @@
-"""Request body size limits, the failed-authentication limiter and the flood budgets.
+"""Request body size limits, the failed-authentication limiter, the flood budgets and the
+refusals held for answering before routing.
 
 The limiters are in memory: right for one server process. Several processes behind a
 balancer would each count on their own (a shared store would be the next step). Each keeps
@@ -25,6 +26,26 @@ from core.errors import RateLimited
 MAX_BODY_BYTES = 32 * 1024
 
 
+async def refuse(
+    send: Send,
+    status: int,
+    code: str,
+    detail: str,
+    *,
+    headers: list[tuple[bytes, bytes]] | None = None,
+    close: bool = False,
+) -> None:
+    """Answer with the error envelope (docs/widget-api.md#errors) from ASGI middleware, before
+    the app; `close` when the request's body was left unread."""
+    body = json.dumps({"errors": [{"attr": None, "code": code, "detail": detail}]}).encode()
+    head = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    head += headers or []
+    if close:
+        head.append((b"connection", b"close"))
+    await send({"type": "http.response.start", "status": status, "headers": head})
+    await send({"type": "http.response.body", "body": body})
+
+
 class BodyLimitMiddleware:
     """Refuse bodies over `limit` bytes with 413, by Content-Length or while streaming.
 
@@ -46,10 +67,12 @@ class BodyLimitMiddleware:
                 try:
                     declared = int(value)
                 except ValueError:
-                    await self._refuse(send, 400, "bad_request", "invalid Content-Length header")
+                    await refuse(
+                        send, 400, "bad_request", "invalid Content-Length header", close=True
+                    )
                     return
                 if declared > self.limit:
-                    await self._refuse(send, 413, "too_large", self._detail())
+                    await refuse(send, 413, "too_large", self._detail(), close=True)
                     return
                 has_body = declared > 0
             elif name == b"transfer-encoding":
@@ -66,7 +89,7 @@ class BodyLimitMiddleware:
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > self.limit:
-                await self._refuse(send, 413, "too_large", self._detail())
+                await refuse(send, 413, "too_large", self._detail(), close=True)
                 return
             chunks.append(chunk)
             if not message.get("more_body", False):
@@ -84,22 +107,6 @@ class BodyLimitMiddleware:
 
     def _detail(self) -> str:
         return f"request body larger than {self.limit} bytes"
-
-    @staticmethod
-    async def _refuse(send: Send, status: int, code: str, detail: str) -> None:
-        body = json.dumps({"errors": [{"attr": None, "code": code, "detail": detail}]}).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": status,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                    (b"connection", b"close"),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
 
 
 #: Keys a limiter remembers at most (client addresses, users, sessions).
@@ -321,3 +328,43 @@ BUDGET_NOUNS = {
     "identifications": "identifications",
     "conversations": "new conversations",
 }
+
+
+class Refusals:
+    """Refusals held until a time, by key (core/web/shedding.py answers them before routing).
+
+    A bounded LRU map: past `max_keys` the oldest hold is forgotten (the route then refuses
+    again itself). Thread-safe.
+    """
+
+    def __init__(
+        self, *, max_keys: int = MAX_KEYS, now: Callable[[], float] = time.monotonic
+    ) -> None:
+        self._now = now
+        self._max_keys = max_keys
+        self._held: OrderedDict[str, tuple[float, str]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._held)
+
+    def hold(self, key: str, retry_after_s: float, reason: str) -> None:
+        """Answer `key`'s calls with 429 for the next `retry_after_s` seconds, saying `reason`
+        (and the seconds left)."""
+        with self._lock:
+            self._held.pop(key, None)
+            while len(self._held) >= self._max_keys:
+                self._held.popitem(last=False)
+            self._held[key] = (self._now() + retry_after_s, reason)
+
+    def held(self, key: str) -> tuple[float, str] | None:
+        """(seconds left, reason) while `key` is held; None when it is not (any more)."""
+        with self._lock:
+            entry = self._held.get(key)
+            if entry is None:
+                return None
+            left = entry[0] - self._now()
+            if left <= 0:
+                del self._held[key]
+                return None
+            return left, entry[1]

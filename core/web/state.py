@@ -17,7 +17,7 @@ from core.engine import Engine
 from core.store import Desk
 from core.store.directory import app_origins
 from core.web.hub import EventHub
-from core.web.limits import Budgets, FailureLimiter
+from core.web.limits import Budgets, FailureLimiter, Refusals
 
 #: A desk call run on the event loop that takes longer than this sends the next calls to the
 #: thread pool for `THREADS_AFTER_SLOW_S` (the desk is contended: another process is writing).
@@ -54,6 +54,8 @@ class WebState:
     basic_failures: FailureLimiter = field(default_factory=lambda: FailureLimiter(10, 60.0))
     #: Session starts, identifications and new conversations, per address and per app.
     budgets: Budgets = field(default_factory=Budgets)
+    #: Budget refusals answered again before routing until the budget refills (shedding.py).
+    refusals: Refusals = field(default_factory=Refusals)
     #: Widget bearer token -> the session it opens.
     tokens: dict[str, KnownToken] = field(default_factory=dict)
     #: Demo portal logins: cookie value -> customer email (in memory; the demo only).
@@ -87,6 +89,11 @@ class WebState:
             if len(self.tokens) >= MAX_CACHED_TOKENS:
                 self.tokens.clear()
             self.tokens[token] = known
+
+    def session_of(self, token: str) -> str | None:
+        """The widget session `token` opens, when this process already knows it."""
+        known = self.tokens.get(token)
+        return known.session_id if known is not None else None
 
     def allowed_origins(self) -> dict[str, frozenset[str]]:
         """app id -> the origins its widget may be embedded on (from `apps.allowed_origins`)."""

@@ -4,6 +4,7 @@ feed: a replay from `?after=0` must not walk the whole `events` table."""
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 from core.engine import Engine
 from core.store import Desk, widget_sessions
@@ -49,3 +50,20 @@ def test_the_full_scan_check_can_fail() -> None:
     assert FULL_SCAN.search("SCAN e")
     assert not FULL_SCAN.search("SCAN v")
     assert not FULL_SCAN.search("SEARCH e USING INTEGER PRIMARY KEY (rowid=?)")
+
+
+def test_a_desk_with_checkpoints_apart_never_checkpoints_in_a_commit(tmp_path: Path) -> None:
+    with Desk.open(tmp_path / "desk.db") as desk:
+        desk.checkpoint_apart()
+        for n in range(3000):  # far past the 1,000 pages that would checkpoint in a commit
+            with desk.transaction():
+                desk.emit("test.filler", at=n)
+        wal = tmp_path / "desk.db-wal"
+        grown = wal.stat().st_size
+        assert grown > 1000 * 4096
+        in_log, copied = desk.checkpoint()
+        assert in_log > 1000 and copied == in_log
+        with desk.transaction():  # the next writer starts the log over
+            desk.emit("test.filler", at=0)
+        assert desk.last_event_id() == 3001
+        assert wal.stat().st_size == grown  # written over from its start, not grown
