@@ -107,6 +107,7 @@ class Engine:
         self.reply = agents.reply
         self.send_login_prompt = agents.send_login_prompt
         self.transfer = agents.transfer
+        self.take = agents.take
         self.close = agents.close
         self.reopen = agents.reopen
         # reads

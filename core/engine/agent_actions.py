@@ -1,4 +1,4 @@
-"""What agents do to a conversation: reply, login prompt, transfer, close, reopen."""
+"""What agents do to a conversation: reply, login prompt, take, transfer, close, reopen."""
 
 from __future__ import annotations
 
@@ -70,6 +70,47 @@ class AgentActions:
             )
             return item_id
 
+    def take(self, conversation_id: int, agent: str) -> None:
+        """The agent assigns an open conversation no agent has to themselves.
+
+        Refused (Conflict, nothing written) when another agent has it (two agents taking the
+        same one: the first wins), when it is held for the customer to log in, and when the
+        agent is unavailable or at capacity, as routing would refuse them.
+        """
+        agent_id = self.directory.agent_id(agent)
+        with self.desk.transaction() as conn:
+            conv = open_conversation(conn, conversation_id)
+            holder = conv["assignee_id"]
+            if holder == agent_id:
+                raise Conflict(f"conversation {conversation_id} is already yours")
+            if holder is not None:
+                raise Conflict(
+                    f"conversation {conversation_id} is already assigned to"
+                    f" {agent_row(conn, holder)['handle']}; ask them to transfer it to you"
+                )
+            if conv["routed_at"] is None:
+                raise Conflict(
+                    f"conversation {conversation_id} is held for the customer to log in"
+                    f"{self._hold_left(conv)}; it goes to an agent when they do or the hold ends"
+                )
+            taker = agent_row(conn, agent_id)
+            refusal = self.routing.refusal(taker)
+            if refusal is not None:
+                raise Conflict(f"conversation {conversation_id}: {refusal}; it stays unassigned")
+            self.routing.assign(
+                conn,
+                conversation_id,
+                taker,
+                body=f"Taken by {taker['name']} ({taker['handle']})",
+            )
+
+    def _hold_left(self, conv: Row) -> str:
+        until = conv["hold_until"]
+        if until is None:
+            return ""
+        minutes = max(1, -(-(until - self.desk.clock.now_ms()) // 60_000))
+        return f" (at most {minutes} more minute{'s' if minutes != 1 else ''})"
+
     def transfer(
         self,
         conversation_id: int,
@@ -134,6 +175,11 @@ class AgentActions:
             self.routing.assign_queued(conn, limit=1)
 
     def reopen(self, conversation_id: int, agent: str) -> None:
+        """Reopen a closed conversation (the customer has no other open one).
+
+        It stays with its agent when they can take it; otherwise the `reopened` event says
+        who has it now (see `Routing.reopen_owner`), followed by an `assigned` event.
+        """
         agent_id = self.directory.agent_id(agent)
         with self.desk.transaction() as conn:
             conv = conversation_row(conn, conversation_id)
@@ -145,13 +191,24 @@ class AgentActions:
                     f"conversation {conversation_id}: the customer already has open conversation"
                     f" {other}"
                 )
+            previous = conv["assignee_id"]
+            owner, note = self.routing.reopen_owner(conn, previous, agent_id)
             self.timeline.event(
-                conn, conversation_id, "reopened", f"Reopened by {agent}", agent_id=agent_id
-            )
-            self.timeline.update(
                 conn,
                 conversation_id,
-                {"status": "WAITING", "closed_at": None, "assignee_id": agent_id},
-                items_added=1,
+                "reopened",
+                f"Reopened by {agent}" + (f"; {note}" if note else ""),
+                agent_id=agent_id,
             )
+            kept = owner is not None and owner["id"] == previous
+            updates: dict[str, Any] = {
+                "status": "WAITING",
+                "closed_at": None,
+                "assignee_id": previous if kept else None,
+            }
+            if conv["routed_at"] is None:  # closed while held for login: it is worked on now
+                updates.update(routed_at=self.desk.clock.now_ms(), hold_until=None)
+            self.timeline.update(conn, conversation_id, updates, items_added=1)
+            if owner is not None and not kept:
+                self.routing.assign(conn, conversation_id, owner)
             self.desk.emit("conversation.reopened", conversation_id=conversation_id)

@@ -30,9 +30,52 @@ class Routing:
         pool = preferred or candidates
         return pool[0] if pool else None
 
-    def assign(self, conn: Tx, conversation_id: int, agent: Row) -> None:
-        self.timeline.assigned(conn, conversation_id, agent)
+    def assign(
+        self, conn: Tx, conversation_id: int, agent: Row, *, body: str | None = None
+    ) -> None:
+        """Give the conversation to `agent`, with an `assigned` event (`body`: its words)."""
+        self.timeline.assigned(conn, conversation_id, agent, body=body)
         self.timeline.update(conn, conversation_id, {"assignee_id": agent["id"]}, items_added=1)
+
+    @staticmethod
+    def refusal(agent: Row) -> str | None:
+        """Why `agent` (an agents row) cannot be given one more conversation, or None."""
+        if not agent["available"]:
+            return f"{agent['handle']} is unavailable"
+        if agent["open_conversations"] >= agent["capacity"]:
+            return (
+                f"{agent['handle']} is at capacity"
+                f" ({agent['open_conversations']} of {agent['capacity']} open conversations)"
+            )
+        return None
+
+    def reopen_owner(
+        self, conn: Tx, previous_id: int | None, reopener_id: int
+    ) -> tuple[Row | None, str]:
+        """Who has a conversation being reopened, and what its `reopened` event adds.
+
+        The agent it had keeps it while available with spare capacity. Otherwise the agent
+        reopening it takes it, or else the least-loaded free agent; with none free it waits
+        unassigned for `assign_queued`. The words say who has it whenever that is not plain.
+        """
+        reason = None
+        if previous_id is not None:
+            previous = agents.agent_row(conn, previous_id)
+            reason = self.refusal(previous)
+            if reason is None:
+                kept = "" if previous_id == reopener_id else f"it stays with {previous['handle']}"
+                return previous, kept
+        reopener = agents.agent_row(conn, reopener_id)
+        owner = reopener if self.refusal(reopener) is None else None
+        if owner is None:
+            owner = self.pick_agent(conn, avoid=previous_id)
+        if owner is None:
+            waits = "no agent is free: it waits unassigned for the next free agent"
+            return None, f"{reason} and {waits}" if reason else waits
+        if reason is None and owner["id"] == reopener_id:
+            return owner, ""
+        goes = f"it goes to {owner['handle']}"
+        return owner, f"{reason}, so {goes}" if reason else goes
 
     def route(self, conn: Tx, conversation_id: int, *, inbox_override: str | None = None) -> None:
         """Route a held conversation now (the customer logged in, or the hold timed out)."""

@@ -55,13 +55,15 @@ class Timeline:
             conn, conversation_id, type_="event", sender="system", event=event, body=body, **item
         )
 
-    def assigned(self, conn: Tx, conversation_id: int, agent: Row) -> int:
+    def assigned(
+        self, conn: Tx, conversation_id: int, agent: Row, *, body: str | None = None
+    ) -> int:
         """The `assigned` timeline event (the caller counts it and sets the assignee)."""
         return self.event(
             conn,
             conversation_id,
             "assigned",
-            f"Assigned to {agent['name']} ({agent['handle']})",
+            body or f"Assigned to {agent['name']} ({agent['handle']})",
             agent_id=agent["id"],
         )
 

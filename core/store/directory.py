@@ -14,11 +14,24 @@ class AgentEntry:
     handle: str
     name: str
     available: bool
+    #: Open (needs reply or replied) conversations assigned, and how many the agent may hold.
+    open_conversations: int = 0
+    capacity: int = 0
+
+    @property
+    def at_capacity(self) -> bool:
+        return self.open_conversations >= self.capacity
 
 
 def agents(desk: Desk) -> list[AgentEntry]:
-    rows = desk.query("SELECT id, handle, name, available FROM agents ORDER BY handle")
-    return [AgentEntry(int(r[0]), str(r[1]), str(r[2]), bool(r[3])) for r in rows]
+    """Every agent with their load, by handle."""
+    rows = desk.query(
+        "SELECT id, handle, name, available, open_conversations, capacity FROM agents"
+        " ORDER BY handle"
+    )
+    return [
+        AgentEntry(int(r[0]), str(r[1]), str(r[2]), bool(r[3]), int(r[4]), int(r[5])) for r in rows
+    ]
 
 
 def agents_available(desk: Desk) -> bool:

@@ -43,6 +43,8 @@ class QueueFilter:
 
     agent_id: int | None = None
     inbox_id: int | None = None
+    #: Only conversations no agent has (queued for a free agent, held, or sent to an inbox).
+    unassigned: bool = False
     statuses: tuple[str, ...] = OPEN_STATUSES
     #: "trusted": the latest customer message was trusted; "untrusted": it was not (or none).
     trust: str | None = None
@@ -66,6 +68,10 @@ class QueueFilter:
             value = getattr(self, name)
             if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
                 raise InvalidQuery(f"queue filter: {name} must be a number")
+        if self.unassigned is not True and self.unassigned is not False:
+            raise InvalidQuery("queue filter: unassigned must be true or false")
+        if self.unassigned and self.agent_id is not None:
+            raise InvalidQuery("queue filter: give an agent or unassigned, not both")
 
     def runs(self) -> list[tuple[str, list[object]]]:
         """WHERE clauses, one per index range; each range is already in queue order.
@@ -90,6 +96,8 @@ class QueueFilter:
             if self.agent_id is not None:
                 clauses.append("c.assignee_id = ?")
                 params.append(self.agent_id)
+            if self.unassigned:
+                clauses.append("c.assignee_id IS NULL")
             if self.inbox_id is not None:
                 clauses.append("c.inbox_id = ?")
                 params.append(self.inbox_id)
@@ -119,6 +127,12 @@ class QueueRow:
     updated_at: int
     last_preview: str
     item_count: int
+    #: None while the conversation is held for the customer to log in (not routed yet).
+    routed_at: int | None = None
+
+    @property
+    def held(self) -> bool:
+        return self.routed_at is None and self.status != "CLOSED"
 
     @property
     def key(self) -> QueueKey:
@@ -137,7 +151,7 @@ class QueueRow:
 _ROW_COLUMNS = (
     "c.id, c.queue_key, c.status, i.name, a.handle, c.profile_id, p.name, c.identity_state,"
     " c.identity_source, c.last_customer_trusted, c.waiting_since, c.updated_at,"
-    " c.last_preview, c.item_count, c.trusted_until"
+    " c.last_preview, c.item_count, c.trusted_until, c.routed_at"
 )
 _ROW_JOINS = (
     " JOIN inboxes i ON i.id = c.inbox_id JOIN profiles p ON p.id = c.profile_id"
@@ -162,6 +176,7 @@ def _queue_row(row: Sequence[object], now: int) -> QueueRow:
         updated_at=int(row[11]),  # type: ignore[call-overload]
         last_preview=str(row[12]),
         item_count=int(row[13]),  # type: ignore[call-overload]
+        routed_at=None if row[15] is None else int(row[15]),  # type: ignore[call-overload]
     )
 
 

@@ -77,7 +77,7 @@ def test_reply_transfer_close_reopen(engine: Engine) -> None:
         "chen",
     )
     kinds = [i.event for i in engine.timeline(conv) if i.type == "event"]
-    assert kinds == ["assigned", "transferred", "transferred", "closed", "reopened"]
+    assert kinds == ["assigned", "transferred", "transferred", "closed", "reopened", "assigned"]
 
 
 def test_close_needs_force_while_the_customer_waits(engine: Engine, desk: Desk) -> None:
