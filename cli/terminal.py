@@ -25,7 +25,7 @@ from cli.common import db_path
     "--view",
     default="mine",
     show_default=True,
-    help="Queue shown first: mine, all, or an inbox name.",
+    help="Queue shown first: mine, unassigned, all, or an inbox name.",
 )
 @click.pass_context
 def console(ctx: click.Context, agent: str, keys_path: Path | None, view: str) -> None:

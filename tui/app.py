@@ -29,8 +29,9 @@ from tui.commands import DeskCommands
 from tui.keymap import load_keymap
 from tui.screens.conversation import ConversationScreen
 from tui.screens.dialogs import HelpKey, HelpScreen, SearchScreen
-from tui.screens.queue import QueueScreen
+from tui.screens.queue import STATUS_LABELS, QueueScreen, view_names
 from tui.screens.reports import ReportsScreen
+from tui.text import control_chars_mode, use_control_chars
 from tui.widgets.status_bar import StatusBar
 
 #: How often the change feed is read (the live-update latency budget is 250 ms).
@@ -281,16 +282,21 @@ def make_app(
 ) -> DeskApp:
     """The console on the desk at `db_path`, for `agent`. Errors raise before anything starts.
 
-    `queue_view` ("mine", "all" or an inbox name) and `queue_status` (active, open, waiting,
-    closed, all) pick the queue shown first.
+    `queue_view` ("mine", "unassigned", an inbox name or "all") and `queue_status` (active,
+    needs reply, replied, closed, all) pick the queue shown first. Control characters in
+    customer text show as `$GLADDESK_CONTROL_CHARS` or the locale says (tui/text.py).
     """
     keymap = load_keymap(Path(config_path) if config_path is not None else None)
+    use_control_chars(control_chars_mode())
     desk = Desk.open(db_path, clock=clock, create=False)
     try:
         _check_agent(desk, agent)
-        views = ["mine", "all", *(name for _, name in inboxes(desk))]
+        views = view_names([name for _, name in inboxes(desk)])
         if queue_view not in views:
             raise NotFound(f"no queue view {queue_view!r} (known: {', '.join(views)})")
+        if queue_status not in STATUS_LABELS:
+            known = ", ".join(STATUS_LABELS)
+            raise NotFound(f"no queue status {queue_status!r} (known: {known})")
         return DeskApp(
             desk,
             agent=agent,

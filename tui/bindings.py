@@ -101,7 +101,7 @@ KEYS: tuple[KeySpec, ...] = (
         "v",
         "next_view",
         "View",
-        "Switch between your conversations, each inbox, and all conversations",
+        "Switch between your conversations, the unassigned ones, each inbox, and all",
     ),
     _key(
         QUEUE_SCREEN,
@@ -109,7 +109,8 @@ KEYS: tuple[KeySpec, ...] = (
         "s",
         "next_status",
         "Status",
-        "Filter by status: active, open, waiting, closed, all",
+        "Filter by status: active, needs reply (the customer wrote last), replied (you did),"
+        " closed, all",
     ),
     _key(
         QUEUE_SCREEN,
@@ -118,6 +119,14 @@ KEYS: tuple[KeySpec, ...] = (
         "next_trust",
         "Trust",
         "Filter by the trust of each conversation's latest customer message",
+    ),
+    _key(
+        QUEUE_SCREEN,
+        "queue.take",
+        "a",
+        "take",
+        "Take",
+        "Assign the highlighted unassigned conversation to yourself",
     ),
     _key(QUEUE_LIST, "queue.up", "up,k", "cursor_up", "Up", "Previous row", show=False),
     _key(QUEUE_LIST, "queue.down", "down,j", "cursor_down", "Down", "Next row", show=False),
@@ -150,7 +159,8 @@ KEYS: tuple[KeySpec, ...] = (
         "l",
         "login_prompt",
         "Login prompt",
-        "Send the customer a message with the login link, so they can verify",
+        "Send the customer a message with the login link, so they can verify"
+        " (asks first if they are verified already)",
     ),
     _key(
         CONVERSATION_SCREEN,
@@ -160,14 +170,29 @@ KEYS: tuple[KeySpec, ...] = (
         "Close",
         "Close the conversation (asks first if the customer waits for a reply)",
     ),
-    _key(CONVERSATION_SCREEN, "conversation.reopen", "o", "reopen", "Reopen", "Reopen it"),
+    _key(
+        CONVERSATION_SCREEN,
+        "conversation.take",
+        "a",
+        "take",
+        "Take",
+        "Assign this unassigned conversation to yourself",
+    ),
+    _key(
+        CONVERSATION_SCREEN,
+        "conversation.reopen",
+        "o",
+        "reopen",
+        "Reopen",
+        "Reopen it; it stays with its agent if they can take it",
+    ),
     _key(
         CONVERSATION_SCREEN,
         "conversation.transfer",
         "t",
         "transfer",
         "Transfer",
-        "Transfer to another agent or inbox",
+        "Transfer to another agent (their load shown) or inbox",
     ),
     _key(
         CONVERSATION_SCREEN,

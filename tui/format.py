@@ -9,63 +9,104 @@ from datetime import UTC, datetime
 
 from rich.cells import cell_len, set_cell_size
 
-#: The trusted glyph (docs/trust-model.md). Its colour, never its presence in text, carries the meaning.
+#: The trusted glyph (docs/trust-model.md). Its colour, never its presence in text, carries the
+#: meaning: it marks a customer message sent while the customer was verified. In the queue it
+#: stands before the conversation's last customer message, in a timeline before each message.
 GLYPH = "✔"
+
+#: What an agent calls each conversation status: who wrote last, so who acts next.
+STATUS_WORDS = {"OPEN": "needs reply", "WAITING": "replied", "CLOSED": "closed"}
+
+
+def status_words(status: str) -> str:
+    """`needs reply` (the customer wrote last), `replied` (an agent did), `closed`."""
+    return STATUS_WORDS.get(status, status.lower())
+
 
 _BADGES = {
     ("TRUSTED", "jwt"): "TRUSTED · jwt",
     ("CLAIMED", "onboarding_form"): "CLAIMED · form",
     ("CLAIMED", "set_user"): "CLAIMED · set_user",
     ("CLAIMED", "jwt"): "EXPIRED · jwt",
+    ("ANONYMOUS", "jwt"): "CLEARED · jwt",
+    ("ANONYMOUS", "onboarding_form"): "CLEARED · form",
+    ("ANONYMOUS", "set_user"): "CLEARED · set_user",
 }
 
 
 def badge(identity_state: str, identity_source: str) -> str:
     """The identity badge of a conversation: state and source in a few letters."""
-    if identity_state == "ANONYMOUS":
+    if identity_state == "ANONYMOUS" and identity_source == "none":
         return "ANONYMOUS"
     return _BADGES.get((identity_state, identity_source), f"{identity_state} · {identity_source}")
 
 
 def badge_kind(identity_state: str, identity_source: str) -> str:
-    """`trusted`, `claimed`, `expired` or `anonymous`: which style the badge takes."""
+    """`trusted`, `claimed`, `expired`, `cleared` or `anonymous`: what the customer is now.
+
+    Expired: was verified by a token, trust ended (window over or key retired). Cleared: logged
+    out (`clearUser`) after identifying in this chat.
+    """
     if identity_state == "TRUSTED":
         return "trusted"
-    if identity_state == "CLAIMED" and identity_source == "jwt":
-        return "expired"
-    return "claimed" if identity_state == "CLAIMED" else "anonymous"
+    if identity_state == "CLAIMED":
+        return "expired" if identity_source == "jwt" else "claimed"
+    return "anonymous" if identity_source == "none" else "cleared"
 
 
 ASK_TO_LOG_IN = "Ask them to log in before discussing the account."
 
 _BANNERS = {
-    ("TRUSTED", "jwt"): (
-        "Verified via a signed identity token (JWT). Messages sent while verified carry the"
-        " trusted mark."
+    "trusted": "Verified via a signed identity token (JWT): what they write now is verified.",
+    "expired": (
+        "Trust ended — the trust window is over or its key was retired: new messages are not"
+        " verified until they log in again."
     ),
-    ("CLAIMED", "onboarding_form"): f"Claimed via onboarding form — not verified. {ASK_TO_LOG_IN}",
-    ("CLAIMED", "set_user"): f"Claimed by the website (setUser) — not verified. {ASK_TO_LOG_IN}",
-    ("CLAIMED", "jwt"): (
-        "Trust expired — verified earlier by a signed token, but the trust window has ended;"
-        " new messages are not verified until they log in again."
+    "cleared": (
+        "Logged out — the customer cleared their identity, and the widget no longer sees this"
+        f" chat. {ASK_TO_LOG_IN}"
     ),
+    "anonymous": (f"Anonymous — the customer has not identified themselves. {ASK_TO_LOG_IN}"),
+}
+_CLAIMS = {
+    "onboarding_form": "Claimed via onboarding form",
+    "set_user": "Claimed by the website (setUser)",
 }
 
 
 def banner(identity_state: str, identity_source: str, trust_path: str | None = None) -> str:
     """The identity state and source in words, with what the agent should do about it."""
-    if identity_state == "ANONYMOUS":
-        text = (
-            "Anonymous — the customer has not identified themselves or has logged out."
-            f" {ASK_TO_LOG_IN}"
-        )
-    else:
-        text = _BANNERS.get(
-            (identity_state, identity_source),
-            f"{identity_state.title()} via {identity_source}. {ASK_TO_LOG_IN}",
-        )
-    if identity_state == "TRUSTED" and trust_path == "after_routing":
+    kind = badge_kind(identity_state, identity_source)
+    text = _BANNERS.get(kind)
+    if text is None:
+        claim = _CLAIMS.get(identity_source, f"Claimed via {identity_source}")
+        text = f"{claim} — not verified. {ASK_TO_LOG_IN}"
+    if kind == "trusted" and trust_path == "after_routing":
         text += " They logged in after the chat was routed: earlier messages are not verified."
+    return text
+
+
+_SENT_WHILE = {
+    "trusted": "sent while logged in",
+    "expired": "sent while logged in, before trust ended",
+    "cleared": "sent while logged in, before they logged out",
+}
+
+
+def last_message_words(trusted: bool | None, status: str, kind: str) -> str:
+    """What the trusted mark on the last customer message says (the glyph goes before it).
+
+    `kind` is `badge_kind`: the customer now, which may differ from when they wrote.
+    """
+    if trusted is None:
+        return "No customer message yet."
+    if not trusted:
+        if kind == "trusted":
+            return "Last customer message not verified: sent before they logged in."
+        return "Last customer message not verified."
+    text = f"Last customer message verified: {_SENT_WHILE.get(kind, 'sent while logged in')}."
+    if status == "CLOSED":
+        text += " Closed: trusted marks are gray."
     return text
 
 

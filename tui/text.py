@@ -12,19 +12,39 @@ trusted glyph:
   stored trusted flag, may show a check mark;
 - over-long text is cut for display with a note of how much was left out.
 
+Many fonts lack the control pictures (and ⟨ ⟩, ⏎), and a terminal in a non-UTF-8 locale cannot
+show them: there the same characters are written in ASCII names instead (`<ESC>[31m`,
+`<U+202E>`, `<LF>`). `$GLADDESK_CONTROL_CHARS` (`pictures` or `names`) chooses; unset, a
+locale whose encoding is not UTF-8 means names. The console sets the mode once, at start.
+
 Markup needs no treatment here: widgets receive `Text`/`Segment`s, never markup strings.
 """
 
 from __future__ import annotations
 
+import os
 import unicodedata
+from collections.abc import Mapping
 
 from rich.text import Text
+
+from core.errors import DeskError
 
 #: Characters of one item shown at most (a 100 KB line must not stall the terminal).
 MAX_DISPLAY_CHARS = 4000
 TAB = "    "
-NEWLINE_MARK = "⏎ "
+
+#: The environment variable choosing how control characters show, and its values.
+CONTROL_CHARS_ENV = "GLADDESK_CONTROL_CHARS"
+PICTURES, NAMES = "pictures", "names"
+MODES = (PICTURES, NAMES)
+
+#: The ASCII names of the C0 controls, as their control pictures depict them.
+C0_NAMES = (
+    "NUL SOH STX ETX EOT ENQ ACK BEL BS HT LF VT FF CR SO SI"
+    " DLE DC1 DC2 DC3 DC4 NAK SYN ETB CAN EM SUB ESC FS GS RS US"
+).split()
+_NEWLINE_MARKS = {PICTURES: "⏎ ", NAMES: "<LF> "}
 
 #: Characters that could pass for the trusted glyph.
 CHECK_MARKS = frozenset("\u2713\u2714\u2705\u2611\u221a\U0001f5f8\U0001f5f9\u2612\u2610\u237b")
@@ -32,22 +52,63 @@ CHECK_MARKS = frozenset("\u2713\u2714\u2705\u2611\u221a\U0001f5f8\U0001f5f9\u261
 _INVISIBLE_EXTRA = frozenset("\u115f\u1160\u3164\uffa0\u2800\u034f")
 
 
-def _visible_code(char: str) -> str:
+class ControlCharsError(DeskError):
+    code = "bad_config"
+
+
+def _visible_code(char: str, mode: str) -> str:
+    if mode == NAMES:
+        return f"<U+{ord(char):04X}>"
     return f"⟨U+{ord(char):04X}⟩"
 
 
-def _build_table() -> dict[int, str]:
+def _build_table(mode: str) -> dict[int, str]:
     table: dict[int, str] = {}
     for code in range(0x20):
-        table[code] = chr(0x2400 + code)  # ␀ … ␟ (ESC → ␛)
-    table[0x7F] = "\u2421"  # ␡
+        # ␀ … ␟ (ESC → ␛), or <NUL> … <US> (ESC → <ESC>)
+        table[code] = chr(0x2400 + code) if mode == PICTURES else f"<{C0_NAMES[code]}>"
+    table[0x7F] = "\u2421" if mode == PICTURES else "<DEL>"  # ␡
     for code in range(0x80, 0xA0):
-        table[code] = _visible_code(chr(code))
+        table[code] = _visible_code(chr(code), mode)
     table[0x09] = TAB
     return table
 
 
-_TABLE = _build_table()
+_TABLES = {mode: _build_table(mode) for mode in MODES}
+_mode = PICTURES
+
+
+def control_chars_mode(
+    environ: Mapping[str, str] | None = None, *, locale_name: str | None = None
+) -> str:
+    """`pictures` or `names`: `$GLADDESK_CONTROL_CHARS` if set (anything else is an error),
+    else names when the locale (`LC_ALL`, `LC_CTYPE`, `LANG`, the first set) is not UTF-8."""
+    env = os.environ if environ is None else environ
+    wanted = env.get(CONTROL_CHARS_ENV, "").strip()
+    if wanted:
+        if wanted.lower() not in MODES:
+            raise ControlCharsError(
+                f"{CONTROL_CHARS_ENV}={wanted[:40]!r}: expected {PICTURES} (␛, ⟨U+202E⟩) or"
+                f" {NAMES} (<ESC>, <U+202E>) for control characters in customer text"
+            )
+        return wanted.lower()
+    if locale_name is None:
+        locale_name = next((env[n] for n in ("LC_ALL", "LC_CTYPE", "LANG") if env.get(n)), "")
+    encoding = locale_name.partition(".")[2].partition("@")[0].lower().replace("-", "")
+    return PICTURES if encoding == "utf8" else NAMES
+
+
+def use_control_chars(mode: str) -> None:
+    """Show control characters as `pictures` or `names` from now on (set once, at start:
+    what widgets already drew keeps its form)."""
+    global _mode
+    if mode not in MODES:
+        raise ControlCharsError(f"control characters: expected one of {', '.join(MODES)}")
+    _mode = mode
+
+
+def current_control_chars() -> str:
+    return _mode
 
 
 def _needs_code(char: str) -> bool:
@@ -60,10 +121,11 @@ def _needs_code(char: str) -> bool:
 
 
 def _clean_chars(text: str) -> str:
-    out = text.translate(_TABLE)
+    mode = _mode
+    out = text.translate(_TABLES[mode])
     if out.isascii():
         return out
-    return "".join(_visible_code(char) if _needs_code(char) else char for char in out)
+    return "".join(_visible_code(char, mode) if _needs_code(char) else char for char in out)
 
 
 def _cut(text: str, limit: int) -> tuple[str, int]:
@@ -77,10 +139,10 @@ def _cut_note(left_out: int) -> str:
 
 
 def clean_line(value: object, *, limit: int = MAX_DISPLAY_CHARS) -> str:
-    """One display line: newlines shown as `⏎`, everything hostile made visible and inert."""
+    """One display line: newlines shown as `⏎` (`<LF>`), everything hostile visible and inert."""
     text = "" if value is None else str(value)
     text, left_out = _cut(text.replace("\r\n", "\n"), limit)
-    cleaned = NEWLINE_MARK.join(_clean_chars(part) for part in text.split("\n"))
+    cleaned = _NEWLINE_MARKS[_mode].join(_clean_chars(part) for part in text.split("\n"))
     return cleaned + (_cut_note(left_out) if left_out else "")
 
 

@@ -20,6 +20,7 @@ from sim.rehearsal import Rehearsal
 from sim.scenarios import ORDERS, Scenario, load_scenarios
 from tui.keymap import load_keymap
 from tui.screens.train import OrderPicker, TrainScreen
+from tui.text import control_chars_mode, use_control_chars
 
 #: The trainer's frozen clock starts an hour after the demo desk was built.
 TRAIN_START_MS = parse_iso("2026-11-20T10:00:00Z")
@@ -96,6 +97,7 @@ def make_train_app(
     """
     order = check_order(order)
     keymap = load_keymap(config_path)
+    use_control_chars(control_chars_mode())
     if base_db is None:
         base_db = build_demo(workdir / "base.db")
     return TrainApp(base_db, workdir, order=order, keymap=keymap)

@@ -13,7 +13,7 @@ from core.errors import Conflict, DeskError, NotFound
 from core.store import Desk
 from core.store.directory import agents
 from core.store.queue import InvalidQuery, QueueFilter, queue_page
-from tests.helpers import seed_desk
+from tests.helpers import one_row, seed_desk
 from tests.unit.test_engine_actions import claimed, snapshot
 
 
@@ -50,9 +50,12 @@ def test_take_assigns_an_unassigned_chat_to_the_agent(engine: Engine, desk: Desk
     assert events(engine, conv)[-1] == ("assigned", "Taken by Bruno Agent (bruno)")
     load = {a.handle: a.open_conversations for a in agents(desk)}
     assert load == {"alice": 0, "bruno": 1, "chen": 0}
-    assert desk.query_one(
-        "SELECT count(*) FROM events WHERE kind = 'item.created' AND conversation_id = ?", (conv,)
-    )[0] == len(engine.timeline(conv))
+    feed = one_row(
+        desk,
+        "SELECT count(*) FROM events WHERE kind = 'item.created' AND conversation_id = ?",
+        (conv,),
+    )
+    assert feed[0] == len(engine.timeline(conv))  # every item reached the change feed
 
 
 def test_take_is_refused_with_a_reason_and_changes_nothing(engine: Engine, desk: Desk) -> None:

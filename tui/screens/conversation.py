@@ -21,9 +21,11 @@ from core.engine import MAX_MESSAGE_CHARS
 from core.errors import DeskError
 from core.models import ConversationView, PastConversation, TimelineItem
 from core.store import Event
+from core.store.directory import AgentEntry, agents
 from core.store.timeline import timeline_page
 from tui.base import DeskAppBase, PaletteCommand
 from tui.bindings import CONVERSATION_SCREEN, bindings_for
+from tui.format import stamp
 from tui.screens.dialogs import ConfirmScreen, TransferScreen
 from tui.text import clean_line
 from tui.widgets.banner import IdentityBanner
@@ -84,6 +86,18 @@ class ConversationScreen(ReportsWorkerErrors, Screen[None]):
     @dataclass
     class CloseNeedsForce(Message):
         """The customer waits for a reply: ask before closing."""
+
+    @dataclass
+    class LoginPromptNeedsConfirm(Message):
+        """The customer is verified already: ask before sending them the login prompt."""
+
+        view: ConversationView
+
+    @dataclass
+    class TransferTargets(Message):
+        """The agents, with their load as of now, for the transfer dialog."""
+
+        agents: list[AgentEntry]
 
     def __init__(self, conversation_id: int) -> None:
         super().__init__(classes="conversation-screen")
@@ -215,9 +229,11 @@ class ConversationScreen(ReportsWorkerErrors, Screen[None]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         # `reply` stays enabled on closed conversations: it only focuses the composer, so what
         # the agent types next goes there, not to single-letter bindings.
-        if self.view is None or action not in ("close", "reopen", "login_prompt"):
+        if self.view is None or action not in ("close", "reopen", "login_prompt", "take"):
             return True
         closed = self.view.status == "CLOSED"
+        if action == "take":  # shown only where it can apply: an open chat no agent has
+            return not closed and self.view.assignee is None
         if action == "reopen":
             return closed or None  # None: shown dimmed
         return (not closed) or None
@@ -254,10 +270,48 @@ class ConversationScreen(ReportsWorkerErrors, Screen[None]):
         self.notify(message.error, title="Reply not sent", severity="error")
 
     def action_login_prompt(self) -> None:
-        self._run("login prompt", "Login prompt sent")
+        self._login_prompt(confirmed=False)
+
+    @work(thread=True, exit_on_error=False, group="conversation-action")
+    def _login_prompt(self, *, confirmed: bool) -> None:
+        engine = self.app.engine
+        if not confirmed:
+            view = engine.conversation(self.conversation_id)
+            if view.identity_state == "TRUSTED":
+                self.post_message(self.LoginPromptNeedsConfirm(view))
+                return
+        engine.send_login_prompt(self.conversation_id, self.app.agent)
+        self.post_message(self.Done("Login prompt sent"))
+
+    @on(LoginPromptNeedsConfirm)
+    def _confirm_login_prompt(self, message: LoginPromptNeedsConfirm) -> None:
+        view = message.view
+        until = f" until {stamp(view.trusted_until)}" if view.trusted_until is not None else ""
+
+        def answered(send: bool | None) -> None:
+            if send:
+                self._login_prompt(confirmed=True)
+
+        self.app.push_screen(
+            ConfirmScreen(
+                f"{clean_line(view.profile.name, limit=80)} is verified already (signed identity"
+                f" token{until}). Send the login prompt anyway?",
+                yes="Send anyway",
+                no="Don't send",
+            ),
+            answered,
+        )
+
+    def action_take(self) -> None:
+        self._take()
+
+    @work(thread=True, exit_on_error=False, group="conversation-action")
+    def _take(self) -> None:
+        self.app.engine.take(self.conversation_id, self.app.agent)
+        self.post_message(self.Done("Conversation taken: it is yours"))
 
     def action_reopen(self) -> None:
-        self._run("reopen", "Conversation reopened")
+        self._reopen()
 
     def action_close(self) -> None:
         self._close(force=False)
@@ -287,6 +341,14 @@ class ConversationScreen(ReportsWorkerErrors, Screen[None]):
         )
 
     def action_transfer(self) -> None:
+        self._transfer_targets()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="conversation-targets")
+    def _transfer_targets(self) -> None:
+        self.post_message(self.TransferTargets(agents(self.app.desk)))
+
+    @on(TransferTargets)
+    def _choose_target(self, message: TransferTargets) -> None:
         app = self.app
 
         def chosen(target: tuple[str, str] | None) -> None:
@@ -295,8 +357,8 @@ class ConversationScreen(ReportsWorkerErrors, Screen[None]):
             kind, name = target
             self._transfer(kind, name)
 
-        agents = [(a.handle, a.name) for a in app.agents if a.handle != app.agent]
-        app.push_screen(TransferScreen(agents, [name for _, name in app.inboxes]), chosen)
+        others = [a for a in message.agents if a.handle != app.agent]
+        app.push_screen(TransferScreen(others, [name for _, name in app.inboxes]), chosen)
 
     @work(thread=True, exit_on_error=False, group="conversation-action")
     def _transfer(self, kind: str, name: str) -> None:
@@ -308,13 +370,14 @@ class ConversationScreen(ReportsWorkerErrors, Screen[None]):
         self.post_message(self.Done(f"Transferred to {kind} {name}"))
 
     @work(thread=True, exit_on_error=False, group="conversation-action")
-    def _run(self, action: str, note: str) -> None:
+    def _reopen(self) -> None:
         engine = self.app.engine
-        if action == "login prompt":
-            engine.send_login_prompt(self.conversation_id, self.app.agent)
-        elif action == "reopen":
-            engine.reopen(self.conversation_id, self.app.agent)
-        self.post_message(self.Done(note))
+        engine.reopen(self.conversation_id, self.app.agent)
+        assignee = engine.conversation(self.conversation_id).assignee
+        if assignee is None:
+            self.post_message(self.Done("Conversation reopened; no agent is free: unassigned"))
+        else:
+            self.post_message(self.Done(f"Conversation reopened; {assignee} has it"))
 
     @on(Done)
     def _done(self, message: Done) -> None:
@@ -338,7 +401,16 @@ class ConversationScreen(ReportsWorkerErrors, Screen[None]):
                 "conversation.close",
             ),
             PaletteCommand(
-                "Reopen conversation", "Reopen it", self.action_reopen, "conversation.reopen"
+                "Take conversation",
+                "Assign this unassigned conversation to yourself",
+                self.action_take,
+                "conversation.take",
+            ),
+            PaletteCommand(
+                "Reopen conversation",
+                "Reopen it; it stays with its agent if they can take it",
+                self.action_reopen,
+                "conversation.reopen",
             ),
             PaletteCommand(
                 "Transfer conversation",

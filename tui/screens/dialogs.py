@@ -15,9 +15,10 @@ from textual.widgets import Button, Input, OptionList, Static
 from textual.widgets.option_list import Option
 
 from core.store import Desk
+from core.store.directory import AgentEntry
 from core.store.profiles import ProfileHit, search_profiles
 from tui.bindings import CONFIRM_SCREEN, HELP_SCREEN, SEARCH_SCREEN, TRANSFER_SCREEN, bindings_for
-from tui.format import GLYPH
+from tui.format import GLYPH, STATUS_WORDS, badge, fit, fit_right
 from tui.text import clean_line
 from tui.workers import ReportsWorkerErrors
 
@@ -51,25 +52,46 @@ class ConfirmScreen(ModalScreen[bool]):
         self.dismiss(event.button.id == "yes")
 
 
+def agent_load(agent: AgentEntry) -> tuple[str, str]:
+    """`3/5 open` and `available`, `at capacity` or `unavailable`, with the style of the latter."""
+    if not agent.available:
+        return f"{agent.open_conversations}/{agent.capacity} open", "unavailable"
+    if agent.at_capacity:
+        return f"{agent.open_conversations}/{agent.capacity} open", "at capacity"
+    return f"{agent.open_conversations}/{agent.capacity} open", "available"
+
+
 class TransferScreen(ModalScreen[tuple[str, str] | None]):
-    """Pick an agent or an inbox to transfer a conversation to."""
+    """Pick an agent (with their load and availability) or an inbox to transfer a chat to."""
 
     BINDINGS = bindings_for(TRANSFER_SCREEN)
 
-    def __init__(self, agents: Sequence[tuple[str, str]], inboxes: Sequence[str]) -> None:
+    AVAILABILITY_STYLES = {"available": "green", "at capacity": "yellow", "unavailable": "dim"}
+
+    def __init__(self, agents: Sequence[AgentEntry], inboxes: Sequence[str]) -> None:
         super().__init__(classes="dialog-screen")
-        self.targets: list[tuple[str, str]] = [("agent", handle) for handle, _ in agents]
+        self.targets: list[tuple[str, str]] = [("agent", a.handle) for a in agents]
         self.targets += [("inbox", name) for name in inboxes]
-        self.labels = [f"Agent  {handle} ({name})" for handle, name in agents]
-        self.labels += [f"Inbox  {name}" for name in inboxes]
+        self.labels = [self._agent_label(a) for a in agents]
+        self.labels += [Text(f"Inbox  {clean_line(name, limit=60)}", end="") for name in inboxes]
+
+    def _agent_label(self, agent: AgentEntry) -> Text:
+        load, availability = agent_load(agent)
+        text = Text(no_wrap=True, overflow="ellipsis", end="")
+        text.append("Agent  ")
+        text.append(fit(clean_line(agent.handle, limit=60), 10), "bold")
+        text.append(" " + fit(clean_line(agent.name, limit=100), 22))
+        text.append(" " + fit_right(load, 10) + "  ")
+        text.append(availability, self.AVAILABILITY_STYLES[availability])
+        return text
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
-            yield Static("Transfer to… (Enter picks, Esc cancels)", classes="dialog-question")
-            yield OptionList(
-                *(Option(Text(clean_line(label, limit=120))) for label in self.labels),
-                id="targets",
+            yield Static(
+                "Transfer to… (Enter picks, Esc cancels). Agents: open conversations / capacity.",
+                classes="dialog-question",
             )
+            yield OptionList(*(Option(label) for label in self.labels), id="targets")
 
     def on_mount(self) -> None:
         self.query_one(OptionList).focus()
@@ -170,6 +192,49 @@ class SearchScreen(ReportsWorkerErrors, ModalScreen[ProfileHit | None]):
         self.dismiss(None)
 
 
+_BADGE_WORDS = (
+    ("TRUSTED", "jwt", "verified by a signed identity token (JWT), within its window"),
+    ("CLAIMED", "onboarding_form", "name and email typed into the onboarding form: not verified"),
+    ("CLAIMED", "set_user", "given by the website (setUser) without proof"),
+    ("CLAIMED", "jwt", "was verified; its trust window ended or its key was retired"),
+    ("ANONYMOUS", "jwt", "logged out (clearUser); likewise CLEARED · form, · set_user"),
+    ("ANONYMOUS", "none", "not identified"),
+)
+
+
+def legend() -> Text:
+    """What the marks, badges, statuses and columns mean: the help screen's second half."""
+    text = Text(end="")
+    text.append("\nThe trusted mark\n", "bold underline")
+    text.append(f"  {GLYPH}", "bold green")
+    text.append("  a message the customer sent while verified; the conversation is open\n")
+    text.append(f"  {GLYPH}", "grey50")
+    text.append("  the same, in a closed conversation\n")
+    text.append("     a blank cell: the message was not verified\n")
+    text.append(
+        "  In the queue the mark stands before each conversation's last customer message;\n"
+        "  in a conversation, before every customer message; the banner spells it out for\n"
+        "  the last one. It is about the message, not the customer now: a message sent\n"
+        "  before trust ended keeps its mark beside an EXPIRED or CLEARED badge.\n"
+    )
+    text.append("\nIdentity badges: the customer now\n", "bold underline")
+    for state, source, words in _BADGE_WORDS:
+        text.append(f"  {badge(state, source):<19}", "bold")
+        text.append(f" {words}\n")
+    text.append("\nStatus, Unanswered, Agent\n", "bold underline")
+    rows = (
+        (STATUS_WORDS["OPEN"], "the customer wrote last; Unanswered: how long they waited"),
+        (STATUS_WORDS["WAITING"], "an agent wrote last, the customer's turn; Unanswered: —"),
+        (STATUS_WORDS["CLOSED"], "closed; reopening keeps its agent if they can take it"),
+        ("Agent —", "no agent has it: Take assigns it to you, within capacity"),
+        ("Agent held", "held until the customer logs in (a rule): not takeable yet"),
+    )
+    for words, meaning in rows:
+        text.append(f"  {words:<19}", "bold")
+        text.append(f" {meaning}\n")
+    return text
+
+
 @dataclass(frozen=True, slots=True)
 class HelpKey:
     keys: str
@@ -191,19 +256,8 @@ class HelpScreen(ModalScreen[None]):
         for key in self.keys:
             text.append(f"  {key.keys:<16}", "bold")
             text.append(f" {key.description}\n")
-        text.append("\nTrusted glyph\n", "bold underline")
-        text.append(f"  {GLYPH}", "bold green")
-        text.append("  a trusted message (signed-in customer), conversation open or waiting\n")
-        text.append(f"  {GLYPH}", "grey50")
-        text.append("  a trusted message in a closed conversation\n")
-        text.append("     a blank cell: not verified (claimed or anonymous)\n")
-        text.append("\nIdentity badges\n", "bold underline")
-        text.append("  TRUSTED · jwt       signed identity token, inside its trust window\n")
-        text.append("  CLAIMED · form      name and email typed into the onboarding form\n")
-        text.append("  CLAIMED · set_user  given by the website without proof\n")
-        text.append("  EXPIRED · jwt       was trusted; the trust window has ended\n")
-        text.append("  ANONYMOUS           not identified, or logged out\n")
         text.append("\nCtrl+P opens the command palette; type a customer's name there too.\n")
+        text.append_text(legend())
         with Vertical(classes="dialog help-dialog"), VerticalScroll():
             yield Static(text)
 

@@ -1,4 +1,5 @@
-"""The queue screen: the agent's conversations and the inbox queues, longest wait first."""
+"""The queue screen: the agent's conversations, the unassigned ones, the inbox queues, longest
+wait first; the agent takes unassigned work from here."""
 
 from __future__ import annotations
 
@@ -6,8 +7,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from rich.text import Text
-from textual import on
+from textual import on, work
 from textual.app import ComposeResult
+from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 
@@ -20,13 +22,16 @@ from tui.widgets.queue_list import QueueList
 from tui.widgets.status_bar import StatusBar
 from tui.workers import ReportsWorkerErrors
 
+#: Named as the Status column names them (tui/format.py STATUS_WORDS): "needs reply", the
+#: customer wrote last; "replied", an agent did.
 STATUS_FILTERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("active", ("OPEN", "WAITING")),
-    ("open", ("OPEN",)),
-    ("waiting", ("WAITING",)),
+    ("needs reply", ("OPEN",)),
+    ("replied", ("WAITING",)),
     ("closed", ("CLOSED",)),
     ("all", ("OPEN", "WAITING", "CLOSED")),
 )
+STATUS_LABELS = tuple(label for label, _ in STATUS_FILTERS)
 TRUST_FILTERS: tuple[str | None, ...] = (None, "trusted", "untrusted")
 #: Change-feed kinds that can move a row in some queue.
 QUEUE_KINDS = ("item.created", "profile.")
@@ -36,13 +41,19 @@ def touches_queue(events: Sequence[Event]) -> bool:
     return any(e.kind.startswith(("conversation.", *QUEUE_KINDS)) for e in events)
 
 
+def view_names(inboxes: Sequence[str]) -> list[str]:
+    """What `QueueScreen(view=...)` and `gladdesk console --view` accept, in the `v` order."""
+    return ["mine", "unassigned", *inboxes, "all"]
+
+
 @dataclass(frozen=True, slots=True)
 class View:
-    """One queue the agent can look at: their own, an inbox, or everything."""
+    """One queue the agent can look at: their own, the unassigned, an inbox, or everything."""
 
     label: str
     agent_id: int | None = None
     inbox_id: int | None = None
+    unassigned: bool = False
 
 
 class QueueScreen(ReportsWorkerErrors, Screen[None]):
@@ -52,24 +63,32 @@ class QueueScreen(ReportsWorkerErrors, Screen[None]):
 
     app: DeskAppBase  # type: ignore[assignment]
 
+    @dataclass
+    class Taken(Message):
+        """The agent took a conversation."""
+
+        conversation_id: int
+
     def __init__(self, *, view: str = "mine", status: str = "active") -> None:
-        """`view`: "mine", "all" or an inbox name; `status`: a STATUS_FILTERS label."""
+        """`view`: one of `view_names`; `status`: a STATUS_FILTERS label."""
         super().__init__(id="queue-screen")
         self.views: list[View] = []
         self.view_number = 0
-        self.status_number = [label for label, _ in STATUS_FILTERS].index(status)
+        self.status_number = STATUS_LABELS.index(status)
         self.trust_number = 0
         self._initial_view = view
         self._stale = False
 
     def compose(self) -> ComposeResult:
         app = self.app
-        self.views = [View(f"Mine ({app.agent})", agent_id=app.agent_id)]
+        self.views = [
+            View(f"Mine ({app.agent})", agent_id=app.agent_id),
+            View("Unassigned", unassigned=True),
+        ]
         self.views += [View(f"Inbox {name}", inbox_id=number) for number, name in app.inboxes]
         self.views.append(View("All"))
-        wanted = {"mine": 0, "all": len(self.views) - 1}
-        wanted.update({name: n + 1 for n, (_, name) in enumerate(app.inboxes)})
-        self.view_number = wanted.get(self._initial_view, 0)
+        names = view_names([name for _, name in app.inboxes])
+        self.view_number = names.index(self._initial_view) if self._initial_view in names else 0
         yield Header(show_clock=False, icon="✉")
         yield Static(id="filter-bar")
         yield QueueList(app.desk, app.clock, self.current_filter(), id="queue")
@@ -96,6 +115,7 @@ class QueueScreen(ReportsWorkerErrors, Screen[None]):
         return QueueFilter(
             agent_id=view.agent_id,
             inbox_id=view.inbox_id,
+            unassigned=view.unassigned,
             statuses=STATUS_FILTERS[self.status_number][1],
             trust=TRUST_FILTERS[self.trust_number],
         )
@@ -170,6 +190,24 @@ class QueueScreen(ReportsWorkerErrors, Screen[None]):
     def _open(self, message: QueueList.ConversationSelected) -> None:
         self.app.open_conversation(message.conversation_id)
 
+    # -- taking work -------------------------------------------------------------------------------
+
+    def action_take(self) -> None:
+        row = self.queue.selected
+        if row is None:
+            self.notify("No conversation here to take.", severity="warning")
+            return
+        self._take(row.id)
+
+    @work(thread=True, exit_on_error=False, group="queue-take")
+    def _take(self, conversation_id: int) -> None:
+        self.app.engine.take(conversation_id, self.app.agent)
+        self.post_message(self.Taken(conversation_id))
+
+    @on(Taken)
+    def _taken(self, message: Taken) -> None:
+        self.notify(f"Conversation #{message.conversation_id} is yours.", timeout=3)
+
     def palette_commands(self) -> list[PaletteCommand]:
         commands = [
             PaletteCommand(
@@ -177,7 +215,13 @@ class QueueScreen(ReportsWorkerErrors, Screen[None]):
                 "Open the highlighted conversation",
                 self.queue.action_select,
                 "queue.open",
-            )
+            ),
+            PaletteCommand(
+                "Take conversation",
+                "Assign the highlighted unassigned conversation to yourself",
+                self.action_take,
+                "queue.take",
+            ),
         ]
         for number, view in enumerate(self.views):
             commands.append(

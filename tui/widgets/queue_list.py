@@ -25,7 +25,7 @@ from core.clock import Clock
 from core.store import Desk
 from core.store.queue import QueueFilter, QueueIndex, QueueRow, queue_index, queue_page
 from tui.bindings import QUEUE_LIST, bindings_for
-from tui.format import GLYPH, badge, badge_kind, fit, fit_right, waiting
+from tui.format import GLYPH, badge, badge_kind, fit, fit_right, status_words, waiting
 from tui.text import clean_line
 from tui.workers import ReportsWorkerErrors
 
@@ -40,22 +40,29 @@ class Column:
     align: str = "left"
 
 
+#: The trusted mark and its space, at the head of the last customer message's cell.
+MARK_WIDTH = 2
+
+
 def columns(width: int) -> list[Column]:
-    """The queue's columns for a given width; the preview takes what is left."""
+    """The queue's columns for a given width; the last customer message takes what is left.
+
+    The trusted mark stands in that last cell, before the message it is about.
+    """
     cols = [
-        Column("glyph", "", 2),
-        Column("badge", "Identity", 19),
-        Column("customer", "Customer", 22),
-        Column("waiting", "Waiting", 7, "right"),
-        Column("status", " Status", 9),
+        Column("badge", "Identity", 18),
+        Column("customer", "Customer", 20),
+        Column("unanswered", "Unanswered", 10, "right"),
+        Column("status", " Status", 12),
         Column("inbox", "Inbox", 9),
         Column("assignee", "Agent", 8),
     ]
+    for dropped in ("inbox", "assignee"):  # narrow terminals: the message before these
+        if width - sum(c.width + 1 for c in cols) >= 16 + MARK_WIDTH:
+            break
+        cols = [c for c in cols if c.name != dropped]
     fixed = sum(c.width + 1 for c in cols)
-    if width - fixed < 16:
-        cols = [c for c in cols if c.name not in ("inbox", "assignee")]
-        fixed = sum(c.width + 1 for c in cols)
-    cols.append(Column("preview", "Last message", max(4, width - fixed)))
+    cols.append(Column("preview", "Last customer message", max(MARK_WIDTH + 4, width - fixed)))
     return cols
 
 
@@ -72,7 +79,9 @@ class QueueList(ReportsWorkerErrors, ScrollView, can_focus=True):
         "queue-list--claimed",
         "queue-list--expired",
         "queue-list--anonymous",
+        "queue-list--cleared",
         "queue-list--waiting",
+        "queue-list--unassigned",
         "queue-list--dim",
         "queue-list--loading",
         "queue-list--header",
@@ -356,6 +365,10 @@ class QueueList(ReportsWorkerErrors, ScrollView, can_focus=True):
             base = base + cursor_style
         segments: list[Segment] = []
         for column in columns(width):
+            if column.name == "preview":
+                mark_style, mark = self._mark(row)
+                segments.append(Segment(fit(mark, MARK_WIDTH), base + mark_style))
+                column = Column(column.name, column.title, column.width - MARK_WIDTH)
             style, text = self._cell(row, column)
             cell = (
                 fit_right(text, column.width)
@@ -367,6 +380,13 @@ class QueueList(ReportsWorkerErrors, ScrollView, can_focus=True):
                 segments.append(Segment(" ", base))
         return Strip(segments).adjust_cell_length(width, base)
 
+    def _mark(self, row: QueueRow) -> tuple[Style, str]:
+        """The trusted mark of the last customer message: from the stored flag only."""
+        state = row.glyph
+        if state is None:
+            return Style(), ""  # a blank cell of the same width
+        return self.get_component_rich_style(f"queue-list--glyph-{state}", partial=True), GLYPH
+
     def _cell(self, row: QueueRow, column: Column) -> tuple[Style, str]:
         """Text and foreground style of one cell (partial styles: the row owns the background)."""
 
@@ -374,24 +394,21 @@ class QueueList(ReportsWorkerErrors, ScrollView, can_focus=True):
             return self.get_component_rich_style(name, partial=True)
 
         name = column.name
-        if name == "glyph":
-            state = row.glyph
-            if state is None:
-                return Style(), ""  # a blank cell of the same width
-            return get(f"queue-list--glyph-{state}"), GLYPH
         if name == "badge":
             kind = badge_kind(row.identity_state, row.identity_source)
             return get(f"queue-list--{kind}"), badge(row.identity_state, row.identity_source)
         if name == "customer":
             return Style(bold=True), clean_line(row.customer, limit=200)
-        if name == "waiting":
+        if name == "unanswered":
             if not row.customer_waiting:
                 return get("queue-list--dim"), "—"
             return get("queue-list--waiting"), waiting(row.waiting_since, self.clock.now_ms())
         if name == "status":
-            return get("queue-list--dim"), " " + row.status.lower()
+            return get("queue-list--dim"), " " + status_words(row.status)
         if name == "inbox":
             return Style(), clean_line(row.inbox, limit=60)
         if name == "assignee":
-            return get("queue-list--dim"), clean_line(row.assignee or "—", limit=60)
+            if row.assignee is None:
+                return get("queue-list--unassigned"), "held" if row.held else "—"
+            return get("queue-list--dim"), clean_line(row.assignee, limit=60)
         return get("queue-list--dim"), clean_line(row.last_preview, limit=400)
