@@ -124,3 +124,91 @@ def customer_writes(engine: object, email: str, body: str) -> int:
     session = engine.init_session("retale")
     engine.set_user(session.session_id, jwt=engine.keyring.mint(email=email))
     return engine.send_message(session.session_id, body).item_id
+
+
+# -- every identity state beside every trust state, built with the engine ---------------------
+
+#: (label, badge, mark): the feasible identity × last-message trust states. A customer who never
+#: logged in in a chat (anonymous, claimed) has no verified message in it.
+TRUST_MATRIX: list[tuple[str, str, str | None]] = [
+    ("anonymous", "ANONYMOUS", None),
+    ("claimed-form", "CLAIMED · form", None),
+    ("claimed-set-user", "CLAIMED · set_user", None),
+    ("trusted-green", "TRUSTED · jwt", "green"),
+    ("trusted-gray", "TRUSTED · jwt", "gray"),
+    ("trusted-unverified", "TRUSTED · jwt", None),
+    ("expired-green", "EXPIRED · jwt", "green"),
+    ("expired-gray", "EXPIRED · jwt", "gray"),
+    ("expired-unverified", "EXPIRED · jwt", None),
+    ("cleared-green", "CLEARED · jwt", "green"),
+    ("cleared-gray", "CLEARED · jwt", "gray"),
+    ("cleared-unverified", "CLEARED · form", None),
+]
+MATRIX_START = parse_iso("2026-11-20T08:00:00Z")
+
+
+def trust_matrix_desk(directory: Path) -> tuple[Path, int, dict[str, int]]:
+    """A small desk with one conversation per TRUST_MATRIX row, written by the engine as the
+    widget would; returns the file, the time to freeze the console at, and the chats by label.
+    Trust windows are an hour: the expired ones logged in before the clock moved on by one."""
+    from core.engine import Engine
+    from tests.helpers import seed_desk
+
+    clock = ManualClock(MATRIX_START)
+    path = directory / "matrix.db"
+    chats: dict[str, int] = {}
+    with Desk.open(path, clock=clock) as desk:
+        seed_desk(desk)
+        engine = Engine(desk)
+
+        def session() -> str:
+            clock.advance(60)
+            return engine.init_session("shop").session_id
+
+        def logged_in(label: str, body: str) -> str:
+            sid = session()
+            name = label.replace("-", " ").title()
+            engine.set_user(sid, jwt=engine.keyring.mint(email=f"{label}@example.com", name=name))
+            chats[label] = engine.send_message(sid, body).conversation_id
+            return sid
+
+        logged_in("expired-green", "Where is my refund?")
+        logged_in("expired-gray", "Thanks, that was all.")
+        expired_again = logged_in("expired-unverified", "I'm logged in.")
+        clock.advance(3600)
+        engine.expire_trust()
+        engine.send_message(expired_again, "Still there? I wrote after my session ended.")
+        engine.close(chats["expired-gray"], "alice", force=True)
+        cleared_green = logged_in("cleared-green", "Cancel my order 4471 please.")
+        engine.clear_user(cleared_green)
+        cleared_gray = logged_in("cleared-gray", "Got it, bye.")
+        engine.clear_user(cleared_gray)
+        engine.close(chats["cleared-gray"], "alice", force=True)
+        form = session()
+        engine.submit_onboarding(form, name="Cleared Unverified", email="cu@example.com")
+        chats["cleared-unverified"] = engine.send_message(form, "Hello?").conversation_id
+        engine.clear_user(form)
+        for label, how in (("claimed-form", "form"), ("claimed-set-user", "set_user")):
+            sid = session()
+            name, email = label.replace("-", " ").title(), f"{label}@example.com"
+            if how == "form":
+                engine.submit_onboarding(sid, name=name, email=email)
+            else:
+                engine.set_user(sid, name=name, email=email)
+            chats[label] = engine.send_message(sid, "What is my balance?").conversation_id
+        later = session()
+        engine.set_user(later, name="Trusted Unverified", email="trusted-unverified@example.com")
+        chats["trusted-unverified"] = engine.send_message(later, "My parcel is lost").conversation_id
+        clock.advance(60)
+        engine.set_user(
+            later, jwt=engine.keyring.mint(email="trusted-unverified@example.com")
+        )  # logs in after writing: the chat follows, its last message stays unverified
+        logged_in("trusted-green", "Can I change my delivery address?")
+        logged_in("trusted-gray", "All sorted, thank you.")
+        engine.close(chats["trusted-gray"], "alice", force=True)
+        with desk.transaction() as conn:
+            conn.execute("UPDATE apps SET onboarding_enabled = 0")
+        engine.directory.forget()
+        chats["anonymous"] = engine.send_message(session(), "Do you ship to Norway?").conversation_id
+        clock.advance(120)
+        return path, clock.now_ms(), chats

@@ -57,7 +57,7 @@ def badge_kind(identity_state: str, identity_source: str) -> str:
 ASK_TO_LOG_IN = "Ask them to log in before discussing the account."
 
 _BANNERS = {
-    "trusted": "Verified via a signed identity token (JWT): what they write now is verified.",
+    "trusted": "Verified via a signed identity token (JWT){until}: what they write now is verified.",
     "expired": (
         "Trust ended — the trust window is over or its key was retired: new messages are not"
         " verified until they log in again."
@@ -74,10 +74,18 @@ _CLAIMS = {
 }
 
 
-def banner(identity_state: str, identity_source: str, trust_path: str | None = None) -> str:
+def banner(
+    identity_state: str,
+    identity_source: str,
+    trust_path: str | None = None,
+    trusted_until: int | None = None,
+) -> str:
     """The identity state and source in words, with what the agent should do about it."""
     kind = badge_kind(identity_state, identity_source)
     text = _BANNERS.get(kind)
+    if text is not None:
+        until = f" until {stamp(trusted_until)}" if trusted_until is not None else ""
+        text = text.replace("{until}", until)
     if text is None:
         claim = _CLAIMS.get(identity_source, f"Claimed via {identity_source}")
         text = f"{claim} — not verified. {ASK_TO_LOG_IN}"

@@ -26,7 +26,7 @@ from tui.keymap import KeymapError
 from tui.screens.conversation import TIMELINE_PAGE, ConversationScreen
 from tui.screens.dialogs import ConfirmScreen, HelpScreen, SearchScreen, TransferScreen
 from tui.screens.queue import QueueScreen
-from tui.widgets.queue_list import QueueList
+from tui.widgets.queue_list import MARK_WIDTH, QueueList, columns
 
 #: Alice's conversations in the demo desk: 384 trusted & open, 376 scenario 4 (mixed); 361's
 #: trust window ended before the fixtures end.
@@ -79,6 +79,12 @@ async def open_conversation(pilot: Pilot, conversation_id: int) -> ConversationS
     await wait_until(lambda: screen.view is not None and bool(screen.timeline.items))
     await settle(pilot)
     return screen
+
+
+def mark_of(queue: QueueList, y: int) -> str:
+    """The trusted mark of a queue line (✔ or a blank): the head of its last message cell."""
+    start = sum(column.width + 1 for column in columns(queue.size.width)[:-1])
+    return queue.render_line(y).text[start : start + MARK_WIDTH].strip()
 
 
 def timeline_lines(screen: ConversationScreen) -> list[str]:
@@ -150,9 +156,13 @@ async def test_queue_shows_own_open_conversations_longest_wait_first(db: Path) -
         assert all(r.assignee == "alice" and r.status != "CLOSED" for r in rows)
         waiting = [r.waiting_since or 0 for r in rows if r.customer_waiting]
         assert waiting == sorted(waiting)
-        lines = [queue.render_line(y).text for y in range(1, len(rows) + 1)]
-        for row, line in zip(rows, lines, strict=True):
-            assert line.startswith("✔") == (row.glyph == "green"), line
+        start = sum(column.width + 1 for column in columns(queue.size.width)[:-1])
+        for y, row in enumerate(rows, start=1):
+            line = queue.render_line(y).text
+            # The mark of the last customer message stands just before it, and nowhere else.
+            assert (mark_of(queue, y) == "✔") == (row.glyph == "green"), line
+            assert line.count("✔") == (row.glyph == "green"), line
+            assert line[start + MARK_WIDTH :].startswith(row.last_preview[:20]), line
             assert row.customer in line
 
 
@@ -162,7 +172,7 @@ async def test_filters_view_status_and_trust(db: Path) -> None:
         queue = await queue_ready(pilot)
         screen = app.screen
         assert isinstance(screen, QueueScreen)
-        await pilot.press("v")  # inbox Chat
+        await pilot.press("v", "v")  # Unassigned, then inbox Chat
         await wait_until(lambda: queue.loaded)
         await settle(pilot)
         assert queue.total > 0 and {r.inbox for r in queue.visible_rows()} == {"Chat"}
@@ -176,7 +186,7 @@ async def test_filters_view_status_and_trust(db: Path) -> None:
         await settle(pilot)
         rows = queue.visible_rows()
         assert rows and all(r.last_customer_trusted for r in rows)
-        assert all(queue.render_line(y).text.startswith("✔") for y in range(1, len(rows) + 1))
+        assert all(mark_of(queue, y) == "✔" for y in range(1, len(rows) + 1))
         await pilot.press("t")  # untrusted only
         await wait_until(lambda: queue.loaded)
         await settle(pilot)
@@ -209,7 +219,7 @@ async def test_scrolling_a_long_queue_reads_pages_on_demand(db: Path) -> None:
     app = console(db)
     async with app.run_test(size=(120, 20)) as pilot:
         queue = await queue_ready(pilot)
-        await pilot.press("v", "v", "v", "v", "s", "s", "s", "s")  # All, all statuses
+        await pilot.press("v", "v", "v", "v", "v", "s", "s", "s", "s")  # All, all statuses
         await wait_until(lambda: queue.loaded and queue.total == 384)
         await settle(pilot)
         await pilot.press("end")
@@ -494,7 +504,7 @@ async def test_customer_message_from_another_process_appears_in_queue(
         session = other.init_session("retale")
         other.set_user(session.session_id, name="Nora New", email="nora.new@example.com")
         sent = other.send_message(session.session_id, "Hello from the website")
-        await pilot.press("v", "v", "v", "v")  # All conversations
+        await pilot.press("v", "v", "v", "v", "v")  # All conversations
         await wait_until(lambda: any(r.id == sent.conversation_id for r in queue.visible_rows()))
         await wait_until(lambda: queue.loaded and queue.total == 25)
         other.send_message(session.session_id, "Second message [red]boom[/]")

@@ -12,18 +12,22 @@ import pytest
 from textual.pilot import Pilot
 from textual.widgets import Input
 
+from core.clock import ManualClock
 from core.store import Desk
 from tests.console_helpers import (
     DEMO_NOW,
     INJECTION_CORPUS,
     SIZE,
+    TRUST_MATRIX,
     add_injection_conversation,
     demo_copy,
     frozen_clock,
+    trust_matrix_desk,
     wait_until,
 )
 from tui.app import DeskApp, make_app
 from tui.screens.conversation import ConversationScreen
+from tui.screens.dialogs import HelpScreen
 from tui.screens.queue import QueueScreen
 from tui.widgets.queue_list import QueueList
 
@@ -114,3 +118,48 @@ def test_injection_corpus_conversation(snap_compare: Callable[..., bool], db: Pa
     finally:
         desk.close()
     assert snap_compare(console(db), terminal_size=SIZE, run_before=opened(conversation_id))
+
+
+# -- every identity state beside every trust state: queue, banner, help ------------------------
+
+Matrix = tuple[Path, int, dict[str, int]]
+
+
+@pytest.fixture
+def matrix(tmp_path: Path) -> Matrix:
+    return trust_matrix_desk(tmp_path)
+
+
+def matrix_console(matrix: Matrix) -> DeskApp:
+    path, now, _ = matrix
+    return make_app(
+        path, agent="alice", clock=ManualClock(now), queue_view="all", queue_status="all"
+    )
+
+
+def test_trust_matrix_queue(snap_compare: Callable[..., bool], matrix: Matrix) -> None:
+    """One row per state: the mark before each last customer message, green while open, gray
+    once closed, blank when unverified, whatever the badge says of the customer now."""
+    assert snap_compare(matrix_console(matrix), terminal_size=(140, 18), run_before=_queue_loaded)
+
+
+@pytest.mark.parametrize("label", [label for label, _, _ in TRUST_MATRIX])
+def test_trust_matrix_banner(
+    snap_compare: Callable[..., bool], matrix: Matrix, label: str
+) -> None:
+    """The banner of each state: badge and header, the last message's mark in words, what the
+    identity means; the timeline's marks below it agree."""
+    app = matrix_console(matrix)
+    assert snap_compare(app, terminal_size=(100, 16), run_before=opened(matrix[2][label]))
+
+
+def test_help_explains_the_marks_badges_and_statuses(
+    snap_compare: Callable[..., bool], db: Path
+) -> None:
+    async def run_before(pilot: Pilot) -> None:
+        await _queue_loaded(pilot)
+        await pilot.press("f1")
+        await wait_until(lambda: isinstance(pilot.app.screen, HelpScreen))
+        await pilot.pause()
+
+    assert snap_compare(console(db), terminal_size=(100, 62), run_before=run_before)

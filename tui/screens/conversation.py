@@ -277,7 +277,8 @@ class ConversationScreen(ReportsWorkerErrors, Screen[None]):
         engine = self.app.engine
         if not confirmed:
             view = engine.conversation(self.conversation_id)
-            if view.identity_state == "TRUSTED":
+            # A closed one goes on to the engine's own refusal (reopen it first).
+            if view.identity_state == "TRUSTED" and view.status != "CLOSED":
                 self.post_message(self.LoginPromptNeedsConfirm(view))
                 return
         engine.send_login_prompt(self.conversation_id, self.app.agent)

@@ -7,7 +7,7 @@ from rich.text import Text
 from textual.widgets import Static
 
 from core.models import ConversationView, glyph
-from tui.format import GLYPH, badge, badge_kind, banner, last_message_words, stamp, status_words
+from tui.format import GLYPH, badge, badge_kind, banner, last_message_words, status_words
 from tui.text import clean_line
 
 KINDS = ("trusted", "claimed", "expired", "cleared", "anonymous")
@@ -38,8 +38,6 @@ class IdentityBanner(Static):
             text.append(" · held for login")
         else:
             text.append(" · unassigned")
-        if kind == "trusted" and view.trusted_until is not None:
-            text.append(f" · verified until {stamp(view.trusted_until)}")
         text.append("\n")
         state = glyph(view.last_customer_trusted, view.status)
         if state is None:
@@ -49,5 +47,7 @@ class IdentityBanner(Static):
             text.append(" ")
         text.append(last_message_words(view.last_customer_trusted, view.status, kind))
         text.append("\n")
-        text.append(banner(view.identity_state, view.identity_source, view.trust_path))
+        text.append(
+            banner(view.identity_state, view.identity_source, view.trust_path, view.trusted_until)
+        )
         self.update(text)

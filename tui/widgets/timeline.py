@@ -33,7 +33,7 @@ PREFIX_WIDTH = GLYPH_WIDTH + TIME_WIDTH + 1 + SENDER_WIDTH + 1
 
 EVENT_LABELS = {
     "authenticated": "authenticated",
-    "identity_cleared": "identity cleared",
+    "identity_cleared": "logged out",
     "trust_expired": "trust expired",
     "trust_revoked": "trust revoked",
     "other_chat_open": "other chat",
