@@ -198,7 +198,9 @@ def trust_matrix_desk(directory: Path) -> tuple[Path, int, dict[str, int]]:
             chats[label] = engine.send_message(sid, "What is my balance?").conversation_id
         later = session()
         engine.set_user(later, name="Trusted Unverified", email="trusted-unverified@example.com")
-        chats["trusted-unverified"] = engine.send_message(later, "My parcel is lost").conversation_id
+        chats["trusted-unverified"] = engine.send_message(
+            later, "My parcel is lost"
+        ).conversation_id
         clock.advance(60)
         engine.set_user(
             later, jwt=engine.keyring.mint(email="trusted-unverified@example.com")
@@ -209,6 +211,8 @@ def trust_matrix_desk(directory: Path) -> tuple[Path, int, dict[str, int]]:
         with desk.transaction() as conn:
             conn.execute("UPDATE apps SET onboarding_enabled = 0")
         engine.directory.forget()
-        chats["anonymous"] = engine.send_message(session(), "Do you ship to Norway?").conversation_id
+        chats["anonymous"] = engine.send_message(
+            session(), "Do you ship to Norway?"
+        ).conversation_id
         clock.advance(120)
         return path, clock.now_ms(), chats

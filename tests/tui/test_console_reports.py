@@ -46,7 +46,9 @@ async def test_reports_is_in_the_command_palette(db: Path) -> None:
 
 
 def test_unknown_queue_view_is_refused(db: Path) -> None:
-    with pytest.raises(NotFound, match="no queue view 'Nowhere'.*mine, all, Chat"):
+    with pytest.raises(
+        NotFound, match="no queue view 'Nowhere'.*mine, unassigned, Chat, Returns, Billing, all"
+    ):
         make_app(db, agent="alice", queue_view="Nowhere")
     result = CliRunner().invoke(
         main, ["--db", str(db), "console", "--agent", "alice", "--view", "Nowhere"]

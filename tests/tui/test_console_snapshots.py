@@ -144,9 +144,7 @@ def test_trust_matrix_queue(snap_compare: Callable[..., bool], matrix: Matrix) -
 
 
 @pytest.mark.parametrize("label", [label for label, _, _ in TRUST_MATRIX])
-def test_trust_matrix_banner(
-    snap_compare: Callable[..., bool], matrix: Matrix, label: str
-) -> None:
+def test_trust_matrix_banner(snap_compare: Callable[..., bool], matrix: Matrix, label: str) -> None:
     """The banner of each state: badge and header, the last message's mark in words, what the
     identity means; the timeline's marks below it agree."""
     app = matrix_console(matrix)
