@@ -36,7 +36,6 @@ from tui.screens.conversation import ConversationScreen
 from tui.screens.dialogs import ConfirmScreen, TransferScreen
 from tui.screens.queue import QueueScreen
 from tui.widgets.banner import IdentityBanner
-from tui.widgets.queue_list import QueueList
 
 
 @pytest.fixture
