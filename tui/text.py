@@ -87,9 +87,10 @@ def control_chars_mode(
     wanted = env.get(CONTROL_CHARS_ENV, "").strip()
     if wanted:
         if wanted.lower() not in MODES:
+            # ASCII only: the terminal reading this may not show more.
             raise ControlCharsError(
-                f"{CONTROL_CHARS_ENV}={wanted[:40]!r}: expected {PICTURES} (␛, ⟨U+202E⟩) or"
-                f" {NAMES} (<ESC>, <U+202E>) for control characters in customer text"
+                f"{CONTROL_CHARS_ENV}={ascii(wanted[:40])}: expected {PICTURES} (Unicode control"
+                f" pictures) or {NAMES} (ASCII names such as <ESC>)"
             )
         return wanted.lower()
     if locale_name is None:

@@ -62,6 +62,7 @@ def test_a_bad_switch_is_one_clear_error(value: str) -> None:
     message = str(caught.value)
     assert message.startswith(f"{CONTROL_CHARS_ENV}=") and "pictures" in message
     assert "names" in message and len(message) < 200 and "\n" not in message
+    assert message.isascii()
 
 
 def test_names_spell_controls_codes_and_newlines_in_ascii() -> None:

@@ -377,6 +377,8 @@ class ConversationScreen(ReportsWorkerErrors, Screen[None]):
         assignee = engine.conversation(self.conversation_id).assignee
         if assignee is None:
             self.post_message(self.Done("Conversation reopened; no agent is free: unassigned"))
+        elif assignee == self.app.agent:
+            self.post_message(self.Done("Conversation reopened: it is yours"))
         else:
             self.post_message(self.Done(f"Conversation reopened; {assignee} has it"))
 
