@@ -10,6 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from core.clock import ManualClock, parse_iso
+from core.engine import Engine
 from core.store import Desk, queue_key
 from sim.demo_desk import build_demo
 
@@ -118,8 +119,6 @@ def add_injection_conversation(
 def customer_writes(engine: object, email: str, body: str) -> int:
     """The customer with this email writes from another device, logged in (a desk-minted
     token), so it joins their open verified conversation; returns the item id."""
-    from core.engine import Engine
-
     assert isinstance(engine, Engine)
     session = engine.init_session("retale")
     engine.set_user(session.session_id, jwt=engine.keyring.mint(email=email))
@@ -147,72 +146,81 @@ TRUST_MATRIX: list[tuple[str, str, str | None]] = [
 MATRIX_START = parse_iso("2026-11-20T08:00:00Z")
 
 
+class _MatrixWidget:
+    """The widget's calls for the matrix desk, one customer at a time, a minute apart."""
+
+    def __init__(self, engine: Engine, clock: ManualClock) -> None:
+        self.engine = engine
+        self.clock = clock
+        self.chats: dict[str, int] = {}
+
+    def session(self) -> str:
+        self.clock.advance(60)
+        return self.engine.init_session("shop").session_id
+
+    def logged_in(self, label: str, body: str) -> str:
+        engine, sid = self.engine, self.session()
+        name = label.replace("-", " ").title()
+        engine.set_user(sid, jwt=engine.keyring.mint(email=f"{label}@example.com", name=name))
+        self.chats[label] = engine.send_message(sid, body).conversation_id
+        return sid
+
+    def claimed(self, label: str, body: str, *, form: bool) -> str:
+        sid = self.session()
+        name, email = label.replace("-", " ").title(), f"{label}@example.com"
+        if form:
+            self.engine.submit_onboarding(sid, name=name, email=email)
+        else:
+            self.engine.set_user(sid, name=name, email=email)
+        self.chats[label] = self.engine.send_message(sid, body).conversation_id
+        return sid
+
+    def ended_trust(self) -> None:
+        """Verified, then the trust window ended (and the customer wrote again), or logged out."""
+        engine, chats = self.engine, self.chats
+        self.logged_in("expired-green", "Where is my refund?")
+        self.logged_in("expired-gray", "Thanks, that was all.")
+        expired_again = self.logged_in("expired-unverified", "I'm logged in.")
+        self.clock.advance(3600)
+        engine.expire_trust()
+        engine.send_message(expired_again, "Still there? I wrote after my session ended.")
+        engine.close(chats["expired-gray"], "alice", force=True)
+        engine.clear_user(self.logged_in("cleared-green", "Cancel my order 4471 please."))
+        engine.clear_user(self.logged_in("cleared-gray", "Got it, bye."))
+        engine.close(chats["cleared-gray"], "alice", force=True)
+        engine.clear_user(self.claimed("cleared-unverified", "Hello?", form=True))
+
+    def never_or_now_trusted(self) -> None:
+        engine, chats = self.engine, self.chats
+        self.claimed("claimed-form", "What is my balance?", form=True)
+        self.claimed("claimed-set-user", "What is my balance?", form=False)
+        later = self.claimed("trusted-unverified", "My parcel is lost", form=False)
+        self.clock.advance(60)
+        # Logs in after writing: the chat follows, its last message stays unverified.
+        engine.set_user(later, jwt=engine.keyring.mint(email="trusted-unverified@example.com"))
+        self.logged_in("trusted-green", "Can I change my delivery address?")
+        self.logged_in("trusted-gray", "All sorted, thank you.")
+        engine.close(chats["trusted-gray"], "alice", force=True)
+        with engine.desk.transaction() as conn:
+            conn.execute("UPDATE apps SET onboarding_enabled = 0")
+        engine.directory.forget()
+        chats["anonymous"] = engine.send_message(
+            self.session(), "Do you ship to Norway?"
+        ).conversation_id
+
+
 def trust_matrix_desk(directory: Path) -> tuple[Path, int, dict[str, int]]:
     """A small desk with one conversation per TRUST_MATRIX row, written by the engine as the
     widget would; returns the file, the time to freeze the console at, and the chats by label.
     Trust windows are an hour: the expired ones logged in before the clock moved on by one."""
-    from core.engine import Engine
     from tests.helpers import seed_desk
 
     clock = ManualClock(MATRIX_START)
     path = directory / "matrix.db"
-    chats: dict[str, int] = {}
     with Desk.open(path, clock=clock) as desk:
         seed_desk(desk)
-        engine = Engine(desk)
-
-        def session() -> str:
-            clock.advance(60)
-            return engine.init_session("shop").session_id
-
-        def logged_in(label: str, body: str) -> str:
-            sid = session()
-            name = label.replace("-", " ").title()
-            engine.set_user(sid, jwt=engine.keyring.mint(email=f"{label}@example.com", name=name))
-            chats[label] = engine.send_message(sid, body).conversation_id
-            return sid
-
-        logged_in("expired-green", "Where is my refund?")
-        logged_in("expired-gray", "Thanks, that was all.")
-        expired_again = logged_in("expired-unverified", "I'm logged in.")
-        clock.advance(3600)
-        engine.expire_trust()
-        engine.send_message(expired_again, "Still there? I wrote after my session ended.")
-        engine.close(chats["expired-gray"], "alice", force=True)
-        cleared_green = logged_in("cleared-green", "Cancel my order 4471 please.")
-        engine.clear_user(cleared_green)
-        cleared_gray = logged_in("cleared-gray", "Got it, bye.")
-        engine.clear_user(cleared_gray)
-        engine.close(chats["cleared-gray"], "alice", force=True)
-        form = session()
-        engine.submit_onboarding(form, name="Cleared Unverified", email="cu@example.com")
-        chats["cleared-unverified"] = engine.send_message(form, "Hello?").conversation_id
-        engine.clear_user(form)
-        for label, how in (("claimed-form", "form"), ("claimed-set-user", "set_user")):
-            sid = session()
-            name, email = label.replace("-", " ").title(), f"{label}@example.com"
-            if how == "form":
-                engine.submit_onboarding(sid, name=name, email=email)
-            else:
-                engine.set_user(sid, name=name, email=email)
-            chats[label] = engine.send_message(sid, "What is my balance?").conversation_id
-        later = session()
-        engine.set_user(later, name="Trusted Unverified", email="trusted-unverified@example.com")
-        chats["trusted-unverified"] = engine.send_message(
-            later, "My parcel is lost"
-        ).conversation_id
-        clock.advance(60)
-        engine.set_user(
-            later, jwt=engine.keyring.mint(email="trusted-unverified@example.com")
-        )  # logs in after writing: the chat follows, its last message stays unverified
-        logged_in("trusted-green", "Can I change my delivery address?")
-        logged_in("trusted-gray", "All sorted, thank you.")
-        engine.close(chats["trusted-gray"], "alice", force=True)
-        with desk.transaction() as conn:
-            conn.execute("UPDATE apps SET onboarding_enabled = 0")
-        engine.directory.forget()
-        chats["anonymous"] = engine.send_message(
-            session(), "Do you ship to Norway?"
-        ).conversation_id
+        widget = _MatrixWidget(Engine(desk), clock)
+        widget.ended_trust()
+        widget.never_or_now_trusted()
         clock.advance(120)
-        return path, clock.now_ms(), chats
+        return path, clock.now_ms(), widget.chats
