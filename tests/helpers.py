@@ -58,3 +58,13 @@ def one_row(desk: Desk, sql: str, params: tuple = ()) -> sqlite3.Row:
     row = desk.query_one(sql, params)
     assert row is not None, f"no row for {sql}"
     return row
+
+
+def set_agents(desk: Desk, sql_set: str, handles: tuple[str, ...] = ()) -> None:
+    """`UPDATE agents SET <sql_set>` for the given handles (every agent when none are given)."""
+    with desk.transaction() as conn:
+        if handles:
+            marks = ", ".join("?" for _ in handles)
+            conn.execute(f"UPDATE agents SET {sql_set} WHERE handle IN ({marks})", handles)
+        else:
+            conn.execute(f"UPDATE agents SET {sql_set}")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,7 +15,6 @@ from tests.console_helpers import (
     SIZE,
     add_injection_conversation,
     customer_writes,
-    demo_copy,
     frozen_clock,
     wait_until,
 )
@@ -36,19 +34,6 @@ HANA_OPEN = 361
 MIXED = 376
 CLAIMED_OPEN = 370  # bruno's, onboarding form, customer waiting
 CLOSED_TRUSTED = 2
-
-
-@pytest.fixture
-def db(tmp_path: Path) -> Path:
-    return demo_copy(tmp_path)
-
-
-@pytest.fixture
-def other(db: Path) -> Iterator[Engine]:
-    """A second writer on the same file: another process, as far as the console can tell."""
-    desk = Desk.open(db, clock=frozen_clock(), create=False)
-    yield Engine(desk)
-    desk.close()
 
 
 def console(db: Path, agent: str = "alice", **kwargs: object) -> DeskApp:

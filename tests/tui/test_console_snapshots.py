@@ -20,7 +20,6 @@ from tests.console_helpers import (
     SIZE,
     TRUST_MATRIX,
     add_injection_conversation,
-    demo_copy,
     frozen_clock,
     trust_matrix_desk,
     wait_until,
@@ -30,11 +29,6 @@ from tui.screens.conversation import ConversationScreen
 from tui.screens.dialogs import HelpScreen
 from tui.screens.queue import QueueScreen
 from tui.widgets.queue_list import QueueList
-
-
-@pytest.fixture
-def db(tmp_path: Path) -> Path:
-    return demo_copy(tmp_path)
 
 
 def console(db: Path) -> DeskApp:

@@ -3,7 +3,6 @@ transfer targets with their load, the login prompt to a verified customer."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -11,15 +10,13 @@ from rich.style import Style
 
 from core.clock import ManualClock
 from core.engine import Engine
-from core.store import Desk
 from tests.console_helpers import (
     SIZE,
     TRUST_MATRIX,
-    demo_copy,
-    frozen_clock,
     trust_matrix_desk,
     wait_until,
 )
+from tests.helpers import set_agents
 from tests.tui.test_console import (
     CLAIMED_OPEN,
     TRUSTED_OPEN,
@@ -38,39 +35,17 @@ from tui.screens.queue import QueueScreen
 from tui.widgets.banner import IdentityBanner
 
 
-@pytest.fixture
-def db(tmp_path: Path) -> Path:
-    return demo_copy(tmp_path)
-
-
-@pytest.fixture
-def other(db: Path) -> Iterator[Engine]:
-    """Another process writing to the same desk file."""
-    desk = Desk.open(db, clock=frozen_clock(), create=False)
-    yield Engine(desk)
-    desk.close()
-
-
 def notified(app: DeskApp, words: str) -> bool:
     return any(words in str(n.message) for n in app._notifications)
 
 
-def agents_set(desk: Desk, sql_set: str, handles: tuple[str, ...] = ()) -> None:
-    with desk.transaction() as conn:
-        if handles:
-            marks = ", ".join("?" for _ in handles)
-            conn.execute(f"UPDATE agents SET {sql_set} WHERE handle IN ({marks})", handles)
-        else:
-            conn.execute(f"UPDATE agents SET {sql_set}")
-
-
 def unassigned_chat(other: Engine, email: str = "nora.new@example.com") -> int:
     """A customer writes while every agent is away: the chat waits with no agent."""
-    agents_set(other.desk, "available = 0")
+    set_agents(other.desk, "available = 0")
     session = other.init_session("retale").session_id
     other.set_user(session, name="Nora New", email=email)
     sent = other.send_message(session, "Is anyone there?")
-    agents_set(other.desk, "available = 1")
+    set_agents(other.desk, "available = 1")
     assert sent.assignee is None
     return sent.conversation_id
 
@@ -200,7 +175,7 @@ async def test_take_loses_to_an_agent_who_took_it_first(db: Path, other: Engine)
 
 async def test_take_at_capacity_is_refused_and_changes_nothing(db: Path, other: Engine) -> None:
     conversation_id = unassigned_chat(other)
-    agents_set(other.desk, "capacity = open_conversations", ("alice",))
+    set_agents(other.desk, "capacity = open_conversations", ("alice",))
     app = console(db, queue_view="unassigned")
     async with app.run_test(size=SIZE) as pilot:
         await queue_ready(pilot)
@@ -264,7 +239,7 @@ async def test_reopen_keeps_the_agent_and_says_so(db: Path, other: Engine) -> No
 
 async def test_reopen_when_its_agent_is_away_says_who_has_it(db: Path, other: Engine) -> None:
     other.close(CLAIMED_OPEN, "bruno", force=True)
-    agents_set(other.desk, "available = 0", ("bruno",))
+    set_agents(other.desk, "available = 0", ("bruno",))
     app = console(db)
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_conversation(pilot, CLAIMED_OPEN)
@@ -278,8 +253,8 @@ async def test_reopen_when_its_agent_is_away_says_who_has_it(db: Path, other: En
 async def test_transfer_lists_agents_with_their_load_and_availability(
     db: Path, other: Engine
 ) -> None:
-    agents_set(other.desk, "available = 0", ("chen",))
-    agents_set(other.desk, "capacity = open_conversations", ("dana",))
+    set_agents(other.desk, "available = 0", ("chen",))
+    set_agents(other.desk, "capacity = open_conversations", ("dana",))
     app = console(db)
     async with app.run_test(size=SIZE) as pilot:
         await open_conversation(pilot, TRUSTED_OPEN)

@@ -13,18 +13,8 @@ from core.errors import Conflict, DeskError, NotFound
 from core.store import Desk
 from core.store.directory import agents
 from core.store.queue import InvalidQuery, QueueFilter, queue_page
-from tests.helpers import one_row, seed_desk
+from tests.helpers import one_row, seed_desk, set_agents
 from tests.unit.test_engine_actions import claimed, snapshot
-
-
-def set_agents(desk: Desk, sql_set: str, handles: tuple[str, ...] = ()) -> None:
-    """`UPDATE agents SET <sql_set>` for the given handles (all when none are given)."""
-    with desk.transaction() as conn:
-        if handles:
-            marks = ", ".join("?" for _ in handles)
-            conn.execute(f"UPDATE agents SET {sql_set} WHERE handle IN ({marks})", handles)
-        else:
-            conn.execute(f"UPDATE agents SET {sql_set}")
 
 
 def unassigned_chat(engine: Engine, desk: Desk, email: str = "pat@example.com") -> int:
