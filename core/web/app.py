@@ -222,6 +222,14 @@ def _add_routes(app: FastAPI) -> None:
             headers={"Cache-Control": "no-cache", "Access-Control-Allow-Origin": "*"},
         )
 
+    @app.get("/favicon.svg", include_in_schema=False)
+    @app.get("/favicon.ico", include_in_schema=False)
+    def favicon() -> Response:
+        icon = resources.files("core.web").joinpath("static", "favicon.svg").read_bytes()
+        return Response(
+            icon, media_type="image/svg+xml", headers={"Cache-Control": "max-age=86400"}
+        )
+
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:
         return {"status": "ok"}

@@ -7,8 +7,10 @@ tests/artifacts/.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
@@ -192,3 +194,131 @@ def test_scenario_4_chat_with_email_then_log_in_with_the_same_email(
     # The desk's rules thank the customer for logging in mid-chat; the widget shows it.
     page.locator(".msg.bot", has_text="your messages are now verified").wait_for()
     shot(page, "browser-scenario4-trusted")
+
+
+def shown_ids(page: Page) -> list[int]:
+    """The server ids of the messages in the widget, top to bottom."""
+    return [
+        int(i)
+        for i in page.eval_on_selector_all(
+            "#gladapp >>> .msg[data-id]", "nodes => nodes.map(n => n.dataset.id)"
+        )
+    ]
+
+
+def test_messages_stand_in_server_order_when_the_send_answer_comes_late(
+    page: Page, server: str, agent: Engine
+) -> None:
+    """The answer to a send held back while the agent's reply to it comes on the event
+    stream: the customer's message still stands above the reply (the order of server ids)."""
+    page.goto(f"{server}/demo")
+    page.wait_for_selector("body[data-widget=ready]")
+    page.locator(".launcher").click()
+    page.locator("input.name").fill("Ines")
+    page.locator("input.contact").fill("ines.order@example.com")
+    page.locator("button.start").click()
+    page.locator(".composer").wait_for()
+    send(page, "Hello, a question about sizes")
+
+    def answer_late(route: Any) -> None:
+        if route.request.method != "POST":
+            route.continue_()
+            return
+        response = route.fetch()
+        sent = response.json()
+        agent.reply(sent["conversationId"], "alice", f"Reply to {sent['id']}")
+        time.sleep(1.0)  # the reply reaches the page on the event stream meanwhile
+        route.fulfill(response=response)
+
+    page.route("**/widget/v1/messages", answer_late)
+    for n in range(3):
+        text = f"Late answer number {n}"
+        box = page.locator("textarea.input")
+        box.fill(text)
+        box.press("Enter")
+        page.locator(".msg.customer.pending", has_text=text).wait_for()  # shown at once
+        page.locator(".msg.customer:not(.pending)", has_text=text).wait_for()
+        reply = page.locator(".msg.agent", has_text="Reply to").nth(n)
+        reply.wait_for()
+        ids = shown_ids(page)
+        assert ids == sorted(ids) and len(ids) == len(set(ids)), ids
+        texts = page.locator(".msg.customer, .msg.agent").all_inner_texts()
+        mine = max(i for i, t in enumerate(texts) if text in t)
+        theirs = max(i for i, t in enumerate(texts) if "Reply to" in t)
+        assert mine < theirs, texts
+    assert page.locator(".msg.pending").count() == 0
+    page.unroute("**/widget/v1/messages")
+
+
+def test_long_urls_wrap_at_their_parts_and_words_stay_whole(
+    page: Page, server: str, agent: Engine
+) -> None:
+    page.set_viewport_size({"width": 420, "height": 760})
+    page.goto(f"{server}/demo")
+    page.wait_for_selector("body[data-widget=ready]")
+    page.locator(".launcher").click()
+    page.locator("input.name").fill("Wren")
+    page.locator("input.contact").fill("wren.urls@example.com")
+    page.locator("button.start").click()
+    page.locator(".composer").wait_for()
+    send(page, "Where can I read about returns?")
+    conversation_id, _ = customer_messages(agent, "wren.urls@example.com")
+    url = "https://shop.example.com/help/returns/international-shipping-and-customs/" + "x" * 60
+    agent.reply(conversation_id, "alice", f"Everything is explained here: {url} thanks")
+    reply = page.locator(".msg.agent", has_text="explained")
+    reply.wait_for()
+    link = reply.locator("a")
+    assert link.get_attribute("href") == url and link.inner_text().replace("\n", "") == url
+    assert link.get_attribute("rel") == "noopener noreferrer"
+    # the bubble stays inside the panel: nothing runs off to the side
+    box, panel = reply.bounding_box(), page.locator(".panel").bounding_box()
+    assert box is not None and panel is not None
+    assert box["x"] + box["width"] <= panel["x"] + panel["width"]
+    # plain words are never split: each word's text is on one line
+    words = page.evaluate(
+        """() => {
+            const bubble = [...document.querySelector('#gladapp').shadowRoot
+                .querySelectorAll('.msg.agent')].pop();
+            const text = bubble.querySelector('.text').firstChild;  // "Everything is ..."
+            const out = [];
+            let at = 0;
+            for (const word of text.textContent.split(' ')) {
+                if (word) {
+                    const range = document.createRange();
+                    range.setStart(text, at);
+                    range.setEnd(text, at + word.length);
+                    out.push(range.getClientRects().length);
+                }
+                at += word.length + 1;
+            }
+            return out;
+        }"""
+    )
+    assert words and all(rects == 1 for rects in words), words
+    # the link breaks between its parts: each short part of it stays on one line
+    parts = page.evaluate(
+        """() => {
+            const link = [...document.querySelector('#gladapp').shadowRoot
+                .querySelectorAll('.msg.agent a')].pop();
+            return [...link.childNodes].filter(n => n.nodeType === Node.TEXT_NODE).map(n => {
+                const range = document.createRange();
+                range.selectNodeContents(n);
+                return [n.textContent, range.getClientRects().length];
+            });
+        }"""
+    )
+    short = [(text, rects) for text, rects in parts if len(text) < 20 and "-" not in text]
+    assert [text for text, _ in short] == ["https:/", "/", "shop.example.com/", "help/", "returns/"]
+    assert all(rects == 1 for _, rects in short), parts
+    shot(page, "browser-long-url")
+
+
+def test_pages_have_a_favicon(page: Page, server: str) -> None:
+    for path in ("/demo", "/demo/login", "/demo/signup"):
+        page.goto(f"{server}{path}")
+        href = page.locator("link[rel=icon]").get_attribute("href")
+        assert href == "/favicon.svg"
+    for path in ("/favicon.svg", "/favicon.ico"):
+        response = page.request.get(f"{server}{path}")
+        assert response.status == 200 and response.headers["content-type"] == "image/svg+xml"
+        assert response.body().startswith(b"<svg")

@@ -150,9 +150,12 @@
     ".dot.on { background: #7dffb0; }",
     ".x { border: 0; background: transparent; color: #fff; font-size: 20px; cursor: pointer; padding: 0 4px; }",
     ".log { flex: 1; overflow-y: auto; padding: 14px; background: #f5f7f6; display: flex; flex-direction: column; gap: 8px; }",
-    ".msg { max-width: 82%; padding: 8px 12px; border-radius: 12px; white-space: pre-wrap; overflow-wrap: anywhere; }",
+    // Words wrap whole; only a word longer than the bubble (a long URL) is broken, and a link
+    // offers breaks after its / ? & = first (the <wbr> in `linkText`).
+    ".msg { max-width: 82%; padding: 8px 12px; border-radius: 12px; white-space: pre-wrap; overflow-wrap: break-word; word-break: normal; }",
     ".msg .who { display: block; font-size: 11px; font-weight: 600; opacity: .7; margin-bottom: 2px; }",
     ".msg.customer { align-self: flex-end; background: #1f6f5c; color: #fff; border-bottom-right-radius: 4px; }",
+    ".msg.pending { opacity: .6; }",
     ".msg.agent, .msg.bot, .msg.welcome { align-self: flex-start; background: #fff; border: 1px solid #dfe5e2; border-bottom-left-radius: 4px; }",
     ".msg a { color: #1f6f5c; font-weight: 600; }",
     ".note { align-self: center; font-size: 12px; color: #5d6a66; }",
@@ -177,6 +180,19 @@
     return node;
   }
 
+  // A URL as text with a line-break opportunity after each / ? & = # (not inside a word), so
+  // a long link wraps at its parts, never mid-word unless one part is wider than the bubble.
+  function linkText(url) {
+    var out = document.createDocumentFragment();
+    url.split(/(?<=[\/?&=#])/).forEach(function (part, index) {
+      if (index > 0) {
+        out.appendChild(document.createElement("wbr"));
+      }
+      out.appendChild(document.createTextNode(part));
+    });
+    return out;
+  }
+
   // Text with its http(s) links made clickable; every piece goes in as text, never HTML.
   function linkified(text) {
     var out = document.createDocumentFragment();
@@ -186,7 +202,7 @@
       out.appendChild(document.createTextNode(value.slice(last, offset)));
       var link = document.createElement("a");
       link.href = url;
-      link.textContent = url;
+      link.appendChild(linkText(url));
       link.target = "_top";
       link.rel = "noopener noreferrer";
       out.appendChild(link);
@@ -311,9 +327,13 @@
       }
       send.disabled = true;
       sendError.textContent = "";
+      // Shown at once, faded, until the server gives it its id and so its place: replies to
+      // it may arrive on the event stream before this answer does.
+      var pending = addMessage({ sender: "customer", body: text.trim(), pending: true });
       api("POST", "/widget/v1/messages", { body: text })
         .then(function (sent) {
           input.value = "";
+          pending.remove();
           if (session && session.conversationId !== sent.conversationId) {
             // Joined a conversation (maybe one already open for this customer): redraw it.
             return reload();
@@ -321,6 +341,7 @@
           addMessage({ id: sent.id, sender: "customer", body: text.trim() });
         })
         .catch(function (err) {
+          pending.remove();
           sendError.textContent = clean(err.detail || err.message);
         })
         .then(function () {
@@ -346,15 +367,19 @@
     };
   }
 
+  // Messages stand in the order of their server ids, whatever order they arrive in (the answer
+  // to a send and the event stream race); each id is shown once. The welcome has no id and
+  // comes first; a pending message (no id yet) waits at the end. Returns the bubble.
   function addMessage(message) {
     if (message.id != null && shown.has(message.id)) {
-      return;
+      return null;
     }
     if (message.id != null) {
       shown.add(message.id);
     }
     var sender = message.sender;
-    var bubble = el("div", "msg " + (sender === "customer" ? "customer" : sender === "bot" ? "bot" : sender === "welcome" ? "welcome" : "agent"));
+    var kind = sender === "customer" ? "customer" : sender === "bot" ? "bot" : sender === "welcome" ? "welcome" : "agent";
+    var bubble = el("div", "msg " + kind + (message.pending ? " pending" : ""));
     if (sender !== "customer") {
       bubble.appendChild(el("span", "who", sender === "agent" ? "Agent" : session ? session.storeName : "Chat"));
     }
@@ -365,8 +390,29 @@
       body.appendChild(linkified(message.body));
     }
     bubble.appendChild(body);
-    ui.log.appendChild(bubble);
+    if (message.id != null) {
+      bubble.dataset.id = String(message.id);
+    }
+    ui.log.insertBefore(bubble, placeFor(message));
     ui.log.scrollTop = ui.log.scrollHeight;
+    return bubble;
+  }
+
+  // The node a new message goes before: the first shown message with a greater id, else the
+  // first pending one, else none (the end).
+  function placeFor(message) {
+    if (message.id == null) {
+      return null;
+    }
+    var children = ui.log.children;
+    for (var i = 0; i < children.length; i++) {
+      var other = children[i];
+      var otherId = other.dataset.id;
+      if ((otherId !== undefined && Number(otherId) > message.id) || other.classList.contains("pending")) {
+        return other;
+      }
+    }
+    return null;
   }
 
   function addNote(text) {
