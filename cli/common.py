@@ -28,8 +28,33 @@ class DeskGroup(click.Group):
 
 
 def db_path(ctx: click.Context) -> Path:
-    """The --db path given to the top-level command."""
+    """The --db path: given after the command, else before it, else `$GLADDESK_DB`, else
+    `desk.db`."""
     return ctx.find_root().obj  # type: ignore[no-any-return]
+
+
+def _db_after(ctx: click.Context, param: click.Parameter, value: Path | None) -> None:
+    if value is not None:
+        ctx.find_root().obj = value
+
+
+def accept_db_after(command: click.Command) -> None:
+    """Let `command` (and, for a group, each of its commands) take `--db PATH` after its
+    name, as `gladdesk serve --db X` for `gladdesk --db X serve`; given in both places, the
+    later one wins. `cli.main` applies it to every command it registers."""
+    command.params.append(
+        click.Option(
+            ["--db"],
+            type=click.Path(path_type=Path),
+            default=None,
+            expose_value=False,
+            callback=_db_after,
+            help="The desk database file (may also come before the command).",
+        )
+    )
+    if isinstance(command, click.Group):
+        for sub in command.commands.values():
+            accept_db_after(sub)
 
 
 def open_desk(ctx: click.Context, *, create: bool = False) -> Any:

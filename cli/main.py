@@ -11,7 +11,7 @@ from pathlib import Path
 import click
 
 from cli import db, export, feed, identity, report, serve, terminal
-from cli.common import DEFAULT_DB, DeskGroup
+from cli.common import DEFAULT_DB, DeskGroup, accept_db_after
 
 __all__ = ["main"]
 
@@ -50,4 +50,5 @@ COMMANDS: tuple[click.Command, ...] = (
 )
 
 for command in COMMANDS:
+    accept_db_after(command)
     main.add_command(command)
