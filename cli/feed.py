@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from cli.common import open_desk
+from cli.common import db_path, open_desk
 from core.errors import DeskError
 
 if TYPE_CHECKING:
@@ -236,6 +236,22 @@ def _server(
     return Server(url, api_user, api_token, app_id or DEFAULT_APP_ID, need_tokens)
 
 
+def _demo_desk_if_missing(ctx: click.Context) -> None:
+    """A --db that does not exist yet gets the demo desk (the scripts' app, agents and
+    customers), so that `gladdesk feed --scenario NAME --db new.db` plays on a fresh one."""
+    path = db_path(ctx)
+    if path.exists():
+        return
+    if not path.parent.is_dir():
+        raise DeskError(
+            f"{path}: no such desk database, and no folder {path.parent} to build one in"
+        )
+    from sim.demo_desk import build_demo
+
+    build_demo(path)
+    click.echo(f"gladdesk: {path} did not exist: built the demo desk there", err=True)
+
+
 @contextlib.contextmanager
 def _customers_side(
     ctx: click.Context, clock: Any, server: Server | None
@@ -245,6 +261,7 @@ def _customers_side(
         from core.engine import Engine
         from sim.widget_client import EngineWidget
 
+        _demo_desk_if_missing(ctx)
         with open_desk(ctx) as desk:
             desk.clock = clock
             yield EngineWidget(Engine.for_desk(desk))

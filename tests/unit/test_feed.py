@@ -162,12 +162,19 @@ def test_cli_bad_values_are_refused_and_change_nothing(demo_db: Path, args: list
     assert file_digest(demo_db) == digest
 
 
-def test_cli_missing_database_is_an_error_and_creates_nothing(tmp_path: Path) -> None:
-    missing = tmp_path / "nope.db"
+def test_cli_missing_database_gets_the_demo_desk_but_a_missing_folder_is_an_error(
+    tmp_path: Path,
+) -> None:
+    fresh = tmp_path / "new.db"
+    code, out, err = cli("feed", "--scenario", "standard", "--db", str(fresh))
+    assert code == 0, err
+    assert f"{fresh} did not exist: built the demo desk there" in err
+    assert "scripts: standard 1" in out and fresh.is_file()
+    missing = tmp_path / "no-such-folder" / "nope.db"
     code, _, err = cli("--db", str(missing), "feed", "--scenario", "standard")
     assert code == 1
-    assert "no such desk database" in err
-    assert not missing.exists()
+    assert "no such desk database" in err and len(err.strip().splitlines()) == 1
+    assert not missing.parent.exists()
 
 
 def wait_for(condition: Any, timeout: float = 20.0) -> None:
