@@ -1,4 +1,5 @@
-"""Profile search: email and phone prefixes on their primary keys, names by prefix or word."""
+"""Profile search: emails and phones by prefix on their primary keys, then by a part of them;
+names by prefix or word."""
 
 from __future__ import annotations
 
@@ -36,7 +37,8 @@ def search_profiles(desk: Desk, text: object, *, limit: int = 20) -> list[Profil
     """Profiles whose name, email or phone matches `text`.
 
     Emails and phones match by prefix on their primary keys (an `@` or a leading `+`/digit
-    says which); names match by prefix through the NOCASE index, then anywhere in the name.
+    says which), then by a part (`@example.com`, `0612`); names match by prefix through the
+    NOCASE index, then anywhere in the name.
     """
     if not isinstance(text, str):
         raise InvalidQuery("search: expected text")
@@ -50,22 +52,9 @@ def search_profiles(desk: Desk, text: object, *, limit: int = 20) -> list[Profil
     with desk.reading() as conn:
         compact = query.replace(" ", "").replace("-", "").replace("(", "").replace(")", "")
         if "@" in query:
-            low, high = _prefix_bounds(query.lower())
-            for (profile_id,) in conn.execute(
-                "SELECT profile_id FROM profile_emails WHERE email >= ? AND email < ?"
-                " ORDER BY email LIMIT ?",
-                (low, high, limit),
-            ):
-                found.setdefault(int(profile_id), "email")
+            _emails_matching(conn, query.lower(), limit, found)
         elif compact.lstrip("+").isdigit():
-            digits = compact.lstrip("+")
-            low, high = _prefix_bounds("+" + digits)
-            for (profile_id,) in conn.execute(
-                "SELECT profile_id FROM profile_phones WHERE phone >= ? AND phone < ?"
-                " ORDER BY phone LIMIT ?",
-                (low, high, limit),
-            ):
-                found.setdefault(int(profile_id), "phone")
+            _phones_matching(conn, compact, limit, found)
         if len(found) < limit:
             pattern = _like_escape(query)
             for (profile_id,) in conn.execute(
@@ -79,8 +68,75 @@ def search_profiles(desk: Desk, text: object, *, limit: int = 20) -> list[Profil
                 ("%" + _like_escape(query) + "%", limit),
             ):
                 found.setdefault(int(profile_id), "name")
+        if len(found) < limit and "@" not in query and " " not in query and len(query) >= 3:
+            _emails_containing(conn, query.lower(), limit, found)
         hits = [_profile_hit(conn, profile_id, how) for profile_id, how in found.items()]
     return hits[:limit]
+
+
+#: Digits a phone search needs before it matches inside numbers, not only at their start.
+MIN_INNER_DIGITS = 4
+
+
+def _emails_matching(
+    conn: sqlite3.Connection, query: str, limit: int, found: dict[int, str]
+) -> None:
+    """Emails starting with `query` (`hana@`, on the primary key), then containing it."""
+    low, high = _prefix_bounds(query)
+    for (profile_id,) in conn.execute(
+        "SELECT profile_id FROM profile_emails WHERE email >= ? AND email < ?"
+        " ORDER BY email LIMIT ?",
+        (low, high, limit),
+    ):
+        found.setdefault(int(profile_id), "email")
+    _emails_containing(conn, query, limit, found)
+
+
+def _emails_containing(
+    conn: sqlite3.Connection, query: str, limit: int, found: dict[int, str]
+) -> None:
+    """Emails containing `query` (`@example.com`, `chen.`, `bauer@`), until `found` holds
+    `limit` profiles."""
+    if len(found) >= limit:
+        return
+    for (profile_id,) in conn.execute(
+        "SELECT profile_id FROM profile_emails WHERE email LIKE ? ESCAPE '\\'"
+        " ORDER BY email LIMIT ?",
+        ("%" + _like_escape(query) + "%", limit),
+    ):
+        found.setdefault(int(profile_id), "email")
+
+
+def _phones_matching(
+    conn: sqlite3.Connection, compact: str, limit: int, found: dict[int, str]
+) -> None:
+    """Numbers (stored in E.164) starting with `compact` (`+33 6 12`), then, when it has
+    `MIN_INNER_DIGITS` digits or more and no `+`, containing them: `0612` as typed in a
+    country's own form matches `+33612...` (a leading 0 is the national trunk prefix, which
+    E.164 leaves out)."""
+    digits = compact.lstrip("+")
+    low, high = _prefix_bounds("+" + digits)
+    for (profile_id,) in conn.execute(
+        "SELECT profile_id FROM profile_phones WHERE phone >= ? AND phone < ?"
+        " ORDER BY phone LIMIT ?",
+        (low, high, limit),
+    ):
+        found.setdefault(int(profile_id), "phone")
+    if compact.startswith("+") or len(digits) < MIN_INNER_DIGITS:
+        return
+    inner = {digits}
+    if digits.startswith("00"):  # the international call prefix: 0044... is +44...
+        inner.add("+" + digits[2:])
+    elif digits.startswith("0"):  # the national trunk prefix: 020 7900... is +44 20 7900...
+        inner.add(digits[1:])
+    for part in sorted(inner):
+        if len(found) >= limit:
+            return
+        for (profile_id,) in conn.execute(
+            "SELECT profile_id FROM profile_phones WHERE phone LIKE ? ORDER BY phone LIMIT ?",
+            ("%" + part + "%", limit),
+        ):
+            found.setdefault(int(profile_id), "phone")
 
 
 def _profile_hit(conn: sqlite3.Connection, profile_id: int, matched: str) -> ProfileHit:

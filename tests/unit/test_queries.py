@@ -261,3 +261,26 @@ def test_search_refuses_non_text_and_huge_input(big_desk: Desk) -> None:
         search_profiles(big_desk, None)
     with pytest.raises(InvalidQuery):
         search_profiles(big_desk, "a" * 10_000)
+
+
+def test_search_finds_a_part_of_an_email(big_desk: Desk) -> None:
+    by_domain = search_profiles(big_desk, "@EXAMPLE.com", limit=500)
+    assert len(by_domain) == 200 and {h.matched for h in by_domain} == {"email"}
+    by_local_part = search_profiles(big_desk, "p17@")
+    assert by_local_part[0].id == 17
+    without_at = search_profiles(big_desk, "17@example")  # no @ first: a part of an address
+    assert 17 in [h.id for h in without_at] and all("17@example" in h.emails[0] for h in without_at)
+    assert search_profiles(big_desk, "%@") == []  # wildcards stay literal
+
+
+def test_search_finds_a_phone_by_a_part_or_in_national_form(big_desk: Desk) -> None:
+    # stored +442079000017; typed as in the UK (trunk 0), with the 00 call prefix, or a part
+    for typed in ("020 79000017", "0044 20 7900 0017", "79000017"):
+        hits = search_profiles(big_desk, typed)
+        assert [h.id for h in hits][:1] == [17], typed
+        assert hits[0].matched == "phone"
+    part = search_profiles(big_desk, "00017", limit=50)
+    assert 17 in [h.id for h in part]
+    assert all("00017" in h.phones[0] for h in part if h.matched == "phone")
+    # under four digits only the start of a number matches (+017... is none)
+    assert [h for h in search_profiles(big_desk, "017") if h.matched == "phone"] == []
