@@ -63,7 +63,10 @@ def test_the_five_orders_in_a_row_are_five_stories_in_the_desks_time(demo_db: Pa
         ["after_routing"],
         [None, "different_identity"],
     ]
-    trusted = [[[m["trusted"] for m in c["items"] if m["sender"] == "customer"] for c in s] for s in stories]
+    trusted = [
+        [[m["trusted"] for m in c["items"] if m["sender"] == "customer"] for c in s]
+        for s in stories
+    ]
     assert trusted == [
         [[True, True]],
         [[True, True]],

@@ -236,6 +236,13 @@ BAD_SCRIPTS = [
     ),
     ("open first", GOOD_HEAD + '[[steps]]\ndo = "logout"\n', 5, "first step"),
     (
+        "open logged in as nobody",
+        GOOD_HEAD + '[[steps]]\ndo = "open"\nlogin_as = "zed"\n',
+        7,
+        "zed",
+    ),
+    ("open logged in as a number", GOOD_HEAD + '[[steps]]\ndo = "open"\nlogin_as = 7\n', 7, "text"),
+    (
         "bad email",
         '[customers.a]\nname = "Ann"\nemail = "not-an-email"\n[[steps]]\ndo = "open"\n',
         1,
