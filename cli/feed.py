@@ -143,6 +143,11 @@ def feed_command(
     the end, and the same seed gives the same conversations. With --pace real, customers
     still mid-script when the duration ends are cut off.
 
+    Times follow the desk's own clock (a demo copy lives in its own time) and never go back
+    before what the desk holds; a fast --scenario run is dated to end at the desk's "now".
+    A --scenario run is a story of its own: chats an earlier run left open for the script's
+    people are closed first, and the customer's widget session ends with the script.
+
     With --url the customers talk to a running server over HTTP (the widget API; login
     tokens come from the admin API with --api-user/--api-token) and --db is not used. Agents
     do not act over HTTP: their steps count as skipped. The server keeps its own clock, so
@@ -254,35 +259,39 @@ def _demo_desk_if_missing(ctx: click.Context) -> None:
 
 @contextlib.contextmanager
 def _customers_side(
-    ctx: click.Context, clock: Any, server: Server | None
-) -> Iterator[WidgetClient]:
-    """What the customers talk to: an Engine on the --db desk, or a server over HTTP."""
+    ctx: click.Context, pace: str, server: Server | None, *, length_s: float = 0.0
+) -> Iterator[tuple[WidgetClient, Any]]:
+    """What the customers talk to (an Engine on the --db desk, or a server over HTTP), and
+    the clock their time runs on.
+
+    On the --db desk that is the desk's own time (a demo copy lives in its own), never before
+    what the desk already holds, so runs one after another tell their stories in order; a
+    fast run of `length_s` virtual seconds is dated to end at the desk's "now".
+    """
     if server is None:
         from core.engine import Engine
+        from sim.pacing import customers_clock
         from sim.widget_client import EngineWidget
 
         _demo_desk_if_missing(ctx)
         with open_desk(ctx) as desk:
-            desk.clock = clock
-            yield EngineWidget(Engine.for_desk(desk))
+            desk.clock = customers_clock(desk, pace, length_s=length_s)
+            yield EngineWidget(Engine.for_desk(desk)), desk.clock
         return
+    from core.clock import SystemClock
     from sim.http_widget import HttpWidget, SimulationAborted
+    from sim.pacing import virtual_start_clock
 
+    # The server keeps its own clock; this one only paces the customers.
+    clock = virtual_start_clock() if pace == "fast" else SystemClock()
     with HttpWidget(
         server.url, api_user=server.api_user, api_token=server.api_token, app_id=server.app_id
     ) as widget:
         try:
             widget.check(need_tokens=server.need_tokens)
-            yield widget
+            yield widget, clock
         except SimulationAborted as exc:
             raise DeskError(str(exc)) from None
-
-
-def _clock_for(pace: str) -> Any:
-    from core.clock import SystemClock
-    from sim.pacing import virtual_start_clock
-
-    return virtual_start_clock() if pace == "fast" else SystemClock()
 
 
 def _timer_for(pace: str, clock: Any) -> Any:
@@ -303,22 +312,28 @@ def _report(stats: Any, as_json: bool, header: str) -> None:
 def _run_one(
     ctx: click.Context, script: Any, pace: str, as_json: bool, server: Server | None
 ) -> Any:
-    from sim.customers import play_script
+    from sim.customers import play_script, script_length_s
 
-    clock = _clock_for(pace)
-    with _customers_side(ctx, clock, server) as customers:
+    gap_s = 2.0 if pace == "real" else 5.0
+    length_s = script_length_s(script, gap_s)
+    with _customers_side(ctx, pace, server, length_s=length_s) as (customers, clock):
 
         def on_step(outcome: Any) -> None:
             if not as_json:
                 mark = " (!)" if outcome.error or outcome.mismatch else ""
                 click.echo(f"  {outcome.step.index + 1:>2}. {outcome.summary}{mark}")
 
+        def on_note(note: str) -> None:
+            if not as_json:
+                click.echo(f"  {note}")
+
         run, stats = play_script(
             customers,
             script,
             _timer_for(pace, clock),
-            gap_s=2.0 if pace == "real" else 5.0,
+            gap_s=gap_s,
             on_step=on_step,
+            on_note=on_note,
         )
     conversations = ", ".join(str(c) for c in run.conversations) or "none"
     _report(stats, as_json, f"{script.name}: done; conversations {conversations}")
@@ -338,8 +353,7 @@ def _run_mix(
 ) -> Any:
     from sim.customers import CustomerMix
 
-    clock = _clock_for(pace)
-    with _customers_side(ctx, clock, server) as customers:
+    with _customers_side(ctx, pace, server) as (customers, clock):
         mix = CustomerMix(
             customers,
             rate_per_min=rate,

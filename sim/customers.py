@@ -169,6 +169,12 @@ class CustomerMix:
         return self.stats
 
 
+def script_length_s(scenario: Scenario, gap_s: float) -> float:
+    """Schedule seconds `play_script` takes: every wait, and `gap_s` between two steps."""
+    waits = sum(float(s.params["seconds"]) for s in scenario.steps if s.action == "wait")
+    return waits + gap_s * (len(scenario.steps) - 1)
+
+
 def play_script(
     desk: Engine | WidgetClient,
     scenario: Scenario,
@@ -176,10 +182,17 @@ def play_script(
     *,
     gap_s: float = 2.0,
     on_step: Callable[[StepOutcome], None] | None = None,
+    on_note: Callable[[str], None] | None = None,
 ) -> tuple[ScriptRun, SimulationStats]:
-    """Run one script to completion as written (its own people and topic)."""
+    """Run one script to completion as written (its own people and topic), as a story of its
+    own: chats an earlier run left open for its people are closed first (`on_note` hears of
+    each), and the customer leaves at the end, so the next run starts apart from this one.
+    """
     client = as_widget_client(desk)
     run = ScriptRun(client, scenario)
+    for note in run.close_leftovers():
+        if on_note is not None:
+            on_note(note)
     stats = SimulationStats()
     stats.arrived(scenario)
     offset = 0.0
@@ -193,4 +206,5 @@ def play_script(
             on_step(outcome)
         offset += outcome.wait_s + gap_s
         client.tick()
+    run.leave()
     return run, stats

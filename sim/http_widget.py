@@ -36,8 +36,6 @@ TIMEOUT_S = 10.0
 #: A wait this long (seconds) only means something if the server's clock lives through it:
 #: trust windows and token lifetimes run in minutes.
 LONG_WAIT_S = 600.0
-#: Actions that need a token minted through the admin API.
-MINTING = ("login", "bad_token")
 _PROBE_EMAIL = "feed-probe@example.com"
 
 
@@ -80,7 +78,9 @@ def check_url(url: str) -> str:
 def needs_tokens(scenario: Scenario) -> bool:
     """Whether the script logs in or presents a tampered token: it needs API credentials."""
     return any(
-        step.action == "login" or (step.action == "bad_token" and step.params["kind"] == "tampered")
+        step.action == "login"
+        or (step.action == "open" and "login_as" in step.params)
+        or (step.action == "bad_token" and step.params["kind"] == "tampered")
         for step in scenario.steps
     )
 

@@ -8,12 +8,19 @@ each event is due, what a person watching the demo console sees).
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
+from pathlib import Path
 from typing import Protocol
 
-from core.clock import ManualClock, SystemClock
+from core.clock import Clock, ManualClock, OffsetClock, SystemClock
 from core.errors import DeskError
+from core.store import Desk
+
+#: Beside a desk that lives in its own time (the demo's working copy): the wall clock's lead
+#: over the desk's clock, in ms (see `tui.demo.demo_clock`).
+EPOCH_SUFFIX = ".epoch"
 
 
 class Timer(Protocol):
@@ -92,3 +99,36 @@ class RealTimer:
 def virtual_start_clock() -> ManualClock:
     """A virtual clock starting now (whole seconds), so new chats sort after existing data."""
     return ManualClock(SystemClock().now_ms() // 1000 * 1000)
+
+
+def epoch_clock(db: Path | str) -> OffsetClock | None:
+    """The desk's own time when it keeps one (`<db>.epoch`, written by `gladdesk demo`)."""
+    epoch = Path(f"{db}{EPOCH_SUFFIX}")
+    if epoch.is_file():
+        with contextlib.suppress(ValueError, OSError):
+            return OffsetClock(int(epoch.read_text().strip()))
+    return None
+
+
+def desk_clock(db: Path | str) -> Clock:
+    """The clock everyone writing to this desk shares: its own time, else the wall clock."""
+    return epoch_clock(db) or SystemClock()
+
+
+def customers_clock(desk: Desk, pace: str, *, length_s: float = 0.0) -> ManualClock | OffsetClock:
+    """Time for simulated customers joining `desk`, on the desk's own clock, never before the
+    newest thing the desk holds: runs one after another tell their stories in order.
+
+    `real`: the desk's time running on with the wall clock (moved past the desk's newest row
+    if an earlier run left that ahead). `fast`: a virtual clock, dated so that a run of
+    `length_s` virtual seconds ends at the desk's "now" rather than minutes or hours in its
+    future, unless the desk's newest row is later than its start.
+    """
+    now = desk_clock(desk.path).now_ms()
+    latest = desk.latest_at()
+    start = (now - round(length_s * 1000) if pace == "fast" else now) // 1000 * 1000
+    if latest is not None:
+        start = max(start, -(-(latest + 1) // 1000) * 1000)  # the next whole second
+    if pace == "fast":
+        return ManualClock(start)
+    return OffsetClock(SystemClock().now_ms() - start)

@@ -11,8 +11,9 @@ from core.clock import ManualClock
 from core.engine import Engine
 from core.models import ConversationView, TimelineItem
 from core.store import Desk
+from core.store.directory import agents_available
 from sim.demo_desk import SIDECARS
-from sim.scenarios import Person, Scenario
+from sim.scenarios import Scenario
 from sim.script_run import ScriptRun, StepOutcome
 
 #: Seconds the trainer's clock moves between two steps (so timeline times read naturally).
@@ -50,11 +51,15 @@ class Frame:
     widget_open: bool
     first_message: str | None
     onboarding_form: bool  # the form is on screen (onboarding required, not identified)
-    form_filled: Person | None  # what the customer typed into the form, once submitted
+    onboarding_identity: str  # what the form asks for besides the name: email or phone
     greeting: str | None
     identity_state: str
+    identity_source: str
     identity_name: str | None
     widget_messages: tuple[TimelineItem, ...]
+    store_name: str
+    agents_available: bool  # the widget's header: online, or away
+    chat_closed: bool  # the customer's chat was closed (the widget adds a note)
     # what the agent sees
     conversation: ConversationView | None
     timeline: tuple[TimelineItem, ...]
@@ -159,14 +164,13 @@ class Rehearsal:
             else 0
         )
         chats = tuple(self._chat(c) for c in run.conversations)
-        form_filled = next(
-            (
-                run.cast.people[o.step.params["as"]]
-                for o in reversed(run.outcomes)
-                if o.step.action == "onboarding" and not o.error
-            ),
-            None,
-        )
+        app = engine.app(session.app_id if session else engine.first_app_id())
+        messages: tuple[TimelineItem, ...] = ()
+        chat_closed = False
+        if session is not None and not session.ended:
+            messages = tuple(engine.session_timeline(session.id))
+            if messages and session.conversation_id is not None:
+                chat_closed = engine.conversation(session.conversation_id).status == "CLOSED"
         return Frame(
             scenario=self.scenario,
             position=self.position,
@@ -175,13 +179,15 @@ class Rehearsal:
             widget_open=session is not None and not session.ended,
             first_message=run.first_message,
             onboarding_form=bool(session and session.onboarding_required),
-            form_filled=form_filled if session and session.identity_source != "none" else None,
+            onboarding_identity=app["onboarding_identity"],
             greeting=session.greeting if session else None,
             identity_state=session.identity_state if session else "ANONYMOUS",
+            identity_source=session.identity_source if session else "none",
             identity_name=session.name if session else None,
-            widget_messages=tuple(engine.session_timeline(session.id))
-            if session is not None and not session.ended
-            else (),
+            widget_messages=messages,
+            store_name=app["store_name"],
+            agents_available=agents_available(self.engine.desk),
+            chat_closed=chat_closed,
             conversation=conversation,
             timeline=timeline,
             past_conversations=past,

@@ -21,7 +21,8 @@ A script names its people and lists what happens, one `[[steps]]` table per step
     narrate = "The customer opens the chat."   # the trainer's one line of narration
     hint = "Nothing to do yet."                # what the agent should do now
 
-Actions: `open`, `onboarding` (as), `set_user` (as; claimed), `login` (as, ttl_s; a JWT
+Actions: `open` (app; login_as: the site passes that person's signed token at init, so the
+widget opens logged in), `onboarding` (as), `set_user` (as; claimed), `login` (as, ttl_s; a JWT
 minted at run time so a script never holds an expired token), `logout`, `say` (text,
 expect_trusted), `wait` (seconds), `reply` (text, agent), `login_prompt` (agent), `close`
 (agent), `bad_token` (kind: tampered | garbage | alg_none | too_large; expect: a rejection
@@ -55,7 +56,7 @@ PLACEHOLDERS = ("question", "answer", "thanks", "first_name")
 _COMMON = {"do": str, "narrate": str, "hint": str}
 #: For each action, its keys and their types (`as` names a person of the script).
 ACTIONS: dict[str, dict[str, Any]] = {
-    "open": {"app": str},
+    "open": {"app": str, "login_as": str},
     "onboarding": {"as": str},
     "set_user": {"as": str},
     "login": {"as": str, "ttl_s": int},
@@ -382,11 +383,13 @@ def _check_values(
     index: int,
     label: str,
 ) -> None:
-    if "as" in params and params["as"] not in people:
-        known = ", ".join(people) or "none; add [customers.NAME] tables"
-        raise _Bad(
-            where(index, "as"), f"{label} ({action}): no person {params['as']!r} (known: {known})"
-        )
+    for key in ("as", "login_as"):
+        if key in params and params[key] not in people:
+            known = ", ".join(people) or "none; add [customers.NAME] tables"
+            raise _Bad(
+                where(index, key),
+                f"{label} ({action}): no person {params[key]!r} (known: {known})",
+            )
     if action == "wait" and not 0 < params["seconds"] <= MAX_WAIT_S:
         raise _Bad(where(index, "seconds"), f"{label} (wait): seconds must be 0 to {MAX_WAIT_S}")
     if action == "login" and "ttl_s" in params and not 0 < params["ttl_s"] <= 3600:

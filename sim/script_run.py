@@ -79,6 +79,7 @@ class ScriptRun:
         self.conversations: list[int] = []
         self.current: Person | None = None
         self.outcomes: list[StepOutcome] = []
+        self.left = False  # the widget session has ended
 
     @property
     def done(self) -> bool:
@@ -115,6 +116,39 @@ class ScriptRun:
                 on_wait(outcome.wait_s)
             out.append(outcome)
         return out
+
+    def close_leftovers(self) -> list[str]:
+        """Close what an earlier run left open for this script's people, so this run is a
+        story of its own: otherwise a trusted login joins the open chat (the same customer
+        on another device) and a claim starts one beside it. Each closed chat, in words.
+
+        Agents close them (their assignee, else the first agent), so only on an `Engine`."""
+        engine = self.agents
+        if engine is None:
+            return []
+        closed = []
+        for person in self.cast.people.values():
+            try:
+                profile = engine.find_profile(person.contact)
+            except DeskError:
+                continue  # nobody has this email or phone yet
+            for past in engine.past_conversations(profile.id):
+                if past.status == "CLOSED":
+                    continue
+                handles = engine.agent_handles()
+                agent = engine.conversation(past.id).assignee or (handles[0] if handles else None)
+                if agent is None:
+                    continue  # a desk without agents: nobody can close it
+                engine.close(past.id, agent, force=True)
+                closed.append(f"closed #{past.id} ({person.name}), left open by an earlier run")
+        return closed
+
+    def leave(self) -> None:
+        """The customer is gone: the widget session ends (unless the script ended it), so it
+        can read nothing the desk writes later."""
+        if self.session_id is not None and not self.left:
+            self.widget.end_session(self.session_id)
+            self.left = True
 
     # -- helpers -------------------------------------------------------------------------------
 
@@ -165,7 +199,15 @@ class ScriptRun:
         start = self.widget.init_session(app_id)
         self.session_id = start.session_id
         self.first_message = start.first_message
-        return StepOutcome(step, "Widget opened; the first message carries the login link")
+        if "login_as" not in step.params:
+            return StepOutcome(step, "Widget opened; the first message carries the login link")
+        person = self.cast.people[step.params["login_as"]]
+        refused = self._log_in(step, person, 600)
+        if refused is not None:
+            return refused
+        return StepOutcome(
+            step, f"Widget opened with {person.name}'s signed token from the site (trusted)"
+        )
 
     def _do_onboarding(self, step: Step) -> StepOutcome:
         person = self._person(step)
@@ -181,9 +223,14 @@ class ScriptRun:
 
     def _do_login(self, step: Step) -> StepOutcome:
         person = self._person(step)
-        token = self.widget.mint_token(
-            name=person.name, ttl_s=step.params.get("ttl_s", 600), **self._contact(person)
-        )
+        refused = self._log_in(step, person, step.params.get("ttl_s", 600))
+        if refused is not None:
+            return refused
+        return StepOutcome(step, f"Logged in as {person.name} with a signed token (trusted)")
+
+    def _log_in(self, step: Step, person: Person, ttl_s: int) -> StepOutcome | None:
+        """`setUser({jwt})` with a token minted now; the outcome when the desk refuses it."""
+        token = self.widget.mint_token(name=person.name, ttl_s=ttl_s, **self._contact(person))
         try:
             # The name only names a profile created now (signed claims win): over HTTP the
             # site's backend mints tokens without one.
@@ -193,7 +240,7 @@ class ScriptRun:
                 step, f"Login refused: {exc}", rejected=exc.code, error=f"login refused: {exc}"
             )
         self.current = person
-        return StepOutcome(step, f"Logged in as {person.name} with a signed token (trusted)")
+        return None
 
     def _do_logout(self, step: Step) -> StepOutcome:
         self.widget.clear_user(self._session())
@@ -281,4 +328,5 @@ class ScriptRun:
 
     def _do_end(self, step: Step) -> StepOutcome:
         self.widget.end_session(self._session())
+        self.left = True
         return StepOutcome(step, "The customer closed the widget")

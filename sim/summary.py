@@ -65,7 +65,7 @@ class SimulationStats:
         elif action == "say":
             self.messages += 1
             self.trusted += bool(outcome.trusted)
-        elif action == "login":
+        elif action == "login" or (action == "open" and "login_as" in outcome.step.params):
             self.logins += 1
         elif action in ("reply", "login_prompt", "close"):
             self.agent_steps += not outcome.skipped

@@ -248,7 +248,14 @@ KEYS: tuple[KeySpec, ...] = (
     _key(SEARCH_SCREEN, "search.cancel", "escape", "cancel", "Cancel", "Cancel"),
     _key(HELP_SCREEN, "help.close", "escape,q,question_mark,f1", "close", "Close", "Close"),
     # The trainer (`gladdesk train`).
-    _key(TRAIN_SCREEN, "train.next", "n,right,space", "next", "Next", "Run the next step"),
+    _key(
+        TRAIN_SCREEN,
+        "train.next",
+        "n,right,space",
+        "next",
+        "Next",
+        "Run the next step; at the end of an order, go on to the next one",
+    ),
     _key(TRAIN_SCREEN, "train.back", "b,left", "back", "Back", "Undo the last step"),
     _key(TRAIN_SCREEN, "train.restart", "r", "restart", "Restart", "Start the order again"),
     _key(TRAIN_SCREEN, "train.orders", "o,escape", "orders", "Orders", "Pick another order"),

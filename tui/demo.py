@@ -24,7 +24,7 @@ from core.errors import DeskError
 from core.store import Desk
 from sim.customers import CustomerMix
 from sim.demo_desk import DEMO_DB, SIDECARS
-from sim.pacing import RealTimer
+from sim.pacing import EPOCH_SUFFIX, RealTimer, epoch_clock
 from sim.simulator import CustomerSimulator
 from sim.summary import SimulationStats
 
@@ -101,7 +101,7 @@ def working_copy(
             else:
                 Path(f"{target}{suffix}").unlink(missing_ok=True)
         stamp.write_text(digest + "\n")
-        Path(f"{target}.epoch").unlink(missing_ok=True)  # a fresh copy starts its own time
+        Path(f"{target}{EPOCH_SUFFIX}").unlink(missing_ok=True)  # a fresh copy starts its own time
     return target
 
 
@@ -112,14 +112,13 @@ def demo_clock(db: Path) -> OffsetClock:
     So the fixture chats look as fresh as on the day they were built, and new ones arrive
     "now", after them.
     """
-    epoch = Path(f"{db}.epoch")
-    if epoch.is_file():
-        with contextlib.suppress(ValueError):
-            return OffsetClock(int(epoch.read_text().strip()))
+    kept = epoch_clock(db)
+    if kept is not None:
+        return kept
     with Desk.open(db, create=False) as desk:
         built_at = desk.last_event_at("desk.built")
     offset = 0 if built_at is None else SystemClock().now_ms() - int(built_at)
-    epoch.write_text(f"{offset}\n")
+    Path(f"{db}{EPOCH_SUFFIX}").write_text(f"{offset}\n")
     return OffsetClock(offset)
 
 

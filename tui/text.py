@@ -17,15 +17,20 @@ show them: there the same characters are written in ASCII names instead (`<ESC>[
 `<U+202E>`, `<LF>`). `$GLADDESK_CONTROL_CHARS` (`pictures` or `names`) chooses; unset, a
 locale whose encoding is not UTF-8 means names. The console sets the mode once, at start.
 
+`wrap` breaks lines between words and cuts only a word longer than a line, a link after one
+of its separators (`/`, `?`, `&`...), so a link that fits a line is never split.
+
 Markup needs no treatment here: widgets receive `Text`/`Segment`s, never markup strings.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import unicodedata
 from collections.abc import Mapping
 
+from rich.cells import cell_len
 from rich.text import Text
 
 from core.errors import DeskError
@@ -45,6 +50,11 @@ C0_NAMES = (
     " DLE DC1 DC2 DC3 DC4 NAK SYN ETB CAN EM SUB ESC FS GS RS US"
 ).split()
 _NEWLINE_MARKS = {PICTURES: "⏎ ", NAMES: "<LF> "}
+
+#: Where a link too long for one line may be cut: after one of these.
+_URL_BREAKS = "/?&#=-_.,;:"
+#: A word and the spaces after it: lines break at spaces only (a no-break space holds).
+_WORD = re.compile(r"[^ ]+ *")
 
 #: Characters that could pass for the trusted glyph.
 CHECK_MARKS = frozenset("\u2713\u2714\u2705\u2611\u221a\U0001f5f8\U0001f5f9\u2612\u2610\u237b")
@@ -165,3 +175,56 @@ def safe_text(value: object, style: str = "", *, limit: int = MAX_DISPLAY_CHARS)
 def safe_wrapped(value: object, style: str = "", *, limit: int = MAX_DISPLAY_CHARS) -> Text:
     """A multi-line `Text` of hostile input, for wrapping widgets."""
     return Text("\n".join(clean_lines(value, limit=limit)), style=style, end="")
+
+
+def _cut_points(word: str, start: int, width: int) -> list[int]:
+    """Offsets (from `start`) where a word longer than `width` cells is cut: in a link, after
+    its last separator in reach; elsewhere, where the line is full."""
+    cuts = []
+    position = 0
+    linked = "://" in word
+    while cell_len(word[position:]) > width:
+        end, cells = position, 0
+        while end < len(word) and cells + cell_len(word[end]) <= width:
+            cells += cell_len(word[end])
+            end += 1
+        end = max(end, position + 1)
+        if linked and end < len(word):
+            separator = max(
+                (i + 1 for i in range(position, end) if word[i] in _URL_BREAKS), default=0
+            )
+            if separator > position + 1:
+                end = separator
+        cuts.append(start + end)
+        position = end
+    return cuts
+
+
+def line_starts(plain: str, width: int) -> list[int]:
+    """Where each line of `plain` (one paragraph) begins when wrapped to `width` cells:
+    between words, a word longer than a line cut (a link after one of its separators)."""
+    width = max(1, width)
+    starts = [0]
+    # cells on the current line, with the spaces after its last word (or before its first)
+    used = cell_len(plain[: len(plain) - len(plain.lstrip(" "))])
+    for match in _WORD.finditer(plain):
+        word = match.group().rstrip(" ")
+        cells = cell_len(word)
+        if used and used + cells > width:
+            starts.append(match.start())
+            used = 0
+        if cells > width:
+            cuts = _cut_points(word, match.start(), width)
+            starts.extend(cuts)
+            cells = cell_len(word[cuts[-1] - match.start() :])
+        used += cells + cell_len(match.group()) - cell_len(word)
+    return starts
+
+
+def wrap(text: Text, width: int) -> list[Text]:
+    """`text` (one paragraph, no newlines) in lines of at most `width` cells, broken between
+    words; only a word longer than a line is cut (a link after one of its separators)."""
+    lines = list(text.divide(line_starts(text.plain, width)[1:]))
+    for line in lines:
+        line.rstrip()
+    return lines

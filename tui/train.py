@@ -64,14 +64,30 @@ class TrainApp(App[None]):
 
         self.push_screen(OrderPicker(self.orders), picked)
 
+    def next_order(self, name: str) -> Scenario | None:
+        """The order after `name`, from most ideal to most undesired; None after the last
+        (or for a script that is not one of the five)."""
+        names = [scenario.name for scenario in self.orders]
+        if name not in names or names.index(name) + 1 == len(names):
+            return None
+        return self.orders[names.index(name) + 1]
+
     def open_order(self, name: str) -> None:
-        """Walk through one order; leaving it returns to the picker."""
+        """Walk through one order; `n` at its end opens the next, leaving it any other way
+        (or after the last) returns to the picker."""
         scenario = self.scripts[name]
+        following = self.next_order(name)
 
         def make() -> Rehearsal:
             return Rehearsal(self.base_db, self.workdir, scenario, start_ms=TRAIN_START_MS)
 
-        self.push_screen(TrainScreen(make, scenario), lambda _: self.show_picker())
+        def left(result: str | None) -> None:
+            if result == "next" and following is not None:
+                self.open_order(following.name)
+            else:
+                self.show_picker()
+
+        self.push_screen(TrainScreen(make, scenario, next_order=following), left)
 
 
 def check_order(order: str | None) -> str | None:

@@ -12,6 +12,7 @@ from core.contacts import first_name, normalize_email, normalize_name, normalize
 from core.engine.access import Access, live_session, trusted_now
 from core.engine.automation import Automation
 from core.engine.directory import Directory
+from core.engine.greeting import greeting
 from core.engine.identify import Identification
 from core.engine.opening import Opening
 from core.engine.text import InvalidInput, check_body, hash_token, render
@@ -101,19 +102,14 @@ class WidgetSessions:
     def session(self, session_id: str) -> SessionView:
         with self.desk.reading() as conn:
             row = widget_sessions.get(conn, session_id)
-        if row is None:
-            raise NotFound(f"no widget session {session_id!r}")
-        return self.view(row)
+            if row is None:
+                raise NotFound(f"no widget session {session_id!r}")
+            return self.view(conn, row)
 
-    def view(self, row: Row) -> SessionView:
+    def view(self, conn: Tx, row: Row) -> SessionView:
         app = self.directory.app(row["app_id"])
         name = row["display_name"]
         identified = row["identity_state"] != "ANONYMOUS"
-        greeting = None
-        if identified:
-            greeting = render(
-                app["greeting"], first_name=first_name(name), store_name=app["store_name"]
-            )
         return SessionView(
             id=row["id"],
             app_id=row["app_id"],
@@ -124,7 +120,7 @@ class WidgetSessions:
             first_name=first_name(name),
             trusted_until=row["trusted_until"],
             conversation_id=row["conversation_id"],
-            greeting=greeting,
+            greeting=greeting(conn, app, row),
             onboarding_required=bool(app["onboarding_enabled"]) and not identified,
             ended=row["ended_at"] is not None,
             api_user=row["api_user"],
@@ -155,7 +151,7 @@ class WidgetSessions:
                 state="CLAIMED",
                 source="onboarding_form",
             )
-            return self.view(session)
+            return self.view(conn, session)
 
     def set_user(
         self,
@@ -188,7 +184,7 @@ class WidgetSessions:
                 state="CLAIMED",
                 source="set_user",
             )
-            return self.view(session)
+            return self.view(conn, session)
 
     def _set_user_jwt(self, session_id: str, token: object, *, client_name: object) -> SessionView:
         if not isinstance(token, str):
@@ -237,7 +233,7 @@ class WidgetSessions:
                 source="jwt",
                 kid=identity.kid,
             )
-            return self.view(session)
+            return self.view(conn, session)
 
     def clear_user(self, session_id: str) -> SessionView:
         """Logout: back to ANONYMOUS; the session loses all access to what came before,
@@ -255,7 +251,7 @@ class WidgetSessions:
             widget_sessions.revoke_all(conn, session_id)
             marker = self.desk.emit("session.cleared", session_id=session_id)
             widget_sessions.clear_identity(conn, session_id, marker)
-            return self.view(live_session(conn, session_id))
+            return self.view(conn, live_session(conn, session_id))
 
     def end_session(self, session_id: str) -> None:
         with self.desk.transaction() as conn:

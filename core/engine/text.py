@@ -44,9 +44,10 @@ def check_body(body: object) -> str:
     return text
 
 
+_PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
+
+
 def render(template: str, **values: str) -> str:
-    """Fill `{placeholder}`s; unknown placeholders and stray braces are left as written."""
-    out = template
-    for key, value in values.items():
-        out = out.replace("{" + key + "}", value)
-    return out
+    """Fill `{placeholder}`s in one pass (a value holding `{store_name}` stays as written);
+    unknown placeholders and stray braces are left as written."""
+    return _PLACEHOLDER.sub(lambda match: values.get(match.group(1), match.group(0)), template)

@@ -154,6 +154,15 @@ def any_open(conn: Tx, profile_id: int) -> int | None:
     return None if row is None else int(row[0])
 
 
+def started_before(conn: Tx, profile_id: int, before: int) -> bool:
+    """Whether the profile has a conversation that started before `before` (ms)."""
+    row = conn.execute(
+        "SELECT 1 FROM conversations WHERE profile_id = ? AND created_at < ? LIMIT 1",
+        (profile_id, before),
+    ).fetchone()
+    return row is not None
+
+
 def assignee(conn: Tx, conversation_id: int) -> int | None:
     row = conn.execute(
         "SELECT assignee_id FROM conversations WHERE id = ?", (conversation_id,)

@@ -326,6 +326,16 @@ class Desk:
         row = self.query_one("SELECT max(at) FROM events WHERE kind = ?", (kind,))
         return int(row[0]) if row and row[0] is not None else None
 
+    def latest_at(self) -> int | None:
+        """The newest time (ms) among the last thousand change-feed rows; None on an empty desk.
+
+        What a process joining the desk must not write before: every action appends a row.
+        Bounded, so a desk with millions of events answers from the end of its index."""
+        row = self.query_one(
+            "SELECT max(at) FROM (SELECT at FROM events ORDER BY id DESC LIMIT 1000)"
+        )
+        return int(row[0]) if row and row[0] is not None else None
+
     # -- settings ---------------------------------------------------------------------------
 
     def setting(self, key: str, default: str | None = None) -> str | None:

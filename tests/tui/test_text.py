@@ -5,11 +5,12 @@ from __future__ import annotations
 import unicodedata
 
 import pytest
+from rich.cells import cell_len
 from rich.console import Console
 from rich.text import Text
 
 from tests.console_helpers import INJECTION_CORPUS
-from tui.text import MAX_DISPLAY_CHARS, clean_line, clean_lines, safe_text
+from tui.text import MAX_DISPLAY_CHARS, clean_line, clean_lines, safe_text, wrap
 
 
 def _invisible_or_control(char: str) -> bool:
@@ -84,3 +85,43 @@ def test_non_strings_and_none() -> None:
     assert clean_line(None) == ""
     assert clean_line(42) == "42"
     assert isinstance(safe_text(None), Text)
+
+
+# -- wrapping: links whole --------------------------------------------------------------------
+
+PROMPT = "Please log in so we can verify it's you: http://127.0.0.1:8080/demo/login?next=%2Forders"
+
+
+@pytest.mark.parametrize("width", [8, 12, 20, 33, 40, 41, 60, 200])
+def test_wrap_keeps_every_character_and_stays_in_the_width(width: int) -> None:
+    lines = [line.plain for line in wrap(Text(PROMPT), width)]
+    assert all(cell_len(line) <= width for line in lines)
+    assert "".join(lines).replace(" ", "") == PROMPT.replace(" ", "")
+
+
+def test_a_link_that_fits_a_line_moves_to_it_whole() -> None:
+    link = "http://127.0.0.1:8080/demo/login?next=%2Forders"
+    for width in range(len(link), len(PROMPT) + 1):
+        lines = [line.plain for line in wrap(Text(PROMPT), width)]
+        assert any(link in line for line in lines), (width, lines)
+
+
+def test_a_link_longer_than_a_line_is_cut_after_its_separators() -> None:
+    lines = [line.plain for line in wrap(Text(PROMPT), 20)]
+    assert lines[-3:] == ["http://127.0.0.1:", "8080/demo/login?", "next=%2Forders"]
+    # Anything else too long is cut where the line is full, as Rich folds it.
+    assert [line.plain for line in wrap(Text("x" * 12), 5)] == ["xxxxx", "xxxxx", "xx"]
+    assert [line.plain for line in wrap(Text("日本語のテキスト"), 5)] == [
+        "日本",
+        "語の",
+        "テキ",
+        "スト",
+    ]
+
+
+def test_wrap_keeps_styles_by_position() -> None:
+    text = Text("see ")
+    text.append("http://example.com/a/b", "underline")
+    lines = wrap(text, 12)
+    assert [line.plain for line in lines] == ["see", "http://", "example.com/", "a/b"]
+    assert all(span.style == "underline" for line in lines[1:] for span in line.spans)

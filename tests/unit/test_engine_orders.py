@@ -38,7 +38,7 @@ def test_most_ideal_logged_in_before_the_chat(engine: Engine) -> None:
     view = engine.set_user(start.session_id, jwt=token)
     assert view.identity_state == "TRUSTED" and view.identity_source == "jwt"
     assert not view.onboarding_required
-    assert view.greeting == "Hi Julie, how can we help?"
+    assert view.greeting == "Hi Julie, welcome to Shop! How can we help today?"
     first = engine.send_message(start.session_id, "Where is my order?")
     second = engine.send_message(start.session_id, "It is order 1234.")
     assert first.trusted and second.trusted and first.new_conversation
@@ -61,7 +61,7 @@ def test_ideal_follows_the_login_link_before_routing(engine: Engine) -> None:
     assert "https://shop.example.com/login" in start.first_message
     token = engine.keyring.mint(email="julie@example.com", name="Julie Martin")
     view = engine.set_user(start.session_id, jwt=token)
-    assert view.greeting == "Hi Julie, how can we help?"
+    assert view.greeting == "Hi Julie, welcome to Shop! How can we help today?"
     engine.send_message(start.session_id, "Can I return these boots?")
     [conversation] = export_for(engine, "julie@example.com")
     assert [t for _, t, _ in customer_messages(conversation)] == [True]
@@ -130,7 +130,7 @@ def test_most_undesired_logs_in_as_someone_else(engine: Engine) -> None:
     a_before = export_for(engine, "amara@example.com")
     token = engine.keyring.mint(email="bruno@example.com", name="Bruno Silva")
     view = engine.set_user(start.session_id, jwt=token)
-    assert view.greeting == "Hi Bruno, how can we help?"
+    assert view.greeting == "Hi Bruno, welcome to Shop! How can we help today?"
     b_msg = engine.send_message(start.session_id, "Hello, it's Bruno")
     assert b_msg.new_conversation and b_msg.conversation_id != a_msg.conversation_id
     assert b_msg.assignee is not None and b_msg.assignee != a_msg.assignee
@@ -165,7 +165,7 @@ def test_phone_identity(engine: Engine) -> None:
     start = engine.init_session("shop")
     token = engine.keyring.mint(phone="+1 415 555 0123", name="Kenji Tanaka")
     view = engine.set_user(start.session_id, jwt=token)
-    assert view.greeting == "Hi Kenji, how can we help?"
+    assert view.greeting == "Hi Kenji, welcome to Shop! How can we help today?"
     sent = engine.send_message(start.session_id, "Hello")
     assert sent.trusted
     [conversation] = engine.export_conversations(customer="+14155550123")

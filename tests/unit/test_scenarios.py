@@ -103,17 +103,18 @@ def test_most_ideal_every_message_trusted_before_routing(demo_db: Path) -> None:
     assert conversation["assignee"] is not None
 
 
-def test_most_ideal_greets_by_first_name_without_onboarding(demo_db: Path) -> None:
+def test_most_ideal_opens_logged_in_greeted_by_first_name(demo_db: Path) -> None:
     clock = ManualClock(parse_iso("2026-11-20T09:00:00Z"))
     with Desk.open(demo_db, clock=clock) as desk:
         run = ScriptRun(Engine(desk), find_scenario("most-ideal"))
-        run.step()  # open
-        run.step()  # login
+        opened = run.step()  # the site passes the token at init: one step, no form
+        assert opened.step.action == "open" and opened.error is None
+        assert "signed token" in opened.summary
         assert isinstance(run.engine, Engine) and run.session_id is not None
         view = run.engine.session(run.session_id)
-        assert view.onboarding_required is False
-        assert view.greeting is not None and view.greeting.startswith("Hi Julie")
-        assert "127.0.0.1:8080/demo/login" in (run.first_message or "")
+        assert view.identity_state == "TRUSTED" and view.onboarding_required is False
+        # Julie has three earlier chats on the demo desk, and her identity is proven.
+        assert view.greeting == "Hi Julie, welcome back to Retalé! How can we help today?"
 
 
 def test_ideal_logs_in_before_routing(demo_db: Path) -> None:
@@ -234,6 +235,13 @@ BAD_SCRIPTS = [
         "zed",
     ),
     ("open first", GOOD_HEAD + '[[steps]]\ndo = "logout"\n', 5, "first step"),
+    (
+        "open logged in as nobody",
+        GOOD_HEAD + '[[steps]]\ndo = "open"\nlogin_as = "zed"\n',
+        7,
+        "zed",
+    ),
+    ("open logged in as a number", GOOD_HEAD + '[[steps]]\ndo = "open"\nlogin_as = 7\n', 7, "text"),
     (
         "bad email",
         '[customers.a]\nname = "Ann"\nemail = "not-an-email"\n[[steps]]\ndo = "open"\n',

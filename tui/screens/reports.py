@@ -144,7 +144,7 @@ class BarChart(Static):
     }
     """
 
-    def __init__(self, title: str, *, id: str, legend: Text | None = None) -> None:
+    def __init__(self, title: str | None, *, id: str, legend: Text | None = None) -> None:
         super().__init__(id=id)
         self.border_title = title
         if legend is not None:
@@ -171,7 +171,11 @@ class ReportsScreen(Screen[None]):
     DEFAULT_CSS = """
     ReportsScreen #report-summary { padding: 0 1; height: 2; }
     ReportsScreen #report-error { color: $error; padding: 0 1; height: auto; display: none; }
-    ReportsScreen #report-days-pane { width: 1fr; }
+    ReportsScreen #report-days-pane {
+        width: 1fr; height: auto; max-height: 100%; border: round $primary 50%;
+        scrollbar-size-vertical: 1;
+    }
+    ReportsScreen #report-days { border: none; }
     ReportsScreen #report-side { width: 1fr; height: auto; }
     ReportsScreen #report-body { height: 1fr; }
     """
@@ -196,8 +200,12 @@ class ReportsScreen(Screen[None]):
         yield Static(Text("Computing the report…", "dim"), id="report-summary")
         yield Static(id="report-error")
         with Horizontal(id="report-body"):
-            with VerticalScroll(id="report-days-pane"):
-                yield BarChart("Per day (UTC)", id="report-days", legend=COUNT_LEGEND)
+            # The frame is the scrolling pane's, so its scrollbar stays inside it.
+            days = VerticalScroll(id="report-days-pane")
+            days.border_title = "Per day (UTC)"
+            days.border_subtitle = COUNT_LEGEND
+            with days:
+                yield BarChart(None, id="report-days")
             with VerticalScroll(id="report-side-pane"), Vertical(id="report-side"):
                 yield BarChart("Per inbox", id="report-inboxes", legend=COUNT_LEGEND)
                 yield BarChart("How conversations became trusted", id="report-paths")

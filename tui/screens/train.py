@@ -1,9 +1,10 @@
 """Trainer mode: pick an authentication order, then step through it with both sides on screen.
 
-Left: what the customer sees in the widget (first message with the login link, the onboarding
-form, the greeting by first name, the chat). Right: what the agent sees (identity banner,
-timeline with trusted glyphs). Below: one line on what just changed and what the agent should
-do; at the end, how many messages were trusted and which agent got each chat.
+Left: what the customer sees in the widget, in the real widget's words and layout
+(`tui.widgets.chat_widget`), with the widget session's identity under it. Right: what the
+agent sees (identity banner, timeline with trusted glyphs). Below: what just changed and what
+the agent should do; at the end, how many messages were trusted, which agent got each chat,
+and `n` to go on to the next order.
 """
 
 from __future__ import annotations
@@ -11,8 +12,9 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
+from rich.console import Group
+from rich.table import Table
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
@@ -27,87 +29,56 @@ from sim.scenarios import Scenario
 from tui.bindings import ORDER_PICKER, TRAIN_SCREEN, bindings_for
 from tui.text import clean_line
 from tui.widgets.banner import IdentityBanner
+from tui.widgets.chat_widget import chat_log, footer, header
 from tui.widgets.timeline import TimelineView
 
-if TYPE_CHECKING:
-    from core.models import TimelineItem
-
-_IDENTITY_WORDS = {
-    "ANONYMOUS": "Not logged in",
-    "CLAIMED": "Identified as {name} (not verified)",
-    "TRUSTED": "Logged in as {name}",
+#: The widget session's identity, under the customer's pane: what the widget itself never
+#: says, for the trainer to point at.
+_SESSION_WORDS = {
+    ("CLAIMED", "onboarding_form"): "claimed (form)",
+    ("CLAIMED", "set_user"): "claimed (setUser)",
+    ("TRUSTED", "jwt"): "verified (token)",
+    ("CLAIMED", "jwt"): "trust expired",
 }
 
 
-def _url_styled(text: str, base: str = "") -> Text:
-    """Plain text with its http(s) links underlined (styles by position, never markup)."""
-    out = Text(text, style=base, end="")
-    start = 0
-    while (found := text.find("http", start)) != -1:
-        end = found
-        while end < len(text) and not text[end].isspace():
-            end += 1
-        out.stylize("underline bold", found, end)
-        start = end
-    return out
+def session_words(frame: Frame) -> str:
+    """The widget session's identity in a few words (the customer pane's subtitle)."""
+    words = _SESSION_WORDS.get((frame.identity_state, frame.identity_source))
+    if frame.identity_state == "ANONYMOUS" or words is None:
+        return "session: not identified"
+    return f"{clean_line(frame.identity_name or '', limit=40)} · {words}"
 
 
-def widget_text(frame: Frame) -> Text:
-    """The customer's widget as text: everything customer-written goes through clean_line."""
-    text = Text(end="")
-    if frame.first_message is None:
-        text.append("The chat widget is closed.", "dim italic")
-        return text
-    if not frame.widget_open:
-        text.append("The customer closed the widget.\n\n", "dim italic")
-    text.append("Retalé ", "bold")
-    text.append_text(_url_styled(clean_line(frame.first_message)))
-    text.append("\n\n")
-    if frame.onboarding_form:
-        text.append("┌ Before we start ─────────────┐\n", "dim")
-        text.append("│ Name   [                    ] │\n", "dim")
-        text.append("│ Email  [                    ] │\n", "dim")
-        text.append("│              [ Start chat ]  │\n", "dim")
-        text.append("└──────────────────────────────┘\n\n", "dim")
-    elif frame.form_filled is not None:
-        text.append("Form sent: ", "dim")
-        text.append(clean_line(frame.form_filled.name, limit=100))
-        text.append(f" · {clean_line(frame.form_filled.contact, limit=100)}\n\n", "dim")
-    if frame.greeting:
-        text.append("Retalé ", "bold")
-        text.append(clean_line(frame.greeting))
-        text.append("\n\n")
-    for item in frame.widget_messages:
-        text.append_text(_bubble(item))
-    words = _IDENTITY_WORDS.get(frame.identity_state, frame.identity_state)
-    text.append("\n" + words.format(name=clean_line(frame.identity_name or "", limit=100)), "dim")
-    return text
+def _hanging(head: Text, body: Text) -> Table:
+    """`head` then `body`, the body's wrapped lines indented under its first."""
+    grid = Table.grid(padding=(0, 1))
+    grid.add_column(no_wrap=True)
+    grid.add_column(ratio=1)
+    grid.add_row(head, body)
+    return grid
 
 
-def _bubble(item: TimelineItem) -> Text:
-    who = {"customer": "You", "agent": clean_line(item.agent or "Agent", limit=40), "bot": "Bot"}
-    line = Text(end="")
-    line.append(f"{who.get(item.sender, item.sender)}: ", "bold")
-    line.append_text(_url_styled(clean_line(item.body)))
-    line.append("\n\n")
-    return line
-
-
-def narration_text(frame: Frame) -> Text:
-    """One line: what just changed, then what the agent should do; the summary at the end."""
-    text = Text(end="")
-    text.append(f" {frame.position}/{frame.total} ", "reverse bold")
-    text.append(" ")
-    text.append(clean_line(frame.narration, limit=300))
+def narration(frame: Frame, next_order: Scenario | None = None) -> Group:
+    """What just changed and what the agent should do; at the end, the summary and what `n`
+    does next."""
+    body = Text(clean_line(frame.narration, limit=300), end="")
     if frame.hint:
-        text.append("  Agent: ", "bold")
-        text.append(clean_line(frame.hint, limit=300))
-    if frame.done and frame.summary:
-        text.append("\n")
-        text.append(" Summary ", "reverse bold")
+        body.append("  Agent: ", "bold")
+        body.append(clean_line(frame.hint, limit=300))
+    parts: list[Table | Text] = [
+        _hanging(Text(f" {frame.position}/{frame.total} ", "reverse bold"), body)
+    ]
+    if frame.done:
         for chat in frame.summary:
-            text.append(f"\n • {clean_line(chat.line(), limit=300)}")
-    return text
+            parts.append(_hanging(Text(" •"), Text(clean_line(chat.line(), limit=300))))
+        if next_order is not None:
+            title = clean_line(next_order.title, limit=120)
+            then = Text.assemble(("n", "bold"), f" next order: {next_order.order}. {title}")
+        else:
+            then = Text.assemble(("n", "bold"), " back to the orders")
+        parts.append(_hanging(Text(" Done ", "reverse bold"), then))
+    return Group(*parts)
 
 
 def agent_notes(frame: Frame) -> Text:
@@ -139,9 +110,14 @@ class OrderPicker(Screen[str]):
         yield Static("Trainer: pick an authentication order", id="picker-title")
         options = []
         for scenario in self.scenarios:
-            label = Text(end="")
-            label.append(f"{scenario.order}. {clean_line(scenario.title, limit=120)}\n", "bold")
-            label.append(f"   {clean_line(scenario.summary, limit=300)}", "dim")
+            label = _hanging(
+                Text(f"{scenario.order}.", "bold"),
+                Text.assemble(
+                    (clean_line(scenario.title, limit=120), "bold"),
+                    "\n",
+                    (clean_line(scenario.summary, limit=300), "dim"),
+                ),
+            )
             options.append(Option(label, id=scenario.name))
         yield OptionList(*options, id="orders")
         yield Footer()
@@ -152,8 +128,9 @@ class OrderPicker(Screen[str]):
             self.dismiss(event.option.id)
 
 
-class TrainScreen(Screen[None]):
-    """One order, step by step: next / back / restart."""
+class TrainScreen(Screen[str | None]):
+    """One order, step by step: next / back / restart. Dismisses with "next" when `n` is
+    pressed at the end (go on to `next_order`), None to pick another order."""
 
     BINDINGS = bindings_for(TRAIN_SCREEN)
 
@@ -161,7 +138,13 @@ class TrainScreen(Screen[None]):
     TrainScreen #train-title { height: 1; padding: 0 1; background: $panel; text-style: bold; }
     TrainScreen #sides { height: 1fr; }
     TrainScreen #customer-side {
-        width: 2fr; border: round $secondary; border-title-color: $secondary; padding: 0 1;
+        width: 2fr; border: round $secondary; border-title-color: $secondary;
+        border-subtitle-color: $text-muted;
+    }
+    TrainScreen #widget-head { height: 1; padding: 0 1; background: $secondary 25%; }
+    TrainScreen #widget-log { height: 1fr; padding: 0 1; scrollbar-size-vertical: 1; }
+    TrainScreen #widget-foot {
+        height: auto; padding: 0 1; border-top: solid $secondary 50%;
     }
     TrainScreen #agent-side { width: 3fr; border: round $accent; border-title-color: $accent; }
     TrainScreen #train-timeline { height: 1fr; }
@@ -175,9 +158,16 @@ class TrainScreen(Screen[None]):
 
         frame: Frame
 
-    def __init__(self, make_rehearsal: Callable[[], Rehearsal], scenario: Scenario) -> None:
+    def __init__(
+        self,
+        make_rehearsal: Callable[[], Rehearsal],
+        scenario: Scenario,
+        *,
+        next_order: Scenario | None = None,
+    ) -> None:
         super().__init__()
         self.scenario = scenario
+        self.next_order = next_order
         self._make_rehearsal = make_rehearsal
         self._rehearsal: Rehearsal | None = None
         self._lock = threading.Lock()
@@ -189,10 +179,13 @@ class TrainScreen(Screen[None]):
             Text(number + clean_line(self.scenario.title, limit=200), end=""), id="train-title"
         )
         with Horizontal(id="sides"):
-            customer = VerticalScroll(id="customer-side")
+            customer = Vertical(id="customer-side")
             customer.border_title = "What the customer sees"
             with customer:
-                yield Static(id="widget-view")
+                yield Static(id="widget-head")
+                with VerticalScroll(id="widget-log"):
+                    yield Static(id="widget-messages")
+                yield Static(id="widget-foot")
             agent = Vertical(id="agent-side")
             agent.border_title = "What the agent sees"
             with agent:
@@ -229,7 +222,7 @@ class TrainScreen(Screen[None]):
     @on(FrameReady)
     def _show(self, message: FrameReady) -> None:
         frame = self.frame = message.frame
-        self.query_one("#widget-view", Static).update(widget_text(frame))
+        self._show_customer(frame)
         banner = self.query_one("#train-banner", IdentityBanner)
         timeline = self.query_one("#train-timeline", TimelineView)
         if frame.conversation is not None:
@@ -237,13 +230,31 @@ class TrainScreen(Screen[None]):
             timeline.customer = frame.conversation.profile.name
             timeline.set_items(frame.conversation.status, frame.timeline, has_older=False)
         else:
-            banner.update(Text(" No conversation yet", style="dim", end=""))
+            banner.show(None)
             timeline.set_items("OPEN", (), has_older=False)
         self.query_one("#agent-notes", Static).update(agent_notes(frame))
-        self.query_one("#narration", Static).update(narration_text(frame))
+        self.query_one("#narration", Static).update(narration(frame, self.next_order))
+
+    def _show_customer(self, frame: Frame) -> None:
+        """The widget as the customer sees it, scrolled to the newest message."""
+        self.query_one("#customer-side").border_subtitle = session_words(frame)
+        head = self.query_one("#widget-head", Static)
+        head.display = frame.widget_open
+        head.update(header(frame))
+        self.query_one("#widget-messages", Static).update(chat_log(frame))
+        foot = self.query_one("#widget-foot", Static)
+        parts = footer(frame)
+        foot.display = bool(parts)
+        foot.update(Group(*parts))
+        log = self.query_one("#widget-log", VerticalScroll)
+        self.call_after_refresh(log.scroll_end, animate=False)
 
     def action_next(self) -> None:
-        if self.frame is not None and not self.frame.done:
+        if self.frame is None:
+            return
+        if self.frame.done:
+            self.dismiss("next")
+        else:
             self._step("next")
 
     def action_back(self) -> None:

@@ -24,7 +24,7 @@ from textual.strip import Strip
 from core.models import TimelineItem, glyph
 from tui.bindings import TIMELINE_VIEW, bindings_for
 from tui.format import GLYPH, fit, stamp
-from tui.text import clean_line, clean_lines
+from tui.text import clean_line, clean_lines, wrap
 
 GLYPH_WIDTH = 2
 TIME_WIDTH = 12
@@ -188,8 +188,7 @@ class TimelineView(ScrollView, can_focus=True):
             if cell_len(source) <= width:
                 out.append(source)
                 continue
-            for part in Text(source).wrap(self.app.console, width, overflow="fold"):
-                out.append(part.plain.rstrip())
+            out.extend(part.plain for part in wrap(Text(source), width))
         self._wrap_cache[key] = out or [""]
         return self._wrap_cache[key]
 
