@@ -28,7 +28,7 @@ from core.report.audit import (
 )
 from core.store import Desk
 from core.store.schema import MIGRATIONS, SCHEMA_VERSION
-from tests.helpers import seed_desk
+from tests.helpers import one_row, seed_desk
 
 
 def reject(engine: Engine, session_id: str, token: str) -> str:
@@ -84,7 +84,8 @@ def test_pages_walk_newest_first_without_gaps_or_repeats(
         if step % 3 != 0:  # some rejections share a millisecond: the id breaks the tie
             clock.advance(1)
     wanted = audit_filter(engine.desk)
-    seen, cursor, pages = [], None, 0
+    seen: list[AuditEntry] = []
+    cursor, pages = None, 0
     while True:
         page = audit_page(engine.desk, wanted, cursor=cursor, limit=3)
         seen += page.entries
@@ -254,8 +255,8 @@ def test_a_conversation_view_carries_its_live_sessions_rejections(
 def test_a_rejection_wakes_consoles_showing_that_customer(engine: Engine) -> None:
     session = engine.init_session("shop").session_id
     engine.set_user(session, name="Julie", email="julie@example.com")
-    profile = engine.desk.query_one(
-        "SELECT profile_id FROM widget_sessions WHERE id = ?", (session,)
+    profile = one_row(
+        engine.desk, "SELECT profile_id FROM widget_sessions WHERE id = ?", (session,)
     )
     last = engine.desk.last_event_id()
     reject(engine, session, "a.b.c")
@@ -296,7 +297,7 @@ def test_migration_4_fills_in_the_app_and_marks_rows_without_a_session_as_cli(
             ("malformed", None, None, "cli"),
             ("malformed", "made-up", None, "cli"),
         ]
-        assert desk.query_one("PRAGMA user_version")[0] == SCHEMA_VERSION
+        assert one_row(desk, "PRAGMA user_version")[0] == SCHEMA_VERSION
         assert [(r.code, r.count) for r in authentication_report(desk).rejections] == [
             ("expired", 1)
         ]
