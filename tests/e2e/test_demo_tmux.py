@@ -109,3 +109,62 @@ def test_demo_in_tmux(tmp_path: Path) -> None:
         subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)
     assert digests() == before
     assert (tmp_path / "state" / "demo.db").exists()
+
+
+@pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
+def test_demo_serve_in_tmux(tmp_path: Path) -> None:
+    """`demo --serve`: the status bar names the portal, the server answers while the console
+    runs and writes nothing over it, and both stop on ctrl+q; stdout keeps the address."""
+    import httpx
+
+    from tests.e2e.server import free_port
+
+    port = free_port()
+    session = f"gladdesk-demo-serve-test-{os.getpid()}"
+    exit_file, out = tmp_path / "exit-code", tmp_path / "stdout"
+    command = (
+        f"env -u COLUMNS -u LINES {sys.executable} -m tui demo --reset --serve --port {port}"
+        f" > {out}; echo $? > {exit_file}"
+    )
+    subprocess.run(
+        [
+            "tmux",
+            "new-session",
+            "-d",
+            "-s",
+            session,
+            "-x",
+            "160",
+            "-y",
+            "40",
+            "-e",
+            f"GLADDESK_STATE_DIR={tmp_path / 'state'}",
+            "-c",
+            str(ROOT),
+            command,
+        ],
+        check=True,
+    )
+
+    def screen() -> str:
+        done = subprocess.run(
+            ["tmux", "capture-pane", "-p", "-t", session], capture_output=True, text=True
+        )
+        return done.stdout
+
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_until("the portal in the status bar", lambda: f"portal {base}/demo" in screen(), 30)
+        assert httpx.get(f"{base}/healthz", timeout=5).json() == {"status": "ok"}
+        started = httpx.post(f"{base}/widget/v1/sessions", json={"appId": "retale"}, timeout=5)
+        assert started.status_code == 201 and f"{base}/demo/login" in started.json()["firstMessage"]
+        assert "INFO" not in screen() and "Uvicorn" not in screen()
+        subprocess.run(["tmux", "send-keys", "-t", session, "C-q"], check=True)
+        wait_until("the demo to exit", exit_file.exists, 20)
+        wait_until("the exit code", lambda: exit_file.read_text().strip(), 5)
+        assert exit_file.read_text().strip() == "0"
+    finally:
+        subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)
+    assert f"demo portal was served at {base}/demo" in out.read_text()
+    with pytest.raises(httpx.TransportError):
+        httpx.get(f"{base}/healthz", timeout=2)
