@@ -38,7 +38,7 @@ from core.identity.keystore import read_keystore
 from core.identity.material import SUPPORTED_ALGS
 from core.identity.remote_keysets import RemoteKeysets
 from core.store import Desk
-from core.store.audit import AUDIT_ORIGINS, insert_token_audit, session_profile
+from core.store.audit import AUDIT_ORIGINS, insert_token_audit, session_subject
 from core.store.keys import (
     app_ids,
     bind_jti,
@@ -393,7 +393,7 @@ class Verifier:
 
         `origin="cli"` marks a check made with `gladdesk verify`: listed by `gladdesk audit`,
         left out of the authentication report and the console's profile pane. The feed row
-        names the session's profile, so a console showing that customer refreshes.
+        names the session's profile and conversation, so a console showing them refreshes.
         """
         if origin not in AUDIT_ORIGINS:
             raise ValueError(f"audit origin must be one of {AUDIT_ORIGINS}, not {origin!r}")
@@ -415,13 +415,15 @@ class Verifier:
                 app_id=app_id[:MAX_AUDIT_TEXT] if isinstance(app_id, str) else None,
                 origin=origin,
             )
+            profile_id, conversation_id = session_subject(
+                conn, session_id if isinstance(session_id, str) else None
+            )
             self.desk.emit(
                 "token.rejected",
                 at=now,
                 session_id=session_id,
-                profile_id=session_profile(conn, session_id)
-                if isinstance(session_id, str)
-                else None,
+                profile_id=profile_id,
+                conversation_id=conversation_id,
             )
 
     def resolve_app(self, app_id: object) -> str:

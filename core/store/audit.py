@@ -52,14 +52,14 @@ def insert_token_audit(
     )
 
 
-def session_profile(conn: Tx, session_id: str | None) -> int | None:
-    """The profile a widget session is identified as (None: anonymous, or no such session)."""
+def session_subject(conn: Tx, session_id: str | None) -> tuple[int | None, int | None]:
+    """(profile, conversation) a widget session is on now; (None, None) for no such session."""
     if session_id is None:
-        return None
+        return None, None
     row = conn.execute(
-        "SELECT profile_id FROM widget_sessions WHERE id = ?", (session_id,)
+        "SELECT profile_id, conversation_id FROM widget_sessions WHERE id = ?", (session_id,)
     ).fetchone()
-    return None if row is None or row[0] is None else int(row[0])
+    return (None, None) if row is None else (row[0], row[1])
 
 
 @dataclass(frozen=True, slots=True)

@@ -253,19 +253,31 @@ def test_a_conversation_view_carries_its_live_sessions_rejections(
 
 
 def test_a_rejection_wakes_consoles_showing_that_customer(engine: Engine) -> None:
+    anonymous = engine.init_session("shop").session_id
+    last = engine.desk.last_event_id()
+    reject(engine, anonymous, "a.b.c")
+    [event] = engine.desk.events_after(last)
+    assert (event.kind, event.session_id, event.profile_id, event.conversation_id) == (
+        "token.rejected",
+        anonymous,
+        None,
+        None,
+    )
     session = engine.init_session("shop").session_id
     engine.set_user(session, name="Julie", email="julie@example.com")
+    conversation = engine.send_message(session, "hello").conversation_id
     profile = one_row(
         engine.desk, "SELECT profile_id FROM widget_sessions WHERE id = ?", (session,)
     )
     last = engine.desk.last_event_id()
     reject(engine, session, "a.b.c")
     [event] = engine.desk.events_after(last)
-    assert (event.kind, event.session_id, event.profile_id) == (
+    assert (event.kind, event.profile_id, event.conversation_id) == (
         "token.rejected",
-        session,
         profile[0],
+        conversation,
     )
+    assert engine.widget_events(session, after=last) == []  # nothing for the widget to show
 
 
 def test_migration_4_fills_in_the_app_and_marks_rows_without_a_session_as_cli(
