@@ -284,13 +284,19 @@ def token(
 @click.option("--app", "app_id", help="Check the token is meant for this app.")
 @click.pass_context
 def verify(ctx: click.Context, token_text: str, session_id: str | None, app_id: str | None) -> None:
-    """Verify TOKEN (or `-` for stdin); print JSON; exit 0 if it verifies, 1 if rejected."""
+    """Verify TOKEN (or `-` for stdin); print JSON; exit 0 if it verifies, 1 if rejected.
+
+    A rejection is recorded in the token audit marked as a CLI check: `gladdesk audit` lists
+    it (origin `cli`); the authentication report and the console leave it out.
+    """
     if token_text == "-":
         raw: bytes = sys.stdin.buffer.read(MAX_STDIN_BYTES + 1)
         token_text = raw.decode("utf-8", errors="replace").strip()
     desk = open_desk(ctx, create=True)
     try:
-        identity = Keyring(desk).verify(token_text, session_id=session_id, app_id=app_id)
+        identity = Keyring(desk).verify(
+            token_text, session_id=session_id, app_id=app_id, origin="cli"
+        )
     except TokenRejected as rejection:
         click.echo(json.dumps({"ok": False, "code": rejection.code, "detail": rejection.detail}))
         sys.exit(1)

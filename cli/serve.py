@@ -10,6 +10,7 @@ import click
 
 from cli.common import db_path, open_desk, warn_if_readable
 from cli.identity import jwks_timeout_option
+from core.addresses import is_loopback
 
 
 @click.command("serve")
@@ -39,15 +40,19 @@ def serve(
 
     from core.web.app import create_app
     from core.web.log_redaction import RedactTokens
+    from core.web.portal import follow_served_address, served_base_url
 
     app = create_app(db_path(ctx), jwks_timeout_s=jwks_timeout_s)
     warn_if_readable(ctx)
+    # On the demo desk, the portal's login and signup links lead here (port 0: not known yet).
+    if port and follow_served_address(app.state.web.desk, served_base_url(host, port)):
+        click.echo(f"gladdesk: demo portal at {served_base_url(host, port)}/demo", err=True)
     # What is loaded now lives as long as the server: keep it out of the garbage collector's
     # full passes, which otherwise walk every module's objects (65 ms pauses under a flood).
     gc.collect()
     gc.freeze()
     logging.getLogger("uvicorn.access").addFilter(RedactTokens())
-    if not _is_loopback(host):
+    if not is_loopback(host):
         click.echo(
             f"gladdesk: serving on {host}: put TLS in front of it before real customers use it",
             err=True,
@@ -102,15 +107,6 @@ def _check_proxies(value: str | None) -> str | None:
                 " separate several with commas, or give '*' for any"
             ) from None
     return ",".join(checked)
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 @click.group("api-users")

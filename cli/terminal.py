@@ -41,6 +41,21 @@ def console(ctx: click.Context, agent: str, keys_path: Path | None, view: str) -
 @click.option("--headless", is_flag=True, help="Run the feed without a terminal; print a summary.")
 @click.option("--duration", type=click.FloatRange(min=0.1), default=None, help="Seconds to run.")
 @click.option("--seed", type=int, default=None, help="Seed for the simulated customers.")
+@click.option(
+    "--serve",
+    is_flag=True,
+    help="Run the web side too (widget API, /demo portal, admin API), as `gladdesk serve`"
+    " would, on the same copy and clock.",
+)
+@click.option(
+    "--host", default=None, help="With --serve: address to listen on. [default: 127.0.0.1]"
+)
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=None,
+    help="With --serve: TCP port (0: any free one). [default: 8080]",
+)
 @click.pass_context
 def demo(
     ctx: click.Context,
@@ -49,15 +64,30 @@ def demo(
     headless: bool,
     duration: float | None,
     seed: int | None,
+    serve: bool,
+    host: str | None,
+    port: int | None,
 ) -> None:
     """The agent console on a working copy of demo.db with the simulated customer feed.
 
     The committed demo.db is never modified; the copy lives in $GLADDESK_STATE_DIR
-    (default ~/.local/state/gladdesk/).
+    (default ~/.local/state/gladdesk/). With --serve, the portal's address shows in the
+    console's status bar, and is printed when the demo ends.
     """
-    from tui.demo import run_demo
+    from tui.demo import DEMO_HOST, DEMO_PORT, run_demo
 
-    run_demo(agent=agent, reset=reset, headless=headless, duration=duration, seed=seed)
+    if not serve and (host is not None or port is not None):
+        raise click.UsageError("--host and --port go with --serve")
+    run_demo(
+        agent=agent,
+        reset=reset,
+        headless=headless,
+        duration=duration,
+        seed=seed,
+        serve=serve,
+        host=DEMO_HOST if host is None else host,
+        port=DEMO_PORT if port is None else port,
+    )
 
 
 @click.command()

@@ -31,3 +31,13 @@ def address_group(host: str | None) -> str | None:
         )
         return str(network)
     return str(ip)
+
+
+def is_loopback(host: str) -> bool:
+    """Whether a server bound to `host` is reachable from this machine only."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

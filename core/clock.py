@@ -19,11 +19,18 @@ class SystemClock:
         return time.time_ns() // 1_000_000
 
 
+#: The desk setting holding its clock offset (ms behind the wall clock), when it has one.
+CLOCK_OFFSET_SETTING = "clock.offset_ms"
+
+
 class OffsetClock:
     """The wall clock shifted back by a fixed amount: a desk that lives in its own time.
 
     The demo runs on one, so its fixture conversations, built as of a fixed instant, keep
-    their age ("waited 5 minutes") however long after that instant the demo is shown.
+    their age ("waited 5 minutes") however long after that instant the demo is shown. The
+    offset is recorded in the desk (`CLOCK_OFFSET_SETTING`), and every process that opens it
+    without a clock of its own (`serve`, `console`, `feed`, `report`, ...) runs on it, so
+    they agree on what "now" is: a trust window one of them opened, the others keep.
     """
 
     def __init__(self, offset_ms: int) -> None:

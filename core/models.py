@@ -112,6 +112,15 @@ class PastConversation:
 
 
 @dataclass(frozen=True, slots=True)
+class RejectionNote:
+    """A token rejected in a live session of the conversation (the console's profile pane)."""
+
+    at: int
+    code: str
+    kid: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class ConversationView:
     id: int
     status: str
@@ -134,6 +143,8 @@ class ConversationView:
     claimed_name: str | None = None
     #: While TRUSTED: when the trust window of its last trusted session ends.
     trusted_until: int | None = None
+    #: The latest tokens rejected in its live sessions, newest first (why it is not verified).
+    rejections: tuple[RejectionNote, ...] = ()
 
     @property
     def customer_waiting(self) -> bool:

@@ -8,19 +8,16 @@ each event is due, what a person watching the demo console sees).
 
 from __future__ import annotations
 
-import contextlib
 import threading
 import time
-from pathlib import Path
 from typing import Protocol
 
-from core.clock import Clock, ManualClock, OffsetClock, SystemClock
+from core.clock import ManualClock, OffsetClock, SystemClock
 from core.errors import DeskError
 from core.store import Desk
 
 #: Beside a desk that lives in its own time (the demo's working copy): the wall clock's lead
 #: over the desk's clock, in ms (see `tui.demo.demo_clock`).
-EPOCH_SUFFIX = ".epoch"
 
 
 class Timer(Protocol):
@@ -101,20 +98,6 @@ def virtual_start_clock() -> ManualClock:
     return ManualClock(SystemClock().now_ms() // 1000 * 1000)
 
 
-def epoch_clock(db: Path | str) -> OffsetClock | None:
-    """The desk's own time when it keeps one (`<db>.epoch`, written by `gladdesk demo`)."""
-    epoch = Path(f"{db}{EPOCH_SUFFIX}")
-    if epoch.is_file():
-        with contextlib.suppress(ValueError, OSError):
-            return OffsetClock(int(epoch.read_text().strip()))
-    return None
-
-
-def desk_clock(db: Path | str) -> Clock:
-    """The clock everyone writing to this desk shares: its own time, else the wall clock."""
-    return epoch_clock(db) or SystemClock()
-
-
 def customers_clock(desk: Desk, pace: str, *, length_s: float = 0.0) -> ManualClock | OffsetClock:
     """Time for simulated customers joining `desk`, on the desk's own clock, never before the
     newest thing the desk holds: runs one after another tell their stories in order.
@@ -124,7 +107,7 @@ def customers_clock(desk: Desk, pace: str, *, length_s: float = 0.0) -> ManualCl
     `length_s` virtual seconds ends at the desk's "now" rather than minutes or hours in its
     future, unless the desk's newest row is later than its start.
     """
-    now = desk_clock(desk.path).now_ms()
+    now = desk.clock.now_ms()  # the desk's own time (Desk.open reads it from the desk)
     latest = desk.latest_at()
     start = (now - round(length_s * 1000) if pace == "fast" else now) // 1000 * 1000
     if latest is not None:

@@ -15,18 +15,25 @@ import hashlib
 import os
 import shutil
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from core.clock import OffsetClock, SystemClock
+from core.addresses import is_loopback
+from core.clock import Clock, OffsetClock, SystemClock
 from core.errors import DeskError
 from core.store import Desk
 from sim.customers import CustomerMix
 from sim.demo_desk import DEMO_DB, SIDECARS
-from sim.pacing import EPOCH_SUFFIX, RealTimer, epoch_clock
+from sim.pacing import RealTimer
 from sim.simulator import CustomerSimulator
 from sim.summary import SimulationStats
+
+if TYPE_CHECKING:  # Textual and the web server load only when a demo needs them
+    from core.web.background import BackgroundServer
+    from tui.app import DeskApp, SimulatedCustomers
 
 STATE_DIR_ENV = "GLADDESK_STATE_DIR"
 #: How much faster than life the demo customers play its scripts (reading and typing gaps).
@@ -36,6 +43,9 @@ DEMO_CUSTOMER_RATE = 5.0
 HEADLESS_DEFAULT_S = 10.0
 #: The demo's first customers: quick scripts, so conversations arrive within seconds.
 DEMO_OPENING = ("most-ideal", "standard")
+#: Where `--serve` listens unless told: where `gladdesk serve` does.
+DEMO_HOST = "127.0.0.1"
+DEMO_PORT = 8080
 
 
 def state_dir() -> Path:
@@ -73,7 +83,7 @@ def working_copy(
     *, reset: bool = False, source: Path | None = None, folder: Path | None = None
 ) -> Path:
     """The demo's working database, copied from `source` (demo.db) when missing, stale or
-    `reset`. The source is only ever read."""
+    `reset`, and its clock recorded in it (`demo_clock`). The source is only ever read."""
     source = Path(source) if source is not None else DEMO_DB
     if not source.is_file():
         raise DeskError(
@@ -100,26 +110,40 @@ def working_copy(
                 _copy_into(beside, Path(f"{target}{suffix}"))
             else:
                 Path(f"{target}{suffix}").unlink(missing_ok=True)
+        Path(f"{target}.epoch").unlink(missing_ok=True)  # a fresh copy starts its own time
+        # Its clock from the start, before any process (a `gladdesk serve`) opens it.
+        demo_clock(target)
         stamp.write_text(digest + "\n")
-        Path(f"{target}{EPOCH_SUFFIX}").unlink(missing_ok=True)  # a fresh copy starts its own time
     return target
 
 
 def demo_clock(db: Path) -> OffsetClock:
     """The demo's own time: it starts at the instant the fixtures were built, when the working
-    copy is made, and runs on with the wall clock from there (kept in `demo.db.epoch`).
+    copy is made, and runs on with the wall clock from there.
 
     So the fixture chats look as fresh as on the day they were built, and new ones arrive
-    "now", after them.
+    "now", after them. The offset is recorded in the working copy itself
+    (`Desk.record_clock_offset`), so every process opening it (`gladdesk serve`, `console`,
+    `feed`) runs on the same time as the demo; an offset kept by an older gladdesk beside the
+    copy (`demo.db.epoch`) is moved into it.
     """
-    kept = epoch_clock(db)
-    if kept is not None:
-        return kept
     with Desk.open(db, create=False) as desk:
-        built_at = desk.last_event_at("desk.built")
-    offset = 0 if built_at is None else SystemClock().now_ms() - int(built_at)
-    Path(f"{db}{EPOCH_SUFFIX}").write_text(f"{offset}\n")
+        if isinstance(desk.clock, OffsetClock):
+            return OffsetClock(desk.clock.offset_ms)
+        offset = _legacy_offset(db)
+        if offset is None:
+            built_at = desk.last_event_at("desk.built")
+            offset = 0 if built_at is None else SystemClock().now_ms() - int(built_at)
+        desk.record_clock_offset(offset)
+    Path(f"{db}.epoch").unlink(missing_ok=True)
     return OffsetClock(offset)
+
+
+def _legacy_offset(db: Path) -> int | None:
+    epoch = Path(f"{db}.epoch")
+    with contextlib.suppress(OSError, ValueError):
+        return int(epoch.read_text().strip())
+    return None
 
 
 def _print_summary(stats: SimulationStats, db: Path, seconds: float) -> None:
@@ -128,12 +152,14 @@ def _print_summary(stats: SimulationStats, db: Path, seconds: float) -> None:
         click.echo(f"  {line}")
 
 
-def run_headless(db: Path, *, duration: float, seed: int | None = None) -> SimulationStats:
+def run_headless(
+    db: Path, *, duration: float, seed: int | None = None, clock: Clock | None = None
+) -> SimulationStats:
     """The demo feed in the foreground for `duration` seconds, without a terminal UI."""
     from core.engine import Engine
 
     controller_seed = seed if seed is not None else int.from_bytes(os.urandom(4), "big")
-    with Desk.open(db, clock=demo_clock(db), create=False) as desk:
+    with Desk.open(db, clock=clock or demo_clock(db), create=False) as desk:
         mix = CustomerMix(
             Engine.for_desk(desk),
             rate_per_min=DEMO_CUSTOMER_RATE,
@@ -148,24 +174,90 @@ def run_headless(db: Path, *, duration: float, seed: int | None = None) -> Simul
             return mix.stats
 
 
-def run_demo(
+class ServedFeed:
+    """The simulated customers as the console sees them, with the portal's address first in
+    their status line (the console's status bar), while the web side runs."""
+
+    def __init__(self, customers: CustomerSimulator, portal_url: str) -> None:
+        self.customers = customers
+        self.portal_url = portal_url
+
+    def start(self) -> None:
+        self.customers.start()
+
+    def stop(self) -> None:
+        self.customers.stop()
+
+    def toggle_pause(self) -> bool:
+        return self.customers.toggle_pause()
+
+    @property
+    def status_line(self) -> str:
+        return f"portal {self.portal_url} · {self.customers.status_line}"
+
+
+@dataclass
+class DemoRun:
+    """A demo ready to run: the console, its simulated customers and, with `--serve`, the web
+    side on a thread. `close()` stops them all (the app must have exited)."""
+
+    app: DeskApp
+    customers: CustomerSimulator
+    server: BackgroundServer | None
+
+    @property
+    def portal_url(self) -> str | None:
+        return (
+            None
+            if self.server is None or self.server.base_url is None
+            else self.server.base_url + "/demo"
+        )
+
+    def close(self) -> None:
+        try:
+            self.customers.stop()
+        finally:
+            try:
+                if self.server is not None:
+                    self.server.stop()
+            finally:
+                self.app.desk.close()
+
+
+def start_server(db: Path, clock: Clock, *, host: str, port: int) -> BackgroundServer:
+    """The web side of the demo on a thread: the app `gladdesk serve` runs, on the demo's
+    clock; its log beside the working copy. DeskError when host:port cannot be served."""
+    from core.web.background import BackgroundServer
+
+    if not is_loopback(host):
+        click.echo(
+            f"gladdesk: serving the demo on {host}: anyone who reaches it can log in on the"
+            " portal as any demo customer",
+            err=True,
+        )
+    server = BackgroundServer(
+        db, host=host, port=port, clock=clock, log_path=Path(f"{db}.serve.log")
+    )
+    server.start()
+    return server
+
+
+def make_demo(
+    db: Path,
     *,
     agent: str = "alice",
-    reset: bool = False,
-    headless: bool = False,
-    duration: float | None = None,
     seed: int | None = None,
-) -> None:
-    """`gladdesk demo`: console + feed on the working copy; `headless` runs the feed alone."""
-    db = working_copy(reset=reset)
-    if headless:
-        seconds = duration or HEADLESS_DEFAULT_S
-        stats = run_headless(db, duration=seconds, seed=seed)
-        _print_summary(stats, db, seconds)
-        return
+    serve: bool = False,
+    host: str = DEMO_HOST,
+    port: int = DEMO_PORT,
+    clock: Clock | None = None,
+) -> DemoRun:
+    """The console on the working copy `db` with its customers and, with `serve`, the web
+    side; nothing is left running when this raises."""
     from tui.app import make_app
 
-    clock = demo_clock(db)
+    clock = clock or demo_clock(db)
+    server = start_server(db, clock, host=host, port=port) if serve else None
     controller = CustomerSimulator(
         db,
         clock=clock,
@@ -175,8 +267,38 @@ def run_demo(
         speed=DEMO_SPEED,
         opening=DEMO_OPENING,
     )
-    # New chats go to the least-loaded agent: the demo opens on every conversation.
-    app = make_app(db, agent=agent, clock=clock, customers=controller, queue_view="all")
+    customers: SimulatedCustomers = controller
+    if server is not None and server.base_url is not None:
+        customers = ServedFeed(controller, server.base_url + "/demo")
+    try:
+        # New chats go to the least-loaded agent: the demo opens on every conversation.
+        app = make_app(db, agent=agent, clock=clock, customers=customers, queue_view="all")
+    except BaseException:
+        if server is not None:
+            server.stop()
+        raise
+    return DemoRun(app, controller, server)
+
+
+def run_demo(
+    *,
+    agent: str = "alice",
+    reset: bool = False,
+    headless: bool = False,
+    duration: float | None = None,
+    seed: int | None = None,
+    serve: bool = False,
+    host: str = DEMO_HOST,
+    port: int = DEMO_PORT,
+) -> None:
+    """`gladdesk demo`: console + feed on the working copy; `headless` runs the feed alone;
+    `serve` runs the web side (`gladdesk serve`'s app) beside them."""
+    db = working_copy(reset=reset)
+    if headless:
+        _run_headless_demo(db, duration or HEADLESS_DEFAULT_S, seed, serve, host, port)
+        return
+    demo = make_demo(db, agent=agent, seed=seed, serve=serve, host=host, port=port)
+    app = demo.app
     auto_pilot = None
     if duration is not None:
 
@@ -189,10 +311,27 @@ def run_demo(
     try:
         app.run(auto_pilot=auto_pilot)  # type: ignore[arg-type]
     finally:
-        controller.stop()
-        app.desk.close()
+        demo.close()
+    controller = demo.customers
     if controller.error:
         click.echo(f"demo: the feed stopped: {controller.error}", err=True)
     _print_summary(controller.stats, db, controller.timer.elapsed() / DEMO_SPEED)
+    if demo.portal_url:
+        click.echo(f"demo portal was served at {demo.portal_url}")
     if app.return_code:
         raise SystemExit(app.return_code)
+
+
+def _run_headless_demo(
+    db: Path, seconds: float, seed: int | None, serve: bool, host: str, port: int
+) -> None:
+    clock = demo_clock(db)
+    server = start_server(db, clock, host=host, port=port) if serve else None
+    try:
+        if server is not None:
+            click.echo(f"demo portal at {server.base_url}/demo (for {seconds:.0f} s)")
+        stats = run_headless(db, duration=seconds, seed=seed, clock=clock)
+    finally:
+        if server is not None:
+            server.stop()
+    _print_summary(stats, db, seconds)

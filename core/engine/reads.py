@@ -13,13 +13,18 @@ from core.models import (
     ConversationView,
     PastConversation,
     ProfileView,
+    RejectionNote,
     TimelineItem,
     WidgetEvent,
     glyph,
     identity_state_at,
 )
 from core.store import Desk, Row, Tx, conversations, items, profiles, widget_sessions
+from core.store.audit import conversation_rejections
 from core.store.directory import agent_row, inbox_name
+
+#: Rejections a conversation view carries at most.
+VIEW_REJECTIONS = 5
 
 
 class DeskReads:
@@ -33,7 +38,9 @@ class DeskReads:
         with self.desk.reading() as conn:
             return self._conversation_view(conn, conversation_row(conn, conversation_id))
 
-    def _conversation_view(self, conn: Tx, conv: Row) -> ConversationView:
+    def _conversation_view(
+        self, conn: Tx, conv: Row, *, with_rejections: bool = True
+    ) -> ConversationView:
         agent = None
         if conv["assignee_id"] is not None:
             agent = agent_row(conn, conv["assignee_id"])
@@ -63,6 +70,14 @@ class DeskReads:
             tags=conversations.tags(conn, conv["id"]),
             claimed_name=conv["claimed_name"],
             trusted_until=conv["trusted_until"],
+            rejections=tuple(
+                RejectionNote(at=row["at"], code=row["code"], kid=row["kid"])
+                for row in (
+                    conversation_rejections(conn, conv["id"], VIEW_REJECTIONS)
+                    if with_rejections
+                    else ()
+                )
+            ),
         )
 
     def profile(self, profile_id: int) -> ProfileView:
@@ -153,7 +168,10 @@ class DeskReads:
         profile_id = self.find_profile(customer).id if customer is not None else None
         with self.desk.reading() as conn:
             return [
-                _exported(self._conversation_view(conn, conv), items.export_rows(conn, conv["id"]))
+                _exported(
+                    self._conversation_view(conn, conv, with_rejections=False),
+                    items.export_rows(conn, conv["id"]),
+                )
                 for conv in conversations.all_rows(conn, profile_id)
             ]
 

@@ -207,7 +207,7 @@ class WidgetSessions:
         try:
             return self._trust_session(session_id, identity, client_name)
         except TokenRejected as rejection:
-            keyring.audit(rejection, session_id, row["client_address"])
+            keyring.audit(rejection, session_id, row["client_address"], app_id=row["app_id"])
             raise
 
     def _trust_session(

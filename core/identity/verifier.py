@@ -38,12 +38,12 @@ from core.identity.keystore import read_keystore
 from core.identity.material import SUPPORTED_ALGS
 from core.identity.remote_keysets import RemoteKeysets
 from core.store import Desk
+from core.store.audit import AUDIT_ORIGINS, insert_token_audit, session_subject
 from core.store.keys import (
     app_ids,
     bind_jti,
     changes_key,
     forget_expired_jtis,
-    insert_token_audit,
     jti_uses,
     key_apps,
     key_rows,
@@ -250,13 +250,15 @@ class Verifier:
         client_address: str | None = None,
         app_id: str | None = None,
         bind: bool = True,
+        origin: str = "widget",
     ) -> VerifiedIdentity:
         """The identity `token` proves, or TokenRejected (recorded in `token_audit`).
 
         With `app_id` (a widget session's app), the token must be meant for that app: a
         desk-minted token's `aud` names it, and a site key must be bound to it. With
         `bind=False` the caller binds the jti itself (`bind_jti` inside its own transaction,
-        then `audit` if that rejects it).
+        then `audit` if that rejects it). `origin` says who presented it (`widget` or `cli`;
+        see `audit`).
         """
         try:
             self.sync()
@@ -265,7 +267,7 @@ class Verifier:
                 self.bind_jti(identity, session_id)
             return identity
         except TokenRejected as rejection:
-            self.audit(rejection, session_id, client_address)
+            self.audit(rejection, session_id, client_address, app_id=app_id, origin=origin)
             raise
 
     def _verify(self, token: str, app_id: str | None = None) -> VerifiedIdentity:
@@ -379,9 +381,22 @@ class Verifier:
                     forget_expired_jtis(conn, now)
 
     def audit(
-        self, rejection: TokenRejected, session_id: str | None, client_address: str | None
+        self,
+        rejection: TokenRejected,
+        session_id: str | None,
+        client_address: str | None,
+        *,
+        app_id: str | None = None,
+        origin: str = "widget",
     ) -> None:
-        """Rule 9: record code, kid, session, time and our own detail; never the token."""
+        """Rule 9: record code, kid, session, time and our own detail; never the token.
+
+        `origin="cli"` marks a check made with `gladdesk verify`: listed by `gladdesk audit`,
+        left out of the authentication report and the console's profile pane. The feed row
+        names the session's profile and conversation, so a console showing them refreshes.
+        """
+        if origin not in AUDIT_ORIGINS:
+            raise ValueError(f"audit origin must be one of {AUDIT_ORIGINS}, not {origin!r}")
         now = self.desk.clock.now_ms()
         kid = rejection.kid[:MAX_AUDIT_TEXT] if isinstance(rejection.kid, str) else None
         if kid is not None and not kid.isprintable():
@@ -397,8 +412,19 @@ class Verifier:
                     client_address[:MAX_AUDIT_TEXT] if isinstance(client_address, str) else None
                 ),
                 detail=rejection.detail[:MAX_AUDIT_TEXT],
+                app_id=app_id[:MAX_AUDIT_TEXT] if isinstance(app_id, str) else None,
+                origin=origin,
             )
-            self.desk.emit("token.rejected", at=now, session_id=session_id)
+            profile_id, conversation_id = session_subject(
+                conn, session_id if isinstance(session_id, str) else None
+            )
+            self.desk.emit(
+                "token.rejected",
+                at=now,
+                session_id=session_id,
+                profile_id=profile_id,
+                conversation_id=conversation_id,
+            )
 
     def resolve_app(self, app_id: object) -> str:
         """The app a token or key is for: `app_id` checked, or the desk's only app."""

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from core.clock import Clock, SystemClock
+from core.clock import CLOCK_OFFSET_SETTING, Clock, OffsetClock, SystemClock
 from core.errors import StoreError
 from core.store.schema import SCHEMA_VERSION, migrate, schema_version
 
@@ -110,6 +110,8 @@ class Desk:
         self.path = path
         self.conn = conn
         self.clock = clock
+        #: Whether `clock` is the desk's own (opened without one: see `record_clock_offset`).
+        self.clock_recorded = False
         self._lock = threading.RLock()
         self._depth = 0
         # conversations that already have a change-feed row in the open transaction
@@ -166,7 +168,15 @@ class Desk:
                 path.unlink(missing_ok=True)
             raise StoreError(f"{path}: cannot open as a desk: {exc}") from None
         conn.row_factory = sqlite3.Row
-        return cls(path, conn, clock or SystemClock())
+        if clock is not None:
+            return cls(path, conn, clock)
+        try:
+            desk = cls(path, conn, _recorded_clock(path, conn))
+        except StoreError:
+            conn.close()
+            raise
+        desk.clock_recorded = True
+        return desk
 
     @staticmethod
     def _check_existing(path: Path, conn: sqlite3.Connection, version: int) -> None:
@@ -342,14 +352,24 @@ class Desk:
         row = self.query_one("SELECT value FROM settings WHERE key = ?", (key,))
         return row[0] if row else default
 
-    def set_setting(self, key: str, value: str) -> None:
+    def set_setting(self, key: str, value: str, *, at: int | None = None) -> None:
         with self.transaction() as conn:
             conn.execute(
                 "INSERT INTO settings (key, value) VALUES (?, ?)"
                 " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
                 (key, value),
             )
-            self.emit("settings.changed")
+            self.emit("settings.changed", at=at)
+
+    def record_clock_offset(self, offset_ms: int) -> None:
+        """Make this desk run `offset_ms` behind the wall clock in every process that opens
+        it from now on without a clock of its own (see `OffsetClock`), this one included
+        when it was opened so."""
+        clock = OffsetClock(int(offset_ms))
+        # The feed row is stamped in the desk's new time, not the wall clock's.
+        self.set_setting(CLOCK_OFFSET_SETTING, str(clock.offset_ms), at=clock.now_ms())
+        if self.clock_recorded:
+            self.clock = clock
 
     # -- maintenance ------------------------------------------------------------------------
 
@@ -362,3 +382,19 @@ class Desk:
     def keystore_path(self) -> Path:
         """Secrets (HS256 secrets, the desk's private key) live beside the database, never in it."""
         return self.path.with_name(self.path.name + ".keys")
+
+
+def _recorded_clock(path: Path, conn: sqlite3.Connection) -> Clock:
+    """The desk's own time: the wall clock, or shifted by the offset the desk records."""
+    row = conn.execute(
+        "SELECT value FROM settings WHERE key = ?", (CLOCK_OFFSET_SETTING,)
+    ).fetchone()
+    if row is None:
+        return SystemClock()
+    try:
+        return OffsetClock(int(row[0]))
+    except ValueError:
+        raise StoreError(
+            f"{path}: setting {CLOCK_OFFSET_SETTING} is {str(row[0])[:40]!r}, not a whole number"
+            " of milliseconds"
+        ) from None

@@ -260,20 +260,3 @@ def bind_jti(
 
 def forget_expired_jtis(conn: sqlite3.Connection, now: int) -> None:
     conn.execute("DELETE FROM jti_uses WHERE expires_at < ?", (now,))
-
-
-def insert_token_audit(
-    conn: sqlite3.Connection,
-    *,
-    at: int,
-    code: str,
-    kid: str | None,
-    session_id: str | None,
-    client_address: str | None,
-    detail: str,
-) -> None:
-    conn.execute(
-        "INSERT INTO token_audit (at, code, kid, session_id, client_address, detail)"
-        " VALUES (?, ?, ?, ?, ?, ?)",
-        (at, code, kid, session_id, client_address, detail),
-    )

@@ -15,6 +15,8 @@ DAY_MS = 86_400_000
 TRUSTED_PATHS = ("before_routing", "after_routing", "different_identity")
 
 _TRUSTED = ", ".join(f"'{path}'" for path in TRUSTED_PATHS)
+#: Rejections customers met: checks made with `gladdesk verify` are left out.
+_CUSTOMER_FACING = "origin = 'widget'"
 _AUTHENTICATED = f"sum(CASE WHEN c.trust_path IN ({_TRUSTED}) THEN 1 ELSE 0 END)"
 
 
@@ -26,7 +28,8 @@ def activity_span(conn: sqlite3.Connection, low: int, high: int) -> tuple[int, i
         " SELECT min(created_at) AS lo, max(created_at) AS hi FROM conversations"
         "  WHERE created_at >= ? AND created_at < ?"
         " UNION ALL"
-        " SELECT min(at), max(at) FROM token_audit WHERE at >= ? AND at < ?)",
+        " SELECT min(at), max(at) FROM token_audit WHERE at >= ? AND at < ?"
+        f" AND {_CUSTOMER_FACING})",
         (low, high, low, high),
     ).fetchone()
     return None if row[0] is None else (row[0], row[1])
@@ -90,12 +93,13 @@ def authentication_waits(conn: sqlite3.Connection, low: int, high: int) -> list[
 
 
 def rejected_token_counts(conn: sqlite3.Connection, low: int, high: int) -> list[tuple[str, int]]:
-    """(reason code, count) of rejected identity tokens, the most frequent first."""
+    """(reason code, count) of identity tokens rejected in widget sessions, the most frequent
+    first (`gladdesk verify` checks are not customers')."""
     return [
         (row[0], row[1])
         for row in conn.execute(
             "SELECT code, count(*) FROM token_audit WHERE at >= ? AND at < ?"
-            " GROUP BY code ORDER BY count(*) DESC, code",
+            f" AND {_CUSTOMER_FACING} GROUP BY code ORDER BY count(*) DESC, code",
             (low, high),
         )
     ]

@@ -352,6 +352,39 @@ def _v3(conn: sqlite3.Connection) -> None:
     )
 
 
+def _v4_token_audit_context(conn: sqlite3.Connection) -> None:
+    """The token audit says whose rejection it was (`gladdesk audit`, docs/trust-model.md).
+
+    - `origin`: `widget` (a widget session's setUser) or `cli` (`gladdesk verify`); the
+      authentication report counts the widget's only.
+    - `app_id`: the app the token was presented for, when known.
+    - `session_state`, `profile_id`: the presenting session's identity state and profile at
+      that moment, so the audit can name who the customer claimed to be.
+    - indexes on `(session_id, at)` (a session's rejections: the console's profile pane) and
+      `(code, at)` (the audit filtered by code).
+
+    Rows from before: `app_id` from their session; a row whose session is not a widget
+    session (none, or a name `verify --session` made up) came from the CLI.
+    """
+    run_script(
+        conn,
+        """
+        ALTER TABLE token_audit ADD COLUMN origin TEXT NOT NULL DEFAULT 'widget'
+            CHECK (origin IN ('widget', 'cli'));
+        ALTER TABLE token_audit ADD COLUMN app_id TEXT;
+        ALTER TABLE token_audit ADD COLUMN session_state TEXT;
+        ALTER TABLE token_audit ADD COLUMN profile_id INTEGER;
+        CREATE INDEX token_audit_session ON token_audit (session_id, at)
+            WHERE session_id IS NOT NULL;
+        CREATE INDEX token_audit_code ON token_audit (code, at);
+        UPDATE token_audit SET app_id = (
+            SELECT s.app_id FROM widget_sessions s WHERE s.id = token_audit.session_id
+        );
+        UPDATE token_audit SET origin = 'cli' WHERE app_id IS NULL;
+        """,
+    )
+
+
 def run_script(conn: sqlite3.Connection, script: str) -> None:
     """Execute a multi-statement script inside the caller's transaction.
 
@@ -368,7 +401,12 @@ def run_script(conn: sqlite3.Connection, script: str) -> None:
 
 
 #: MIGRATIONS[n] takes the schema from version n to n + 1. Append only; never edit one that shipped.
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2, _v3]
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
+    _v1,
+    _v2,
+    _v3,
+    _v4_token_audit_context,
+]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

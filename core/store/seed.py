@@ -12,7 +12,7 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 
 from core.budgets import BUDGET_DEFAULTS
-from core.store.desk import Desk
+from core.store.desk import Desk, Tx
 
 #: The columns of a seeded conversation, every one required (`add_conversation`).
 CONVERSATION_COLUMNS = (
@@ -160,4 +160,12 @@ def add_items(desk: Desk, rows: Iterable[Sequence[object]]) -> None:
         f"INSERT INTO items ({', '.join(ITEM_COLUMNS)})"
         f" VALUES ({', '.join('?' * len(ITEM_COLUMNS))})",
         rows,
+    )
+
+
+def point_app_links(conn: Tx, app_id: str, *, login_url: str, signup_url: str) -> None:
+    """Where the app's login and signup links lead (the demo portal, as served now)."""
+    conn.execute(
+        "UPDATE apps SET login_url = ?, signup_url = ? WHERE app_id = ?",
+        (login_url, signup_url, app_id),
     )

@@ -1,7 +1,8 @@
 """The admin REST API for a site's backend: Basic auth with an API user's email and token.
 
 `POST /api/v1/user-identity-jwt` mints a desk-signed User Identity JWT for a customer the site
-has logged in; the reads let the site look customers and conversations up.
+has logged in; the reads let the site look customers and conversations up, read the
+authentication report and the token audit (`GET /api/v1/audit`).
 """
 
 from __future__ import annotations
@@ -56,6 +57,33 @@ class ItemOut(BaseModel):
     trusted: bool | None
     glyph: str | None
     agent: str | None
+
+
+class ClaimedOut(BaseModel):
+    state: str
+    profileId: int
+    name: str | None
+    email: str | None
+    phone: str | None
+
+
+class RejectionOut(BaseModel):
+    id: int
+    at: str | None
+    code: str
+    kid: str | None
+    appId: str | None
+    sessionId: str | None
+    origin: str
+    detail: str
+    clientAddress: str | None
+    claimed: ClaimedOut | None
+
+
+class AuditOut(BaseModel):
+    rejections: list[RejectionOut]
+    #: Pass as `?cursor=` for the next, older page; null on the last page.
+    nextCursor: str | None
 
 
 BASIC: dict[str, Any] = {"security": [{"apiUser": []}]}
@@ -180,3 +208,41 @@ async def authentication_report(
         # The message names the bad day first (`until: ...`); a bad range is about `since`.
         attr = "until" if str(exc).startswith("until") else "since"
         raise api_error_from_desk(exc, attr=attr) from None
+
+
+@router.get(
+    "/audit",
+    response_model=AuditOut,
+    openapi_extra=BASIC,
+    responses={400: {"description": "bad filter"}, 401: {"description": "bad credentials"}},
+)
+async def token_audit(
+    state: ApiUser,
+    since: Annotated[str | None, Query(max_length=40)] = None,
+    code: Annotated[str | None, Query(max_length=40)] = None,
+    session: Annotated[str | None, Query(max_length=100)] = None,
+    app: Annotated[str | None, Query(max_length=100)] = None,
+    cursor: Annotated[str | None, Query(max_length=40)] = None,
+    limit: Annotated[int, Query(ge=1, description="at most 500; more is cut to 500")] = 50,
+) -> dict[str, Any]:
+    """Rejected identity tokens, newest first (docs/trust-model.md#the-token-audit): code, key
+    id, time, app, session and who the session claimed to be; never the token.
+    `?since=` a day, a UTC time or a duration (15m, 2h, 7d); `?code=`, `?session=`, `?app=`;
+    `?cursor=` the `nextCursor` of the page before."""
+    from core.report.audit import AuditError, audit_entry_dict, audit_filter, audit_page
+
+    def read() -> dict[str, Any]:
+        wanted = audit_filter(state.desk, since=since, code=code, session=session, app=app)
+        page = audit_page(state.desk, wanted, cursor=cursor, limit=limit)
+        return {
+            "rejections": [audit_entry_dict(entry) for entry in page.entries],
+            "nextCursor": page.next_cursor,
+        }
+
+    from starlette.concurrency import run_in_threadpool
+
+    try:
+        # A filter may walk much of the table: off the event loop, like the report.
+        return await run_in_threadpool(read)
+    except AuditError as exc:
+        raise ApiError(400, exc.code, exc.reason, attr=exc.attr) from None

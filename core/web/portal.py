@@ -18,7 +18,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from core.errors import DeskError
 from core.identity import desk_key_demo_only
+from core.store import Desk
 from core.store.directory import customer_emails
+from core.store.seed import point_app_links
 from core.web.errors import ApiError, api_error_from_desk
 from core.web.state import WebState, web_state
 
@@ -31,6 +33,26 @@ LISTED_CUSTOMERS = 12
 #: Lifetime of the tokens the portal mints for the widget (seconds).
 WIDGET_TOKEN_TTL_S = 600
 MAX_PORTAL_LOGINS = 10_000
+
+
+def served_base_url(host: str, port: int) -> str:
+    """`http://host:port` as a browser on this machine reaches a server bound to host:port
+    (a wildcard address is reached on loopback)."""
+    host = {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "::": "::1"}.get(host, host)
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+def follow_served_address(desk: Desk, base_url: str) -> bool:
+    """Point the demo app's login and signup links (its first message, the login prompt) at
+    this portal as served at `base_url`. Only on the demo desk; True when it was."""
+    if not desk_key_demo_only(desk):
+        return False
+    base = base_url.rstrip("/")
+    with desk.transaction() as conn:
+        point_app_links(
+            conn, APP_ID, login_url=f"{base}/demo/login", signup_url=f"{base}/demo/signup"
+        )
+    return True
 
 
 def _static(name: str) -> str:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -43,18 +45,33 @@ def test_state_dir_follows_the_environment(monkeypatch: pytest.MonkeyPatch, tmp_
     assert state_dir() == tmp_path / "explicit"
 
 
+def same_desk(copy: Path, source: Path) -> bool:
+    """The same rows, but for the settings (a working copy records its clock there)."""
+
+    def rows(path: Path) -> list[str]:
+        with contextlib.closing(sqlite3.connect(path)) as conn:
+            return [
+                line
+                for line in conn.iterdump()
+                if 'INTO "settings"' not in line and "'settings.changed'" not in line
+            ]
+
+    return rows(copy) == rows(source)
+
+
 def test_working_copy_is_made_kept_and_reset(state: Path, source: Path) -> None:
     digest = file_digest(source)
     copy = working_copy()
     assert copy == state / "demo.db"
-    assert file_digest(copy) == digest
+    assert same_desk(copy, source)
     assert Path(f"{copy}.keys").read_bytes() == Path(f"{source}.keys").read_bytes()
     rules = Path(f"{source}.rules.toml")
     assert rules.is_file() and Path(f"{copy}.rules.toml").read_bytes() == rules.read_bytes()
-    copy.write_bytes(copy.read_bytes() + b"changed")  # a demo session wrote to it
-    assert working_copy() == copy and file_digest(copy) != digest  # kept between runs
+    changed = copy.read_bytes() + b"changed"  # a demo session wrote to it
+    copy.write_bytes(changed)
+    assert working_copy() == copy and copy.read_bytes() == changed  # kept between runs
     working_copy(reset=True)
-    assert file_digest(copy) == digest
+    assert not copy.read_bytes().endswith(b"changed") and same_desk(copy, source)
     assert file_digest(source) == digest
 
 
@@ -65,7 +82,7 @@ def test_a_rebuilt_demo_db_replaces_a_stale_copy(state: Path, tmp_path: Path) ->
     copy.write_bytes(copy.read_bytes() + b"x")
     (state / "demo.db.source").write_text("0" * 64)  # as if demo.db was rebuilt since
     working_copy(source=other)
-    assert file_digest(copy) == file_digest(other)
+    assert same_desk(copy, other)
 
 
 def test_missing_demo_db_says_how_to_build_it(state: Path, tmp_path: Path) -> None:
@@ -124,6 +141,7 @@ def test_demo_time_starts_where_the_fixtures_end_and_resets_with_the_copy(
     state: Path, source: Path
 ) -> None:
     from core.clock import SystemClock, parse_iso
+    from core.store import Desk
     from tui.demo import demo_clock
 
     built_at = parse_iso("2026-11-20T09:00:00Z")  # fixtures/desk.toml [clock] built_at
@@ -131,10 +149,28 @@ def test_demo_time_starts_where_the_fixtures_end_and_resets_with_the_copy(
     clock = demo_clock(copy)
     assert abs(clock.now_ms() - built_at) < 5_000  # fixture chats keep their age
     assert SystemClock().now_ms() - clock.now_ms() > 0
-    # the offset is kept with the copy, so a resumed demo continues its own time
+    # the offset is kept in the copy, so a resumed demo continues its own time, and every
+    # process opening the copy without a clock of its own runs on it
     assert demo_clock(copy).offset_ms == clock.offset_ms
-    Path(f"{copy}.epoch").write_text(f"{clock.offset_ms - 60_000}\n")
+    with Desk.open(copy, create=False) as desk:
+        assert abs(desk.clock.now_ms() - clock.now_ms()) < 5_000
+        desk.record_clock_offset(clock.offset_ms - 60_000)
     assert abs(demo_clock(copy).now_ms() - (built_at + 60_000)) < 5_000
     working_copy(reset=True)
-    assert not Path(f"{copy}.epoch").exists()
+    with Desk.open(copy, create=False) as desk:  # a fresh copy starts its own time at once
+        assert abs(desk.clock.now_ms() - built_at) < 5_000
     assert abs(demo_clock(copy).now_ms() - built_at) < 5_000
+
+
+def test_an_offset_kept_beside_the_copy_moves_into_it(state: Path) -> None:
+    from core.store import Desk
+    from tui.demo import demo_clock
+
+    copy = working_copy()
+    with contextlib.closing(sqlite3.connect(copy)) as conn, conn:  # a copy from before
+        conn.execute("DELETE FROM settings WHERE key = 'clock.offset_ms'")
+    Path(f"{copy}.epoch").write_text("123456\n")  # where an older gladdesk kept it
+    assert demo_clock(copy).offset_ms == 123456
+    assert not Path(f"{copy}.epoch").exists()
+    with Desk.open(copy, create=False) as desk:
+        assert desk.clock.offset_ms == 123456  # type: ignore[attr-defined]

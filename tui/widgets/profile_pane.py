@@ -1,4 +1,5 @@
-"""The profile pane: who the customer is and how their past conversations were authenticated."""
+"""The profile pane: who the customer is, why their session is not verified (the tokens it
+had rejected), and how their past conversations were authenticated."""
 
 from __future__ import annotations
 
@@ -7,13 +8,14 @@ from collections.abc import Sequence
 from rich.text import Text
 from textual.widgets import Static
 
-from core.models import ConversationView, PastConversation
-from tui.format import day, trust_path_words
+from core.models import ConversationView, PastConversation, RejectionNote
+from tui.format import day, stamp, trust_path_words
 from tui.text import clean_line
 
 
 class ProfilePane(Static):
-    """Name, emails, phones, tags and past conversations of the conversation's customer."""
+    """Name, emails, phones, tags, rejected tokens and past conversations of the
+    conversation's customer."""
 
     def show(self, view: ConversationView, past: Sequence[PastConversation]) -> None:
         profile = view.profile
@@ -29,6 +31,8 @@ class ProfilePane(Static):
         if view.tags:
             text.append("Tags\n", "bold underline")
             text.append("  " + ", ".join(clean_line(t, limit=60) for t in view.tags) + "\n")
+        if view.rejections:
+            _rejections(text, view.rejections)
         text.append(f"\nPast conversations ({len(past)})\n", "bold underline")
         if not past:
             text.append("  none\n", "dim")
@@ -46,3 +50,14 @@ class ProfilePane(Static):
             style = "green" if conversation.trusted_messages else "dim"
             text.append(f"    {words}\n", style)
         self.update(text)
+
+
+def _rejections(text: Text, rejections: Sequence[RejectionNote]) -> None:
+    """The latest tokens the customer's live sessions had rejected: what to tell them (an
+    expired login, a key the site no longer signs with) when they are not verified."""
+    text.append("Rejected tokens (this chat's sessions)\n", "bold underline")
+    for rejection in rejections:
+        text.append(f"  {stamp(rejection.at)} ", "dim")
+        text.append(clean_line(rejection.code, limit=40), "bold red")
+        key = clean_line(rejection.kid, limit=60) if rejection.kid else "no key id"
+        text.append(f" · {key}\n")
