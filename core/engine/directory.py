@@ -1,15 +1,39 @@
-"""The engine's lookups of apps, agents and inboxes by name, cached where they never change."""
+"""The engine's lookups of apps, agents and inboxes by name, cached until the change feed
+says the desk's configuration changed."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from core.errors import NotFound
-from core.store import Desk, Row
+from core.store import Desk, Event, Row
 from core.store import directory as store
+
+#: Change-feed kinds that mean apps, agents, inboxes or settings changed (core/setup/admin.py).
+DIRECTORY_EVENTS = frozenset(
+    {
+        "app.added",
+        "app.changed",
+        "inbox.added",
+        "agent.added",
+        "agent.changed",
+        "agent.disabled",
+        "agent.enabled",
+        "settings.changed",
+    }
+)
+
+
+def directory_changed(events: Iterable[Event]) -> bool:
+    """Whether any of `events` changed the desk's apps, agents, inboxes or settings."""
+    return any(event.kind in DIRECTORY_EVENTS for event in events)
 
 
 class Directory:
-    """Apps, agents and inboxes by name. Apps and inboxes are added, never renamed or removed,
-    and an agent's handle never changes, so what is found once stays cached."""
+    """Apps, agents and inboxes by name. Apps and inboxes are never renamed or removed and
+    an agent's handle never changes, so ids stay cached for good; an app's settings change
+    (`gladdesk apps set`, `config apply`), and whoever follows the change feed (servers,
+    consoles) calls `follow` so the next lookup reads them again."""
 
     def __init__(self, desk: Desk) -> None:
         self.desk = desk
@@ -22,6 +46,14 @@ class Directory:
         self._apps.clear()
         self._agents.clear()
         self._inboxes.clear()
+
+    def follow(self, events: Iterable[Event]) -> bool:
+        """Forget what is cached when `events` (the change feed, read by the caller) say the
+        configuration changed; returns whether they did."""
+        changed = directory_changed(events)
+        if changed:
+            self.forget()
+        return changed
 
     def app(self, app_id: str) -> Row:
         row = self._apps.get(app_id)

@@ -111,9 +111,10 @@ class WidgetSessions:
         identified = row["identity_state"] != "ANONYMOUS"
         greeting = None
         if identified:
-            greeting = render(
-                app["greeting"], first_name=first_name(name), store_name=app["store_name"]
-            )
+            template = app["greeting"]
+            if app["greeting_new"] not in (None, template) and not self._returning(row):
+                template = app["greeting_new"]
+            greeting = render(template, first_name=first_name(name), store_name=app["store_name"])
         return SessionView(
             id=row["id"],
             app_id=row["app_id"],
@@ -129,6 +130,15 @@ class WidgetSessions:
             ended=row["ended_at"] is not None,
             api_user=row["api_user"],
         )
+
+    def _returning(self, session: Row) -> bool:
+        """Greeted as returning: TRUSTED, and the verified profile chatted before this
+        session began. A claim is not proven, so a claimed customer is greeted as new (the
+        greeting must not tell whoever typed an email that it has a history here)."""
+        if session["identity_state"] != "TRUSTED" or session["profile_id"] is None:
+            return False
+        with self.desk.reading() as conn:
+            return conversations.started_before(conn, session["profile_id"], session["created_at"])
 
     def submit_onboarding(
         self, session_id: str, *, name: object, email: object = None, phone: object = None

@@ -98,12 +98,17 @@ def agent_row(conn: Tx, agent_id: int) -> Row:
     return row
 
 
-def free_agents(conn: Tx) -> list[Row]:
-    """Available agents with spare capacity, least loaded first (then by id)."""
+def free_agents(conn: Tx, inbox_id: int | None = None) -> list[Row]:
+    """Available agents with spare capacity, least loaded first (then by id); with
+    `inbox_id`, only those who work that inbox (an agent with no inboxes listed works all)."""
     return conn.execute(
-        "SELECT id, handle, name FROM agents"
-        " WHERE available = 1 AND open_conversations < capacity"
-        " ORDER BY open_conversations, id"
+        "SELECT a.id, a.handle, a.name FROM agents a"
+        " WHERE a.available = 1 AND a.open_conversations < a.capacity"
+        " AND (? IS NULL"
+        " OR NOT EXISTS (SELECT 1 FROM agent_inboxes m WHERE m.agent_id = a.id)"
+        " OR EXISTS (SELECT 1 FROM agent_inboxes m WHERE m.agent_id = a.id AND m.inbox_id = ?))"
+        " ORDER BY a.open_conversations, a.id",
+        (inbox_id, inbox_id),
     ).fetchall()
 
 
