@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from cli import db, export, feed, identity, report, serve, terminal
+from cli import admin, config, db, export, feed, identity, report, serve, terminal
 from cli.common import DEFAULT_DB, DeskGroup, accept_db_after
 
 __all__ = ["main"]
@@ -34,6 +34,11 @@ def main(ctx: click.Context, db_path: Path) -> None:
 
 COMMANDS: tuple[click.Command, ...] = (
     # headless
+    config.init,
+    admin.apps_group,
+    admin.agents_group,
+    admin.inboxes_group,
+    config.config_group,
     db.db_group,
     export.export_group,
     feed.feed_command,

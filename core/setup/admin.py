@@ -14,13 +14,22 @@ from typing import Any
 from core.errors import Conflict, NotFound
 from core.setup import fields
 from core.setup.fields import SettingError
-from core.setup.model import AgentConfig, AgentStatus, AppConfig, DeskConfig, InboxStatus
+from core.setup.model import (
+    FIRST_MESSAGE,
+    FIRST_MESSAGE_WITH_LOGIN,
+    AgentConfig,
+    AgentStatus,
+    AppConfig,
+    DeskConfig,
+    InboxStatus,
+)
 from core.store import Desk, Tx
 from core.store import directory as lookups
 from core.store import setup as store
 from core.store.keys import key_infos
 
 DEFAULT_INBOX_SETTING = "default_inbox"
+DEFAULT_FIRST_MESSAGES = (FIRST_MESSAGE, FIRST_MESSAGE_WITH_LOGIN)
 
 
 class DeskAdmin:
@@ -77,7 +86,12 @@ class DeskAdmin:
                 name=row["name"],
                 default=row["name"] == default,
                 open_conversations=int(row["open_conversations"]),
-                agents=tuple(a.config.handle for a in agents if row["name"] in a.config.inboxes),
+                agents=tuple(
+                    a.config.handle
+                    for a in agents
+                    if not a.config.disabled
+                    and (not a.config.inboxes or row["name"] in a.config.inboxes)
+                ),
             )
             for row in rows
         ]
@@ -135,7 +149,10 @@ class DeskAdmin:
             raise SettingError("app_id", "an app's id never changes; add a new app instead")
         with self.desk.transaction() as conn:
             current = self.app(app_id)
-            app = AppConfig.checked({**current.as_dict(), **changes})
+            merged = {**current.as_dict(), **changes}
+            if "first_message" not in changes and current.first_message in DEFAULT_FIRST_MESSAGES:
+                del merged["first_message"]  # the default follows the login URL
+            app = AppConfig.checked(merged)
             changed = [
                 key for key, value in app.as_dict().items() if current.as_dict()[key] != value
             ]
@@ -175,8 +192,8 @@ class DeskAdmin:
                 known = ", ".join(str(r["name"]) for r in store.inboxes(conn)) or "none"
                 raise SettingError(
                     key,
-                    f"no inbox {name!r} on this desk (known: {known});"
-                    f" add it first: gladdesk inboxes add {name!r}",
+                    f"no inbox {name[:64]!r} on this desk (known: {known});"
+                    " add it first: gladdesk inboxes add NAME",
                 )
             ids.append(found)
         return ids

@@ -20,7 +20,15 @@ DEFAULT_INBOX = "Chat"
 
 
 class AlreadySetUp(Conflict):
-    """The desk file already holds apps, agents, inboxes or customers."""
+    """The desk file already holds apps, agents, inboxes or customers (`held` says what)."""
+
+    def __init__(self, path: Path, held: str) -> None:
+        self.held = held
+        super().__init__(
+            f"{path} already holds a desk ({held}); nothing changed. Change it with"
+            " gladdesk apps / agents / inboxes or gladdesk config apply FILE, or pick a new"
+            " --db path"
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,7 +61,7 @@ def init_desk(
             admin = DeskAdmin(desk)
             with desk.transaction() as conn:
                 if not store.is_blank(conn):
-                    raise AlreadySetUp(_already(path, admin))
+                    raise AlreadySetUp(path, _held(admin))
                 if config is not None:
                     apply_config(desk, config)
                 else:
@@ -81,7 +89,7 @@ def init_desk(
     )
 
 
-def _already(path: Path, admin: DeskAdmin) -> str:
+def _held(admin: DeskAdmin) -> str:
     config = admin.config()
     parts = [
         f"{len(items)} {noun if len(items) == 1 else plural}"
@@ -92,8 +100,4 @@ def _already(path: Path, admin: DeskAdmin) -> str:
         )
         if items
     ]
-    held = ", ".join(parts) or "customers and conversations"
-    return (
-        f"{path} already holds a desk ({held}); nothing changed. Change it with"
-        " gladdesk apps / agents / inboxes or gladdesk config apply FILE, or pick a new --db path"
-    )
+    return ", ".join(parts) or "customers and conversations"

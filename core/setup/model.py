@@ -76,8 +76,9 @@ class AppConfig:
         for key in ("app_id", "store_name"):
             if key not in raw:
                 raise SettingError(key, "required")
-        login_url = fields.url(raw["login_url"], "login_url") if "login_url" in raw else ""
-        signup_url = fields.url(raw["signup_url"], "signup_url") if "signup_url" in raw else ""
+        # "" (or left out): the site has no such page
+        login_url = fields.url(raw["login_url"], "login_url") if raw.get("login_url") else ""
+        signup_url = fields.url(raw["signup_url"], "signup_url") if raw.get("signup_url") else ""
         first = FIRST_MESSAGE_WITH_LOGIN if login_url else FIRST_MESSAGE
         if "first_message" in raw:
             first = fields.template(
@@ -229,7 +230,7 @@ class InboxStatus:
     name: str
     default: bool
     open_conversations: int
-    #: The agents who work this inbox by name (agents with no inboxes listed work all).
+    #: The enabled agents who work this inbox: those who list it and those who list none.
     agents: tuple[str, ...]
 
     def as_dict(self) -> dict[str, Any]:
