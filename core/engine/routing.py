@@ -51,6 +51,8 @@ class Routing:
     @staticmethod
     def refusal(agent: Row) -> str | None:
         """Why `agent` (an agents row) cannot be given one more conversation, or None."""
+        if agent["disabled"]:
+            return f"{agent['handle']} is disabled"
         if not agent["available"]:
             return f"{agent['handle']} is unavailable"
         if agent["open_conversations"] >= agent["capacity"]:

@@ -17,6 +17,8 @@ class AgentEntry:
     #: Open (needs reply or replied) conversations assigned, and how many the agent may hold.
     open_conversations: int = 0
     capacity: int = 0
+    #: Disabled by `gladdesk agents disable`: no new chats, no console.
+    disabled: bool = False
 
     @property
     def at_capacity(self) -> bool:
@@ -26,11 +28,12 @@ class AgentEntry:
 def agents(desk: Desk) -> list[AgentEntry]:
     """Every agent with their load, by handle."""
     rows = desk.query(
-        "SELECT id, handle, name, available, open_conversations, capacity FROM agents"
+        "SELECT id, handle, name, available, open_conversations, capacity, disabled FROM agents"
         " ORDER BY handle"
     )
     return [
-        AgentEntry(int(r[0]), str(r[1]), str(r[2]), bool(r[3]), int(r[4]), int(r[5])) for r in rows
+        AgentEntry(int(r[0]), str(r[1]), str(r[2]), bool(r[3]), int(r[4]), int(r[5]), bool(r[6]))
+        for r in rows
     ]
 
 
