@@ -171,8 +171,6 @@ class DeskAdmin:
                     raise Conflict(f"inbox {clean!r} already exists (as {row['name']!r})")
             store.insert_inbox(conn, clean)
             self.desk.emit("inbox.added")
-            if not self.desk.setting(DEFAULT_INBOX_SETTING):
-                self.desk.set_setting(DEFAULT_INBOX_SETTING, clean)
         return clean
 
     def set_default_inbox(self, name: str) -> bool:
