@@ -40,9 +40,12 @@ class Directory:
         self._apps: dict[str, Row] = {}
         self._agents: dict[str, int] = {}
         self._inboxes: dict[str, int] = {}
+        #: Counts `forget` calls: a row read before one is not cached after it.
+        self._generation = 0
 
     def forget(self) -> None:
         """Drop what is cached (after the desk's configuration changed underneath)."""
+        self._generation += 1
         self._apps.clear()
         self._agents.clear()
         self._inboxes.clear()
@@ -58,12 +61,14 @@ class Directory:
     def app(self, app_id: str) -> Row:
         row = self._apps.get(app_id)
         if row is None:
+            generation = self._generation
             with self.desk.reading() as conn:
                 row = store.app_row(conn, app_id)
                 if row is None:
                     known = ", ".join(store.app_ids(conn))
                     raise NotFound(f"app {app_id!r} is not configured (known: {known or 'none'})")
-            self._apps[app_id] = row
+            if generation == self._generation:
+                self._apps[app_id] = row
         return row
 
     def first_app_id(self) -> str:
