@@ -5,7 +5,7 @@ change feed; nothing needs a restart."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -60,8 +60,28 @@ def _named_as_options() -> Iterator[None]:
         raise SettingError(option, exc.reason) from None
 
 
-def _json(data: Any) -> None:
-    click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+def _show(
+    items: Sequence[Any],
+    *,
+    as_json: bool,
+    empty: str,
+    header: tuple[str, ...],
+    row: Callable[[Any], tuple[object, ...]],
+) -> None:
+    """A listing: JSON (each item's `as_dict()`), a table, or how to add the first one."""
+    if as_json:
+        click.echo(json.dumps([item.as_dict() for item in items], ensure_ascii=False, indent=2))
+    elif not items:
+        click.echo(empty)
+    else:
+        echo_table(header, [row(item) for item in items])
+
+
+def _changed(what: str, changed: list[str]) -> None:
+    if changed:
+        click.echo(f"{what}: changed {', '.join(changed)}")
+    else:
+        click.echo(f"{what}: already so; nothing changed")
 
 
 def _app_options(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -160,10 +180,7 @@ def apps_set(ctx: click.Context, app_id: str, no_origins: bool, **options: Any) 
         raise click.UsageError("nothing to change: give at least one setting (see --help)")
     with _named_as_options(), open_desk(ctx) as desk:
         _app, changed = DeskAdmin(desk).set_app(app_id, settings)
-    if changed:
-        click.echo(f"app {app_id!r}: changed {', '.join(changed)}")
-    else:
-        click.echo(f"app {app_id!r}: already so; nothing changed")
+    _changed(f"app {app_id!r}", changed)
 
 
 @apps_group.command("list")
@@ -175,27 +192,21 @@ def apps_list(ctx: click.Context, as_json: bool) -> None:
 
     with _named_as_options(), open_desk(ctx) as desk:
         apps = DeskAdmin(desk).apps()
-    if as_json:
-        _json([app.as_dict() for app in apps])
-        return
-    if not apps:
-        click.echo("no apps (add one: gladdesk apps add ID --store-name NAME)")
-        return
-    echo_table(
-        ("ID", "STORE", "ONBOARDING", "TRUST", "ORIGINS", "LOGIN URL"),
-        [
-            (
-                app.app_id,
-                app.store_name,
-                app.onboarding,
-                f"{app.trust_window_s // 60} min"
-                if app.trust_window_s % 60 == 0
-                else f"{app.trust_window_s} s",
-                ",".join(app.allowed_origins) or "-",
-                app.login_url or "-",
-            )
-            for app in apps
-        ],
+    _show(
+        apps,
+        as_json=as_json,
+        empty="no apps (add one: gladdesk apps add ID --store-name NAME)",
+        header=("ID", "STORE", "ONBOARDING", "TRUST", "ORIGINS", "LOGIN URL"),
+        row=lambda app: (
+            app.app_id,
+            app.store_name,
+            app.onboarding,
+            f"{app.trust_window_s // 60} min"
+            if app.trust_window_s % 60 == 0
+            else f"{app.trust_window_s} s",
+            ",".join(app.allowed_origins) or "-",
+            app.login_url or "-",
+        ),
     )
 
 
@@ -268,10 +279,7 @@ def agents_set(
         raise click.UsageError("nothing to change: give --name, --capacity or --inbox")
     with _named_as_options(), open_desk(ctx) as desk:
         _agent, changed = DeskAdmin(desk).set_agent(handle, settings)
-    if changed:
-        click.echo(f"agent {handle!r}: changed {', '.join(changed)}")
-    else:
-        click.echo(f"agent {handle!r}: already so; nothing changed")
+    _changed(f"agent {handle!r}", changed)
 
 
 @agents_group.command("disable")
@@ -322,24 +330,18 @@ def agents_list(ctx: click.Context, as_json: bool) -> None:
 
     with _named_as_options(), open_desk(ctx) as desk:
         agents = DeskAdmin(desk).agents()
-    if as_json:
-        _json([agent.as_dict() for agent in agents])
-        return
-    if not agents:
-        click.echo("no agents (add one: gladdesk agents add HANDLE --name NAME)")
-        return
-    echo_table(
-        ("HANDLE", "NAME", "STATUS", "LOAD", "INBOXES"),
-        [
-            (
-                a.config.handle,
-                a.config.name,
-                "disabled" if a.config.disabled else "available" if a.available else "away",
-                f"{a.open_conversations}/{a.config.capacity}",
-                ",".join(a.config.inboxes) or "(all)",
-            )
-            for a in agents
-        ],
+    _show(
+        agents,
+        as_json=as_json,
+        empty="no agents (add one: gladdesk agents add HANDLE --name NAME)",
+        header=("HANDLE", "NAME", "STATUS", "LOAD", "INBOXES"),
+        row=lambda a: (
+            a.config.handle,
+            a.config.name,
+            "disabled" if a.config.disabled else "available" if a.available else "away",
+            f"{a.open_conversations}/{a.config.capacity}",
+            ",".join(a.config.inboxes) or "(all)",
+        ),
     )
 
 
@@ -393,21 +395,15 @@ def inboxes_list(ctx: click.Context, as_json: bool) -> None:
 
     with _named_as_options(), open_desk(ctx) as desk:
         inboxes = DeskAdmin(desk).inboxes()
-    if as_json:
-        _json([inbox.as_dict() for inbox in inboxes])
-        return
-    if not inboxes:
-        click.echo("no inboxes (add one: gladdesk inboxes add NAME)")
-        return
-    echo_table(
-        ("NAME", "DEFAULT", "OPEN", "AGENTS"),
-        [
-            (
-                inbox.name,
-                "yes" if inbox.default else "",
-                inbox.open_conversations,
-                ",".join(inbox.agents) or "(nobody: chats wait here)",
-            )
-            for inbox in inboxes
-        ],
+    _show(
+        inboxes,
+        as_json=as_json,
+        empty="no inboxes (add one: gladdesk inboxes add NAME)",
+        header=("NAME", "DEFAULT", "OPEN", "AGENTS"),
+        row=lambda inbox: (
+            inbox.name,
+            "yes" if inbox.default else "",
+            inbox.open_conversations,
+            ",".join(inbox.agents) or "(nobody: chats wait here)",
+        ),
     )

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import re
 import tomllib
+from pathlib import Path
+
+from core.errors import FileLineError
 
 _TOML_POSITION_RE = re.compile(r"\s*\(at line (\d+), column (\d+)\)")
 
@@ -23,6 +26,26 @@ def syntax_error(exc: tomllib.TOMLDecodeError) -> tuple[int | None, str]:
         int(found.group(1)),
         f"not valid TOML: {message[: found.start()]} (column {found.group(2)})",
     )
+
+
+def read_text(path: Path, *, max_bytes: int, error: type[FileLineError], what: str) -> str:
+    """The UTF-8 text of a file the desk reads (`what`: "rules file"), or `error(path, line,
+    reason)` for one missing, too large, unreadable or not UTF-8."""
+    try:
+        size = path.stat().st_size
+        if size > max_bytes:
+            raise error(path, None, f"{size} bytes is over the limit of {max_bytes}")
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise error(path, None, f"no such {what}") from None
+    except IsADirectoryError:
+        raise error(path, None, f"is a directory, not a {what}") from None
+    except OSError as exc:
+        raise error(path, None, f"cannot read: {exc.strerror}") from None
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise error(path, raw[: exc.start].count(b"\n") + 1, "not UTF-8 text") from None
 
 
 def _key_pattern(key: str) -> str:

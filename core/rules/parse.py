@@ -18,7 +18,7 @@ from core.engine.hooks import MAX_MESSAGE_CHARS
 from core.errors import FileLineError
 from core.rules.evaluate import TRIGGERS, Rule, RuleSet, keyword_pattern
 from core.store.schema import IDENTITY_SOURCES, IDENTITY_STATES
-from core.toml_lines import TableLocator, syntax_error
+from core.toml_lines import TableLocator, read_text, syntax_error
 
 TRUST_TIMINGS = ("before_routing", "after_routing", "untrusted")
 PLACEHOLDERS = ("first_name", "name")
@@ -266,20 +266,5 @@ def parse_rules(
 def load_rules(path: str | Path, *, inboxes: frozenset[str] | None = None) -> RuleSet:
     """Read and parse a rules file; a bad one raises `RulesError` (file, line, reason)."""
     path = Path(path)
-    try:
-        size = path.stat().st_size
-        if size > MAX_RULES_BYTES:
-            raise RulesError(path, None, f"{size} bytes is over the limit of {MAX_RULES_BYTES}")
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise RulesError(path, None, "no such rules file") from None
-    except IsADirectoryError:
-        raise RulesError(path, None, "is a directory, not a rules file") from None
-    except OSError as exc:
-        raise RulesError(path, None, f"cannot read: {exc.strerror}") from None
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
-        raise RulesError(path, line, "not UTF-8 text") from None
+    text = read_text(path, max_bytes=MAX_RULES_BYTES, error=RulesError, what="rules file")
     return parse_rules(text, path=path, inboxes=inboxes)

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from core.budgets import BUDGET_DEFAULTS
 from core.errors import FileLineError
@@ -25,8 +25,9 @@ from core.setup.admin import DeskAdmin
 from core.setup.fields import SettingError
 from core.setup.model import AgentConfig, AppConfig, DeskConfig
 from core.store import Desk
-from core.toml_lines import TableLocator, syntax_error
+from core.toml_lines import TableLocator, read_text, syntax_error
 
+_Entry = TypeVar("_Entry")
 #: Larger config files are refused before parsing.
 MAX_CONFIG_BYTES = 1 << 20
 SECTIONS = ("desk", "apps", "inboxes", "agents")
@@ -60,21 +61,7 @@ class ConfigFile:
 def read_config(path: str | Path, *, extra_sections: tuple[str, ...] = ()) -> ConfigFile:
     """Read and check a config file; `ConfigError` names the file, the line and the reason."""
     path = Path(path)
-    try:
-        size = path.stat().st_size
-        if size > MAX_CONFIG_BYTES:
-            raise ConfigError(path, None, f"{size} bytes is over the limit of {MAX_CONFIG_BYTES}")
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise ConfigError(path, None, "no such file") from None
-    except IsADirectoryError:
-        raise ConfigError(path, None, "is a directory, not a config file") from None
-    except OSError as exc:
-        raise ConfigError(path, None, f"cannot read: {exc.strerror}") from None
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise ConfigError(path, raw[: exc.start].count(b"\n") + 1, "not UTF-8 text") from None
+    text = read_text(path, max_bytes=MAX_CONFIG_BYTES, error=ConfigError, what="config file")
     return parse_config(text, path=path, extra_sections=extra_sections)
 
 
@@ -139,43 +126,35 @@ class _Reader:
                 )
             seen[folded] = index
 
-    def apps(self) -> tuple[AppConfig, ...]:
-        apps = []
-        for index, raw in enumerate(self.tables("apps")):
-            label = _label("app", raw.get("app_id"), index)
+    def entries(
+        self,
+        section: str,
+        kind: str,
+        id_key: str,
+        check: Callable[[dict[str, Any]], _Entry],
+        ident: Callable[[_Entry], str],
+    ) -> tuple[_Entry, ...]:
+        """Each `[[section]]` table checked, and no two with one id."""
+        checked = []
+        for index, raw in enumerate(self.tables(section)):
             try:
-                apps.append(AppConfig.checked(raw))
+                checked.append(check(raw))
             except SettingError as exc:
-                raise self.fail("apps", index, exc.key, f"{label}: {exc}") from None
-        self.unique("apps", "app", (app.app_id for app in apps))
-        return tuple(apps)
+                label = _label(kind, raw.get(id_key), index)
+                raise self.fail(section, index, exc.key, f"{label}: {exc}") from None
+        self.unique(section, kind, (ident(entry) for entry in checked))
+        return tuple(checked)
+
+    def apps(self) -> tuple[AppConfig, ...]:
+        return self.entries("apps", "app", "app_id", AppConfig.checked, lambda app: app.app_id)
 
     def inboxes(self) -> tuple[str, ...]:
-        names = []
-        for index, raw in enumerate(self.tables("inboxes")):
-            label = _label("inbox", raw.get("name"), index)
-            try:
-                unknown = [key for key in raw if key != "name"]
-                if unknown:
-                    raise SettingError(unknown[0], "unknown setting (an inbox has only a name)")
-                if "name" not in raw:
-                    raise SettingError("name", "required")
-                names.append(fields.inbox_name(raw["name"]))
-            except SettingError as exc:
-                raise self.fail("inboxes", index, exc.key, f"{label}: {exc}") from None
-        self.unique("inboxes", "inbox", names)
-        return tuple(names)
+        return self.entries("inboxes", "inbox", "name", _inbox, lambda name: name)
 
     def agents(self) -> tuple[AgentConfig, ...]:
-        agents = []
-        for index, raw in enumerate(self.tables("agents")):
-            label = _label("agent", raw.get("handle"), index)
-            try:
-                agents.append(AgentConfig.checked(raw))
-            except SettingError as exc:
-                raise self.fail("agents", index, exc.key, f"{label}: {exc}") from None
-        self.unique("agents", "agent", (agent.handle for agent in agents))
-        return tuple(agents)
+        return self.entries(
+            "agents", "agent", "handle", AgentConfig.checked, lambda agent: agent.handle
+        )
 
     def default_inbox(self) -> str | None:
         desk = self.data.get("desk", {})
@@ -193,6 +172,15 @@ class _Reader:
             return fields.inbox_name(desk["default_inbox"], "default_inbox")
         except SettingError as exc:
             raise ConfigError(self.path, locate.key(0, exc.key), f"desk: {exc}") from None
+
+
+def _inbox(raw: Mapping[str, object]) -> str:
+    unknown = [key for key in raw if key != "name"]
+    if unknown:
+        raise SettingError(unknown[0], "unknown setting (an inbox has only a name)")
+    if "name" not in raw:
+        raise SettingError("name", "required")
+    return fields.inbox_name(raw["name"])
 
 
 def _label(kind: str, name: object, index: int) -> str:

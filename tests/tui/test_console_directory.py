@@ -6,22 +6,16 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from cli.main import main
 from core.errors import Conflict
 from tests.console_helpers import SIZE, frozen_clock, wait_until
+from tests.helpers import cli_ok as cli
 from tui.app import DeskApp, make_app
 from tui.screens.conversation import ConversationScreen
 from tui.screens.dialogs import TransferScreen
 from tui.screens.queue import QueueScreen
 
 TRUSTED_OPEN = 384  # alice's, in the demo desk
-
-
-def cli(db: Path, *args: str) -> None:
-    result = CliRunner().invoke(main, ["--db", str(db), *args])
-    assert result.exit_code == 0, result.output
 
 
 def console(db: Path, agent: str = "alice") -> DeskApp:

@@ -11,22 +11,12 @@ import sys
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner, Result
 
-from cli.main import main
 from core.store import Desk
+from tests.helpers import cli_ok as ok
+from tests.helpers import run_cli as run
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def run(db: Path, *args: str) -> Result:
-    return CliRunner().invoke(main, ["--db", str(db), *args])
-
-
-def ok(db: Path, *args: str) -> str:
-    result = run(db, *args)
-    assert result.exit_code == 0, result.output
-    return result.stdout
 
 
 def listed(db: Path, what: str) -> list[dict]:

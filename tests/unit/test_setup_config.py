@@ -7,24 +7,14 @@ import tomllib
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner, Result
 
-from cli.main import main
 from core.errors import DeskError
 from core.setup import DeskAdmin, apply_config, config_text, parse_config
 from core.setup.model import AgentConfig, AppConfig, DeskConfig
 from core.store import Desk
 from sim.demo_desk import FIXTURES
-
-
-def run(db: Path, *args: str) -> Result:
-    return CliRunner().invoke(main, ["--db", str(db), *args])
-
-
-def ok(db: Path, *args: str) -> str:
-    result = run(db, *args)
-    assert result.exit_code == 0, result.output
-    return result.stdout
+from tests.helpers import cli_ok as ok
+from tests.helpers import run_cli as run
 
 
 def blank(tmp_path: Path, name: str = "blank.db") -> Path:
@@ -235,7 +225,7 @@ def test_a_file_that_is_not_text_or_too_large(demo_db: Path, tmp_path: Path) -> 
     result = run(demo_db, "config", "apply", str(huge))
     assert result.exit_code == 1 and "over the limit" in result.stderr
     missing = run(demo_db, "config", "apply", str(tmp_path / "none.toml"))
-    assert missing.exit_code == 1 and "no such file" in missing.stderr
+    assert missing.exit_code == 1 and "no such config file" in missing.stderr
 
 
 def test_applying_is_all_or_nothing(

@@ -9,23 +9,16 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 from fastapi.testclient import TestClient
 
-from cli.main import main
 from core.clock import ManualClock
 from core.engine import Engine
 from core.errors import Conflict
 from core.store import Desk
 from core.web import create_app
+from tests.helpers import cli_ok as cli
 
 WAIT_S = 10.0
-
-
-def cli(db: Path, *args: str) -> str:
-    result = CliRunner().invoke(main, ["--db", str(db), *args])
-    assert result.exit_code == 0, result.output
-    return result.stdout
 
 
 def eventually(check: Callable[[], bool], what: str) -> None:
