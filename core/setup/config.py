@@ -212,12 +212,16 @@ def _shown(value: object) -> str:
     return text if len(text) <= 50 else text[:47] + "..."
 
 
-def _differences(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
-    return [
+def _change(
+    what: str, old: Mapping[str, Any], new: Mapping[str, Any], run: Callable[[DeskAdmin], object]
+) -> list[Change]:
+    """The change of `what` from `old` to `new` settings; none when they are the same."""
+    differences = [
         f"{key} {_shown(old[key])} -> {_shown(value)}"
         for key, value in new.items()
         if old[key] != value
     ]
+    return [Change(f"change {what}: " + "; ".join(differences), run)] if differences else []
 
 
 def plan_config(desk: Desk, file: ConfigFile) -> Plan:
@@ -281,14 +285,12 @@ def _app_changes(current: DeskConfig, config: DeskConfig) -> list[Change]:
                 Change(f"add app {app.app_id!r}", partial(DeskAdmin.add_app, settings=settings))
             )
             continue
-        differences = _differences(old.as_dict(), settings)
-        if differences:
-            changes.append(
-                Change(
-                    f"change app {app.app_id!r}: " + "; ".join(differences),
-                    partial(DeskAdmin.set_app, app_id=app.app_id, changes=settings),
-                )
-            )
+        changes += _change(
+            f"app {app.app_id!r}",
+            old.as_dict(),
+            settings,
+            partial(DeskAdmin.set_app, app_id=app.app_id, changes=settings),
+        )
     return changes
 
 
@@ -318,14 +320,12 @@ def _agent_changes(file: ConfigFile, current: DeskConfig, inboxes: tuple[str, ..
                 )
             )
             continue
-        differences = _differences(old.as_dict(), settings)
-        if differences:
-            changes.append(
-                Change(
-                    f"change agent {agent.handle!r}: " + "; ".join(differences),
-                    partial(DeskAdmin.set_agent, handle=agent.handle, changes=settings),
-                )
-            )
+        changes += _change(
+            f"agent {agent.handle!r}",
+            old.as_dict(),
+            settings,
+            partial(DeskAdmin.set_agent, handle=agent.handle, changes=settings),
+        )
     return changes
 
 
