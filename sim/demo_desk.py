@@ -19,13 +19,12 @@ from core.clock import ManualClock, parse_iso
 from core.contacts import normalize_email, normalize_name, normalize_phone
 from core.errors import DeskError, FileLineError
 from core.setup import ConfigError, ConfigFile, apply_config, read_config
+from core.setup.config import DEMO_ONLY
 from core.store import Desk, directory, queue_key, seed
 from sim.project_files import DEMO_DB, FIXTURES
 
 #: Files a desk keeps beside its database: the keystore and the rules.
 SIDECARS = (".keys", ".rules.toml")
-#: The demo's own sections of `desk.toml`, besides the desk configuration (docs/config.md).
-DEMO_SECTIONS = ("clock", "signing_key")
 
 
 class FixtureError(DeskError):
@@ -34,7 +33,7 @@ class FixtureError(DeskError):
 
 def _load(fixtures: Path) -> tuple[ConfigFile, list[dict], list[dict]]:
     try:
-        desk = read_config(fixtures / "desk.toml", extra_sections=DEMO_SECTIONS)
+        desk = read_config(fixtures / "desk.toml", extra_sections=DEMO_ONLY)
     except ConfigError as exc:
         raise FixtureError(str(exc)) from None
     loaded: list[list[dict]] = []

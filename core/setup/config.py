@@ -32,6 +32,8 @@ _Entry = TypeVar("_Entry")
 MAX_CONFIG_BYTES = 1 << 20
 SECTIONS = ("desk", "apps", "inboxes", "agents")
 DESK_KEYS = ("default_inbox",)
+#: Sections of `fixtures/desk.toml` that only the demo builder reads (sim/demo_desk.py).
+DEMO_ONLY = ("clock", "signing_key")
 
 
 class ConfigError(FileLineError):
@@ -78,11 +80,12 @@ def parse_config(
     top = locators["desk"]
     for key in data:
         if key not in SECTIONS and key not in extra_sections:
+            demo = " (it belongs to the demo's fixtures: gladdesk db build-demo reads it)"
             raise ConfigError(
                 path,
                 top.top_level(key),
-                f"unknown section {key!r} (the sections are [desk], [[apps]], [[inboxes]]"
-                " and [[agents]])",
+                f"unknown section {key!r}{demo if key in DEMO_ONLY else ''}; the sections are"
+                " [desk], [[apps]], [[inboxes]] and [[agents]]",
             )
     reader = _Reader(str(path), data, locators)
     config = DeskConfig(

@@ -194,7 +194,8 @@ BAD_FILES: list[tuple[str, int | None, str]] = [
     ('[desk]\ndefault_inbox = "Nowhere"\n', 2, "default_inbox: no inbox 'Nowhere'"),
     ('[desk]\nname = "x"\n', 2, "desk: name: unknown setting"),
     ("apps = 3\n", 1, "apps: expected [[apps]] tables"),
-    ('\n[[queues]]\nname = "x"\n', 2, "unknown section 'queues'"),
+    ('\n[[queues]]\nname = "x"\n', 2, "unknown section 'queues'; the sections are"),
+    ('[[inboxes]]\nname = "A"\n[clock]\nbuilt_at = "2026-01-01T00:00:00Z"\n', 3, "demo's fixtures"),
     ('[[apps]]\napp_id = "x"\nstore_name = "X\n', 3, "not valid TOML"),
     ("[[apps]\n", 1, "not valid TOML"),
 ]
