@@ -11,6 +11,7 @@ from typing import Any
 import click
 
 from cli.common import open_desk
+from cli.tables import echo_table
 from core.clock import iso
 from core.identity import Keyring, KeyringError, TokenRejected
 from core.identity.jwks_fetch import DEFAULT_JWKS_TIMEOUT_S, check_jwks_timeout, check_jwks_url
@@ -215,13 +216,7 @@ def keys_list(ctx: click.Context, as_json: bool) -> None:
         "FINGERPRINT/URL",
         "CREATED",
     )
-    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
-    for row in [header, *rows]:
-        click.echo(
-            "  ".join(
-                str(cell).ljust(width) for cell, width in zip(row, widths, strict=True)
-            ).rstrip()
-        )
+    echo_table(header, rows)
 
 
 @keys.command("retire")

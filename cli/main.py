@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from cli import audit, db, export, feed, identity, report, serve, terminal
+from cli import admin, audit, config, db, export, feed, identity, report, serve, terminal
 from cli.common import DEFAULT_DB, DeskGroup, accept_db_after
 
 __all__ = ["main"]
@@ -35,6 +35,11 @@ def main(ctx: click.Context, db_path: Path) -> None:
 COMMANDS: tuple[click.Command, ...] = (
     # headless
     audit.audit_command,
+    config.init,
+    admin.apps_group,
+    admin.agents_group,
+    admin.inboxes_group,
+    config.config_group,
     db.db_group,
     export.export_group,
     feed.feed_command,

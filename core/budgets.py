@@ -38,6 +38,15 @@ BUDGET_DEFAULTS: dict[str, int] = {
 MAX_SETTING = 1_000_000
 
 
+class BudgetError(DeskError):
+    """A budget setting with a value it cannot take: `setting` names it, `reason` says why."""
+
+    def __init__(self, where: str, setting: str, reason: str) -> None:
+        self.setting = setting
+        self.reason = reason
+        super().__init__(f"{where}: {setting} {reason}"[:300])
+
+
 def check_budgets(app: Mapping[str, object], where: str) -> dict[str, int]:
     """The app's budget settings (defaults for those it leaves out), each checked.
 
@@ -49,8 +58,8 @@ def check_budgets(app: Mapping[str, object], where: str) -> dict[str, int]:
             continue
         value = app[name]
         if isinstance(value, bool) or not isinstance(value, int):
-            raise DeskError(f"{where}: {name} must be a whole number, not {value!r}"[:300])
+            raise BudgetError(where, name, f"must be a whole number, not {value!r:.60}")
         if not 0 <= value <= MAX_SETTING:
-            raise DeskError(f"{where}: {name} must be 0 (no limit) to {MAX_SETTING}, not {value}")
+            raise BudgetError(where, name, f"must be 0 (no limit) to {MAX_SETTING}, not {value}")
         settings[name] = value
     return settings

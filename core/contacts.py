@@ -21,6 +21,8 @@ class InvalidContact(DeskError):
 _HOSTILE_CHARS = re.compile(
     "[\x00-\x1f\x7f-\x9f\ud800-\udfff\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]"
 )
+#: The same, for the other names and ids a desk keeps (apps, agents, inboxes).
+HOSTILE_CHARS = _HOSTILE_CHARS
 
 
 def first_refused(pattern: re.Pattern[str], value: str) -> str | None:

@@ -11,48 +11,31 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from core.budgets import BUDGET_DEFAULTS, check_budgets
 from core.clock import ManualClock, parse_iso
 from core.contacts import normalize_email, normalize_name, normalize_phone
-from core.errors import DeskError
-from core.store import Desk, queue_key, seed
+from core.errors import DeskError, FileLineError
+from core.setup import ConfigError, ConfigFile, apply_config, read_config
+from core.setup.config import DEMO_ONLY
+from core.store import Desk, directory, queue_key, seed
 from sim.project_files import DEMO_DB, FIXTURES
 
 #: Files a desk keeps beside its database: the keystore and the rules.
 SIDECARS = (".keys", ".rules.toml")
-#: The settings of an `[[apps]]` table besides its flood budgets (docs/config.md#apps).
-APP_KEYS = frozenset(
-    {
-        "app_id",
-        "store_name",
-        "login_url",
-        "signup_url",
-        "first_message",
-        "greeting",
-        "onboarding_enabled",
-        "onboarding_identity",
-        "trust_window_s",
-        "allowed_origins",
-    }
-)
 
 
 class FixtureError(DeskError):
     code = "bad_fixture"
 
 
-def _load(fixtures: Path) -> tuple[dict[str, Any], list[dict], list[dict]]:
+def _load(fixtures: Path) -> tuple[ConfigFile, list[dict], list[dict]]:
     try:
-        desk = tomllib.loads((fixtures / "desk.toml").read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise FixtureError(f"{fixtures / 'desk.toml'}: not found") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise FixtureError(f"{fixtures / 'desk.toml'}: {exc}") from None
+        desk = read_config(fixtures / "desk.toml", extra_sections=DEMO_ONLY)
+    except ConfigError as exc:
+        raise FixtureError(str(exc)) from None
     loaded: list[list[dict]] = []
     for name in ("customers.json", "conversations.json"):
         path = fixtures / name
@@ -79,13 +62,13 @@ def build_demo(out: Path = DEMO_DB, fixtures: Path = FIXTURES) -> Path:
         from core.rules import load_rules
 
         # Broken rules fail the build before anything is written.
-        load_rules(rules, inboxes=frozenset(inbox["name"] for inbox in config["inboxes"]))
+        load_rules(rules, inboxes=frozenset(config.config.inboxes))
     out = Path(out)
     temp = out.with_name(f".{out.name}.building")
     for stale in (temp, Path(f"{temp}.keys"), Path(f"{temp}-wal"), Path(f"{temp}-shm")):
         stale.unlink(missing_ok=True)
     try:
-        built_at = parse_iso(config["clock"]["built_at"])
+        built_at = parse_iso(config.extras["clock"]["built_at"])
         desk = Desk.open(temp, clock=ManualClock(built_at))
         try:
             _fill(desk, config, customers, conversations, fixtures, built_at)
@@ -111,40 +94,22 @@ def build_demo(out: Path = DEMO_DB, fixtures: Path = FIXTURES) -> Path:
 
 def _fill(
     desk: Desk,
-    config: dict[str, Any],
+    config: ConfigFile,
     customers: list[dict],
     conversations: list[dict],
     fixtures: Path,
     built_at: int,
 ) -> None:
     with desk.transaction():
-        for app in config["apps"]:
-            budgets = _app_budgets(app, fixtures)
-            seed.add_app(
-                desk,
-                app["app_id"],
-                store_name=app["store_name"],
-                login_url=app["login_url"],
-                signup_url=app["signup_url"],
-                first_message=app["first_message"],
-                greeting=app["greeting"],
-                onboarding_enabled=bool(app.get("onboarding_enabled", True)),
-                onboarding_identity=app.get("onboarding_identity", "email"),
-                trust_window_s=int(app.get("trust_window_s", 3600)),
-                allowed_origins=app.get("allowed_origins", []),
-                budgets=budgets,
-            )
-        inbox_ids = {}
-        for number, inbox in enumerate(config["inboxes"], start=1):
-            seed.add_inbox(desk, number, inbox["name"])
-            inbox_ids[inbox["name"]] = number
-        seed.add_setting(desk, "default_inbox", config["inboxes"][0]["name"])
-        agent_ids = {}
-        for number, agent in enumerate(config["agents"], start=1):
-            seed.add_agent(
-                desk, number, agent["handle"], agent["name"], int(agent.get("capacity", 5))
-            )
-            agent_ids[agent["handle"]] = number
+        # The apps, inboxes and agents as `gladdesk config apply` makes them.
+        try:
+            apply_config(desk, config)
+        except FileLineError as exc:
+            raise FixtureError(str(exc)) from None
+        except DeskError as exc:
+            raise FixtureError(f"{config.path}: {exc}") from None
+        inbox_ids = {name: inbox_id for inbox_id, name in directory.inboxes(desk)}
+        agent_ids = {agent.handle: agent.id for agent in directory.agents(desk)}
         for person in customers:
             seed.add_profile(
                 desk,
@@ -154,9 +119,7 @@ def _fill(
                 emails=[normalize_email(email) for email in person.get("emails", [])],
                 phones=[normalize_phone(phone) for phone in person.get("phones", [])],
             )
-        windows = {
-            app["app_id"]: int(app.get("trust_window_s", 3600)) * 1000 for app in config["apps"]
-        }
+        windows = {app.app_id: app.trust_window_s * 1000 for app in config.config.apps}
         for conversation in conversations:
             app_id = conversation.get("app", "retale")
             if app_id not in windows:
@@ -165,25 +128,12 @@ def _fill(
                 desk, conversation, inbox_ids, agent_ids, window_ms=windows[app_id], now=built_at
             )
         desk.emit("desk.built", at=built_at)
-    key = config.get("signing_key")
+    key = config.extras.get("signing_key")
     if key:
         from core.identity import install_desk_key
 
         pem = (fixtures / key["private_key_file"]).read_bytes()
         install_desk_key(desk, pem, kid=key["kid"], demo_only=True, at_ms=built_at)
-
-
-def _app_budgets(app: dict[str, Any], fixtures: Path) -> dict[str, int]:
-    """The flood budgets an `[[apps]]` table sets, checked; a key no app has is refused."""
-    where = f"{fixtures / 'desk.toml'}: app {str(app.get('app_id'))[:100]!r}"
-    unknown = sorted(set(app) - APP_KEYS - set(BUDGET_DEFAULTS))
-    if unknown:
-        raise FixtureError(f"{where}: unknown settings {', '.join(unknown)}"[:500])
-    try:
-        checked = check_budgets(app, where)
-    except DeskError as exc:
-        raise FixtureError(str(exc)) from None
-    return {name: value for name, value in checked.items() if name in app}
 
 
 def _insert_conversation(

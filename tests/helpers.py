@@ -5,8 +5,12 @@ from __future__ import annotations
 import json
 import sqlite3
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from core.store import Desk
+
+if TYPE_CHECKING:
+    from click.testing import Result
 
 LOGIN_URL = "https://shop.example.com/login"
 SIGNUP_URL = "https://shop.example.com/signup"
@@ -68,3 +72,19 @@ def set_agents(desk: Desk, sql_set: str, handles: tuple[str, ...] = ()) -> None:
             conn.execute(f"UPDATE agents SET {sql_set} WHERE handle IN ({marks})", handles)
         else:
             conn.execute(f"UPDATE agents SET {sql_set}")
+
+
+def run_cli(db: Path, *args: str) -> Result:
+    """`gladdesk --db DB ARGS...` through click's runner (stdout and stderr apart)."""
+    from click.testing import CliRunner
+
+    from cli.main import main
+
+    return CliRunner().invoke(main, ["--db", str(db), *args])
+
+
+def cli_ok(db: Path, *args: str) -> str:
+    """What `gladdesk --db DB ARGS...` prints, failing the test unless it exits 0."""
+    result = run_cli(db, *args)
+    assert result.exit_code == 0, result.output
+    return result.stdout

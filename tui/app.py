@@ -19,7 +19,7 @@ from textual.worker import Worker, WorkerState
 
 from core.clock import Clock
 from core.engine import Engine
-from core.errors import DeskError, NotFound
+from core.errors import Conflict, DeskError, NotFound
 from core.report import authentication_report
 from core.store import Desk, Event
 from core.store.directory import AgentEntry, agents, inboxes
@@ -93,6 +93,7 @@ class DeskApp(DeskAppBase):
         self.agent_name = next((a.name for a in self.agents if a.handle == agent), agent)
         self.drafts: dict[int, str] = {}
         self.last_event_id = desk.last_event_id()
+        self._told_disabled = False
         self.events_seen = 0
         self._stop_tail = threading.Event()
         self._polling = False
@@ -142,12 +143,32 @@ class DeskApp(DeskAppBase):
             return  # already handled
         self.last_event_id = message.events[-1].id
         self.events_seen += len(message.events)
+        if self.engine.follow(message.events):
+            # `gladdesk apps / agents / inboxes` or `config apply` changed the desk
+            self.inboxes = inboxes(self.desk)
+            self._check_still_enabled()
         if any(e.kind.startswith("agent") for e in message.events):
             self.agents = agents(self.desk)
         for screen in self.screen_stack:
             handler = getattr(screen, "desk_changed", None)
             if handler is not None:
                 handler(message.events)
+
+    def _check_still_enabled(self) -> None:
+        """Tell an agent whose handle was just disabled: they keep their open chats here
+        until they quit, but get no new ones and cannot open the console again."""
+        me = next((a for a in agents(self.desk) if a.handle == self.agent), None)
+        if me is not None and me.disabled and not self._told_disabled:
+            self._told_disabled = True
+            self.notify(
+                "Your agent account was disabled: no new chats come to you, and the console"
+                " will not open again. Finish or transfer your open chats.",
+                title="Disabled",
+                severity="warning",
+                timeout=15,
+            )
+        elif me is not None and not me.disabled:
+            self._told_disabled = False
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         self.report_worker(event)
@@ -261,11 +282,17 @@ class DeskApp(DeskAppBase):
 
 
 def _check_agent(desk: Desk, agent: str) -> None:
-    handles = [a.handle for a in agents(desk)]
-    if agent not in handles:
+    entries = agents(desk)
+    if agent not in [a.handle for a in entries]:
+        handles = [a.handle for a in entries if not a.disabled]
         raise NotFound(
             f"no agent {agent!r} on this desk (known: {', '.join(handles) or 'none'});"
-            " pass one of them to --agent"
+            " pass one of them to --agent, or add one: gladdesk agents add HANDLE --name NAME"
+        )
+    if any(a.handle == agent and a.disabled for a in entries):
+        raise Conflict(
+            f"agent {agent!r} is disabled on this desk; to work again they need:"
+            f" gladdesk agents enable {agent}"
         )
 
 

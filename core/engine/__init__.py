@@ -126,6 +126,7 @@ class Engine:
         self.agent_handles = directory.agent_handles
         self.inbox_id = directory.inbox_id
         self.default_inbox = directory.default_inbox
+        self.follow = directory.follow
         # timers
         self.expire_trust = trust.expire_trust
         self.revoke_retired_trust = trust.revoke_retired_trust

@@ -127,6 +127,8 @@ class AgentActions:
         target_inbox = self.directory.inbox_id(to_inbox) if to_inbox is not None else None
         with self.desk.transaction() as conn:
             conv = open_conversation(conn, conversation_id)
+            if target_agent is not None and agent_row(conn, target_agent)["disabled"]:
+                raise Conflict(f"transfer: agent {to_agent!r} is disabled; pick another agent")
             updates: dict[str, Any] = {}
             parts = []
             if target_inbox is not None and target_inbox != conv["inbox_id"]:

@@ -1,37 +1,74 @@
-"""The engine's lookups of apps, agents and inboxes by name, cached where they never change."""
+"""The engine's lookups of apps, agents and inboxes by name, cached until the change feed
+says the desk's configuration changed."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from core.errors import NotFound
-from core.store import Desk, Row
+from core.store import Desk, Event, Row
 from core.store import directory as store
+
+#: Change-feed kinds that mean apps, agents, inboxes or settings changed (core/setup/admin.py).
+DIRECTORY_EVENTS = frozenset(
+    {
+        "app.added",
+        "app.changed",
+        "inbox.added",
+        "agent.added",
+        "agent.changed",
+        "agent.disabled",
+        "agent.enabled",
+        "settings.changed",
+    }
+)
+
+
+def directory_changed(events: Iterable[Event]) -> bool:
+    """Whether any of `events` changed the desk's apps, agents, inboxes or settings."""
+    return any(event.kind in DIRECTORY_EVENTS for event in events)
 
 
 class Directory:
-    """Apps, agents and inboxes by name. Apps and inboxes are added, never renamed or removed,
-    and an agent's handle never changes, so what is found once stays cached."""
+    """Apps, agents and inboxes by name. Apps and inboxes are never renamed or removed and
+    an agent's handle never changes, so ids stay cached for good; an app's settings change
+    (`gladdesk apps set`, `config apply`), and whoever follows the change feed (servers,
+    consoles) calls `follow` so the next lookup reads them again."""
 
     def __init__(self, desk: Desk) -> None:
         self.desk = desk
         self._apps: dict[str, Row] = {}
         self._agents: dict[str, int] = {}
         self._inboxes: dict[str, int] = {}
+        #: Counts `forget` calls: a row read before one is not cached after it.
+        self._generation = 0
 
     def forget(self) -> None:
         """Drop what is cached (after the desk's configuration changed underneath)."""
+        self._generation += 1
         self._apps.clear()
         self._agents.clear()
         self._inboxes.clear()
 
+    def follow(self, events: Iterable[Event]) -> bool:
+        """Forget what is cached when `events` (the change feed, read by the caller) say the
+        configuration changed; returns whether they did."""
+        changed = directory_changed(events)
+        if changed:
+            self.forget()
+        return changed
+
     def app(self, app_id: str) -> Row:
         row = self._apps.get(app_id)
         if row is None:
+            generation = self._generation
             with self.desk.reading() as conn:
                 row = store.app_row(conn, app_id)
                 if row is None:
                     known = ", ".join(store.app_ids(conn))
                     raise NotFound(f"app {app_id!r} is not configured (known: {known or 'none'})")
-            self._apps[app_id] = row
+            if generation == self._generation:
+                self._apps[app_id] = row
         return row
 
     def first_app_id(self) -> str:

@@ -4,8 +4,9 @@
 - TRUSTED, and the verified profile chatted before this session: the app's `greeting`
   ("Hi Julie, welcome back to Retalé!"). The customer proved who they are, so recognising
   them tells them nothing they do not know.
-- Anyone else identified (a first-time customer, or any CLAIMED one): `GREETING_NEW`, by
-  first name and without "welcome back". A claim is not proven: greeting it as a returning
+- Anyone else identified (a first-time customer, or any CLAIMED one): the app's
+  `greeting_new` (`gladdesk apps set --greeting-new`), else `GREETING_NEW`, by first name and
+  without "welcome back". A claim is not proven: greeting it as a returning
   customer would imply the desk verified it, and would tell whoever typed an email that it
   belongs to a customer with history (docs/trust-model.md).
 """
@@ -34,7 +35,10 @@ def greeting(conn: Tx, app: Row, session: Row) -> str | None:
     it is anonymous."""
     if session["identity_state"] == "ANONYMOUS":
         return None
-    template = app["greeting"] if is_returning(conn, session) else GREETING_NEW
+    if is_returning(conn, session):
+        template = app["greeting"]
+    else:
+        template = app["greeting_new"] or GREETING_NEW
     return render(
         template, first_name=first_name(session["display_name"]), store_name=app["store_name"]
     )

@@ -129,7 +129,11 @@ class Opening:
         # agent where possible, and the agent is told.
         other = conversations.latest_open(conn, profile_id)
         prefer = other["assignee_id"] if other is not None else None
-        agent = None if hold else self.routing.pick_agent(conn, avoid=avoid, prefer=prefer)
+        agent = (
+            None
+            if hold
+            else self.routing.pick_agent(conn, avoid=avoid, prefer=prefer, inbox_id=inbox_id)
+        )
         return _Plan(inbox_id, hold, actions, agent, other, switched)
 
     def _insert(

@@ -9,6 +9,9 @@ from core.engine.timeline import Timeline
 from core.store import Desk, Row, Tx, conversations
 from core.store import directory as agents
 
+#: How many queued conversations `assign_queued` reads for each one it may assign.
+QUEUE_SCAN = 20
+
 
 class Routing:
     """Picks agents by load and assigns conversations; every write is in the caller's
@@ -19,10 +22,18 @@ class Routing:
         self.directory = directory
         self.timeline = timeline
 
-    def pick_agent(self, conn: Tx, *, avoid: int | None, prefer: int | None = None) -> Row | None:
-        """The available agent with spare capacity and the fewest open conversations;
-        `prefer` wins when it can take the chat, `avoid` loses when another can."""
-        candidates = agents.free_agents(conn)
+    def pick_agent(
+        self,
+        conn: Tx,
+        *,
+        avoid: int | None,
+        prefer: int | None = None,
+        inbox_id: int | None = None,
+    ) -> Row | None:
+        """The available agent with spare capacity and the fewest open conversations, among
+        those who work `inbox_id` when given; `prefer` wins when it can take the chat,
+        `avoid` loses when another can."""
+        candidates = agents.free_agents(conn, inbox_id)
         for row in candidates:
             if prefer is not None and row["id"] == prefer and row["id"] != avoid:
                 return row
@@ -40,6 +51,8 @@ class Routing:
     @staticmethod
     def refusal(agent: Row) -> str | None:
         """Why `agent` (an agents row) cannot be given one more conversation, or None."""
+        if agent["disabled"]:
+            return f"{agent['handle']} is disabled"
         if not agent["available"]:
             return f"{agent['handle']} is unavailable"
         if agent["open_conversations"] >= agent["capacity"]:
@@ -83,7 +96,8 @@ class Routing:
         if inbox_override is not None:
             updates["inbox_id"] = self.directory.inbox_id(inbox_override)
         self.timeline.update(conn, conversation_id, updates)
-        agent = self.pick_agent(conn, avoid=None)
+        inbox_id = conversations.inbox_of(conn, conversation_id)
+        agent = self.pick_agent(conn, avoid=None, inbox_id=inbox_id)
         if agent is not None:
             self.assign(conn, conversation_id, agent)
 
@@ -95,12 +109,17 @@ class Routing:
             with self.desk.transaction() as conn:
                 return self.assign_queued(conn, limit=limit)
         assigned = 0
-        for conversation_id in conversations.queued(conn, limit):
-            agent = self.pick_agent(conn, avoid=None)
-            if agent is None:
-                break
+        if not agents.free_agents(conn):
+            return assigned
+        # Read past the first `limit`: those may all be in inboxes no free agent works.
+        for conversation_id, inbox_id in conversations.queued(conn, limit * QUEUE_SCAN):
+            agent = self.pick_agent(conn, avoid=None, inbox_id=inbox_id)
+            if agent is None:  # nobody free works its inbox: it waits
+                continue
             self.assign(conn, conversation_id, agent)
             assigned += 1
+            if assigned >= limit or not agents.free_agents(conn):
+                break
         return assigned
 
     def release_holds(self) -> list[int]:

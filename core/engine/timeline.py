@@ -78,7 +78,11 @@ class Timeline:
             conversation_id,
             type_="message",
             sender=sender,
-            body=f"Please log in so we can verify it's you: {app['login_url']}",
+            body=(
+                f"Please log in so we can verify it's you: {app['login_url']}"
+                if app["login_url"]
+                else "Please log in on our website so we can verify it's you."
+            ),
             agent_id=agent_id,
         )
         self.event(

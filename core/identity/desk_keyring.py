@@ -68,6 +68,7 @@ class Keyring:
         self.close = verifier.close
         # minting
         self.mint = minting.mint
+        self.desk_signing_kid = minting.signing_kid
         # key administration
         self.add_key = keys.add_key
         self.retire = keys.retire

@@ -105,6 +105,10 @@ class DeskMinting:
         }
         return jwt.encode(payload, private_key, algorithm=alg, headers={"kid": kid})
 
+    def signing_kid(self) -> str:
+        """The kid of the desk's signing key; made now (ES256) when the desk has none."""
+        return self._desk_signer()[0]
+
     def _desk_signer(self) -> tuple[str, str, Any]:
         """The desk's current signing key; created (ES256) when the desk has none."""
         self.verifier.sync()

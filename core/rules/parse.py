@@ -18,6 +18,7 @@ from core.engine.hooks import MAX_MESSAGE_CHARS
 from core.errors import FileLineError
 from core.rules.evaluate import TRIGGERS, Rule, RuleSet, keyword_pattern
 from core.store.schema import IDENTITY_SOURCES, IDENTITY_STATES
+from core.toml_lines import TableLocator, read_text, syntax_error
 
 TRUST_TIMINGS = ("before_routing", "after_routing", "untrusted")
 PLACEHOLDERS = ("first_name", "name")
@@ -38,43 +39,12 @@ _WHEN_KEYS = (
 )
 _THEN_KEYS = ("bot_message", "login_prompt", "tag", "route", "require_login")
 _RULE_KEYS = ("name", "enabled", "stop", "when", "then")
-_TOML_POSITION_RE = re.compile(r"\s*\(at line (\d+), column (\d+)\)")
 
 
 class RulesError(FileLineError):
     """A rules file that cannot be used: names the file, the line and the reason."""
 
     code = "bad_rules"
-
-
-class _Locator:
-    """Finds the line of a rule or of one of its keys in the file text, for error messages."""
-
-    _HEADER_RE = re.compile(r"^\s*\[\[\s*rules\s*\]\]")
-    _TABLE_RE = re.compile(r"^\s*\[")
-
-    def __init__(self, text: str) -> None:
-        self.lines = text.splitlines()
-        self.headers = [i + 1 for i, line in enumerate(self.lines) if self._HEADER_RE.match(line)]
-
-    def rule(self, index: int) -> int | None:
-        return self.headers[index] if index < len(self.headers) else None
-
-    def key(self, index: int, key: str, section: str | None = None) -> int | None:
-        """The line of `key` inside rule `index` (in its `when`/`then` part when given)."""
-        start = self.rule(index)
-        if start is None:
-            return None
-        end = self.headers[index + 1] - 1 if index + 1 < len(self.headers) else len(self.lines)
-        name = rf"(?:{re.escape(key)}|\"{re.escape(key)}\"|'{re.escape(key)}')"
-        prefix = rf"(?:{section}\s*\.\s*)?" if section else ""
-        pattern = re.compile(rf"^\s*{prefix}{name}\s*=")
-        inline = re.compile(rf"[{{,]\s*{name}\s*=") if section else None
-        for number in range(start, end + 1):
-            line = self.lines[number - 1]
-            if pattern.match(line) or (inline is not None and inline.search(line)):
-                return number
-        return start
 
 
 def _strings(
@@ -149,7 +119,7 @@ def _tags(value: object) -> tuple[str, ...]:
     return tags
 
 
-def _rule_name(raw: dict[str, Any], index: int, locate: _Locator) -> tuple[str, str]:
+def _rule_name(raw: dict[str, Any], index: int, locate: TableLocator) -> tuple[str, str]:
     """The rule's name and its label in error messages, once its keys are checked."""
     label = f"rule {index + 1}"
     name = raw.get("name", label)
@@ -203,10 +173,10 @@ def _action(key: str, value: object, inboxes: frozenset[str] | None) -> tuple[st
 
 
 def _parse_rule(
-    raw: object, index: int, locate: _Locator, inboxes: frozenset[str] | None
+    raw: object, index: int, locate: TableLocator, inboxes: frozenset[str] | None
 ) -> Rule | None:
     """One `[[rules]]` table; raises `_Bad(line, reason)`; None for a disabled rule."""
-    line = locate.rule(index) or 0
+    line = locate.entry(index) or 0
     if not isinstance(raw, dict):
         raise _Bad(line, f"rule {index + 1}: expected a table")
     name, label = _rule_name(raw, index, locate)
@@ -270,25 +240,14 @@ def parse_rules(
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        message = str(exc)
-        found = _TOML_POSITION_RE.search(message)
-        if found is None:
-            raise RulesError(path, None, f"not valid TOML: {message}") from None
-        reason = f"not valid TOML: {message[: found.start()]} (column {found.group(2)})"
-        raise RulesError(path, int(found.group(1)), reason) from None
-    locate = _Locator(text)
+        raise RulesError(path, *syntax_error(exc)) from None
+    locate = TableLocator(text, "rules")
     for key in data:
         if key != "rules":
-            line = next(
-                (
-                    n
-                    for n, s in enumerate(locate.lines, 1)
-                    if re.match(rf"^\s*\[*\s*{re.escape(key)}\b", s)
-                ),
-                None,
-            )
             raise RulesError(
-                path, line, f"unknown top-level key {key!r}; rules go in [[rules]] tables"
+                path,
+                locate.top_level(key),
+                f"unknown top-level key {key!r}; rules go in [[rules]] tables",
             )
     raw_rules = data.get("rules", [])
     if not isinstance(raw_rules, list):
@@ -307,20 +266,5 @@ def parse_rules(
 def load_rules(path: str | Path, *, inboxes: frozenset[str] | None = None) -> RuleSet:
     """Read and parse a rules file; a bad one raises `RulesError` (file, line, reason)."""
     path = Path(path)
-    try:
-        size = path.stat().st_size
-        if size > MAX_RULES_BYTES:
-            raise RulesError(path, None, f"{size} bytes is over the limit of {MAX_RULES_BYTES}")
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise RulesError(path, None, "no such rules file") from None
-    except IsADirectoryError:
-        raise RulesError(path, None, "is a directory, not a rules file") from None
-    except OSError as exc:
-        raise RulesError(path, None, f"cannot read: {exc.strerror}") from None
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
-        raise RulesError(path, line, "not UTF-8 text") from None
+    text = read_text(path, max_bytes=MAX_RULES_BYTES, error=RulesError, what="rules file")
     return parse_rules(text, path=path, inboxes=inboxes)

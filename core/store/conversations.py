@@ -185,14 +185,19 @@ def inbox_name(conn: Tx, conversation_id: int) -> str:
     return str(row[0])
 
 
-def queued(conn: Tx, limit: int) -> list[int]:
-    """Routed, unassigned open conversations, longest-waiting first."""
+def queued(conn: Tx, limit: int) -> list[tuple[int, int]]:
+    """(id, inbox id) of routed, unassigned open conversations, longest-waiting first."""
     rows = conn.execute(
-        "SELECT id FROM conversations WHERE assignee_id IS NULL AND status != 'CLOSED'"
+        "SELECT id, inbox_id FROM conversations WHERE assignee_id IS NULL AND status != 'CLOSED'"
         " AND routed_at IS NOT NULL ORDER BY queue_key, id LIMIT ?",
         (limit,),
     ).fetchall()
-    return [int(r[0]) for r in rows]
+    return [(int(r[0]), int(r[1])) for r in rows]
+
+
+def inbox_of(conn: Tx, conversation_id: int) -> int:
+    row = conn.execute("SELECT inbox_id FROM conversations WHERE id = ?", (conversation_id,))
+    return int(row.fetchone()[0])
 
 
 def holds_due(conn: Tx, now: int) -> list[int]:

@@ -55,7 +55,9 @@ def _check_file(path: Path, *, create: bool) -> None:
         raise StoreError(f"{path}: is a directory, not a desk database file")
     if not path.exists():
         if not create:
-            raise StoreError(f"{path}: no such desk database (build one: gladdesk db build-demo)")
+            raise StoreError(
+                f"{path}: no such desk database (create one: gladdesk --db {path} init)"
+            )
         if not path.parent.is_dir():
             raise StoreError(f"{path}: directory {path.parent} does not exist")
         return

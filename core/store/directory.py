@@ -17,6 +17,8 @@ class AgentEntry:
     #: Open (needs reply or replied) conversations assigned, and how many the agent may hold.
     open_conversations: int = 0
     capacity: int = 0
+    #: Disabled by `gladdesk agents disable`: no new chats, no console.
+    disabled: bool = False
 
     @property
     def at_capacity(self) -> bool:
@@ -26,11 +28,12 @@ class AgentEntry:
 def agents(desk: Desk) -> list[AgentEntry]:
     """Every agent with their load, by handle."""
     rows = desk.query(
-        "SELECT id, handle, name, available, open_conversations, capacity FROM agents"
+        "SELECT id, handle, name, available, open_conversations, capacity, disabled FROM agents"
         " ORDER BY handle"
     )
     return [
-        AgentEntry(int(r[0]), str(r[1]), str(r[2]), bool(r[3]), int(r[4]), int(r[5])) for r in rows
+        AgentEntry(int(r[0]), str(r[1]), str(r[2]), bool(r[3]), int(r[4]), int(r[5]), bool(r[6]))
+        for r in rows
     ]
 
 
@@ -98,12 +101,17 @@ def agent_row(conn: Tx, agent_id: int) -> Row:
     return row
 
 
-def free_agents(conn: Tx) -> list[Row]:
-    """Available agents with spare capacity, least loaded first (then by id)."""
+def free_agents(conn: Tx, inbox_id: int | None = None) -> list[Row]:
+    """Available agents with spare capacity, least loaded first (then by id); with
+    `inbox_id`, only those who work that inbox (an agent with no inboxes listed works all)."""
     return conn.execute(
-        "SELECT id, handle, name FROM agents"
-        " WHERE available = 1 AND open_conversations < capacity"
-        " ORDER BY open_conversations, id"
+        "SELECT a.id, a.handle, a.name FROM agents a"
+        " WHERE a.available = 1 AND a.open_conversations < a.capacity"
+        " AND (? IS NULL"
+        " OR NOT EXISTS (SELECT 1 FROM agent_inboxes m WHERE m.agent_id = a.id)"
+        " OR EXISTS (SELECT 1 FROM agent_inboxes m WHERE m.agent_id = a.id AND m.inbox_id = ?))"
+        " ORDER BY a.open_conversations, a.id",
+        (inbox_id, inbox_id),
     ).fetchall()
 
 

@@ -385,6 +385,34 @@ def _v4_token_audit_context(conn: sqlite3.Connection) -> None:
     )
 
 
+def _v5_desk_administration(conn: sqlite3.Connection) -> None:
+    """Running a desk from the command line (`gladdesk apps / agents / inboxes / config`,
+    docs/config.md).
+
+    - `apps.greeting_new`: the greeting of a customer the desk may not treat as returning;
+      NULL: the desk's own (core/engine/greeting.py `GREETING_NEW`).
+    - `agents.disabled`: an agent who left or is on leave. A disabled agent is also not
+      `available`, so routing, taking and the widget's availability skip them; their open
+      chats stay theirs until someone transfers them.
+    - `agent_inboxes`: the inboxes an agent works. An agent without rows works every inbox;
+      with rows, routing hands them only conversations of those inboxes.
+    """
+    run_script(
+        conn,
+        """
+        ALTER TABLE apps ADD COLUMN greeting_new TEXT;
+        ALTER TABLE agents ADD COLUMN disabled INTEGER NOT NULL DEFAULT 0
+            CHECK (disabled IN (0, 1));
+        CREATE TABLE agent_inboxes (
+            agent_id INTEGER NOT NULL REFERENCES agents (id),
+            inbox_id INTEGER NOT NULL REFERENCES inboxes (id),
+            PRIMARY KEY (agent_id, inbox_id)
+        );
+        CREATE INDEX agent_inboxes_inbox ON agent_inboxes (inbox_id);
+        """,
+    )
+
+
 def run_script(conn: sqlite3.Connection, script: str) -> None:
     """Execute a multi-statement script inside the caller's transaction.
 
@@ -406,6 +434,7 @@ MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _v2,
     _v3,
     _v4_token_audit_context,
+    _v5_desk_administration,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -1,5 +1,6 @@
 """Rows written as given, ids and times included: how the demo desk builder (`sim/demo_desk.py`)
-fills a new desk from its fixtures.
+fills a new desk with its fixture customers and conversations (its apps, inboxes and agents go
+through `core.setup.apply_config`, as any desk's do).
 
 Call these inside the caller's `Desk.transaction()`. Nothing else runs: no change-feed rows,
 rules or routing. The caller vouches for the rows (the builder checks trust itself); the
@@ -8,10 +9,8 @@ schema's constraints still apply.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping, Sequence
 
-from core.budgets import BUDGET_DEFAULTS
 from core.store.desk import Desk, Tx
 
 #: The columns of a seeded conversation, every one required (`add_conversation`).
@@ -50,66 +49,6 @@ ITEM_COLUMNS = (
     "trusted",
     "agent_id",
 )
-
-
-def add_app(
-    desk: Desk,
-    app_id: str,
-    *,
-    store_name: str,
-    login_url: str,
-    signup_url: str,
-    first_message: str,
-    greeting: str,
-    onboarding_enabled: bool,
-    onboarding_identity: str,
-    trust_window_s: int,
-    allowed_origins: Sequence[str],
-    budgets: Mapping[str, int] | None = None,
-) -> None:
-    """An app; `budgets` are its flood budgets (`core.budgets.check_budgets`), the schema's
-    defaults for those left out."""
-    budgets = dict(budgets or {})
-    unknown = sorted(set(budgets) - set(BUDGET_DEFAULTS))
-    if unknown:
-        raise ValueError(f"app {app_id!r}: unknown budget settings {unknown}")
-    columns = (
-        "app_id, store_name, login_url, signup_url, first_message, greeting,"
-        " onboarding_enabled, onboarding_identity, trust_window_s, allowed_origins"
-    )
-    columns += "".join(f", {name}" for name in budgets)
-    values = (
-        app_id,
-        store_name,
-        login_url,
-        signup_url,
-        first_message,
-        greeting,
-        int(onboarding_enabled),
-        onboarding_identity,
-        trust_window_s,
-        json.dumps(allowed_origins),
-        *budgets.values(),
-    )
-    desk.conn.execute(
-        f"INSERT INTO apps ({columns}) VALUES ({', '.join('?' * len(values))})", values
-    )
-
-
-def add_inbox(desk: Desk, inbox_id: int, name: str) -> None:
-    desk.conn.execute("INSERT INTO inboxes (id, name) VALUES (?, ?)", (inbox_id, name))
-
-
-def add_setting(desk: Desk, key: str, value: str) -> None:
-    """A new setting, without the `settings.changed` row `Desk.set_setting` writes."""
-    desk.conn.execute("INSERT INTO settings (key, value) VALUES (?, ?)", (key, value))
-
-
-def add_agent(desk: Desk, agent_id: int, handle: str, name: str, capacity: int) -> None:
-    desk.conn.execute(
-        "INSERT INTO agents (id, handle, name, capacity) VALUES (?, ?, ?, ?)",
-        (agent_id, handle, name, capacity),
-    )
 
 
 def add_profile(

@@ -148,6 +148,7 @@ def create_app(
     state = WebState(
         desk=desk, engine=engine, hub=EventHub(desk, poll_s=poll_s), inline=inline_desk_calls
     )
+    state.hub.listeners.append(state.desk_changed)
     app = FastAPI(
         title="gladdesk",
         summary="Widget API, admin REST API and demo portal of a gladdesk desk.",

@@ -12,10 +12,11 @@ import asyncio
 import contextlib
 import logging
 from collections import Counter
+from collections.abc import Callable
 
 from starlette.concurrency import run_in_threadpool
 
-from core.store import Desk
+from core.store import Desk, Event
 from core.store.directory import agents_available
 from core.web.limits import FixedBudget
 
@@ -85,6 +86,9 @@ class EventHub:
         self.session_opens = FixedBudget(opens_per_session_per_min)
         self.address_opens = FixedBudget(opens_per_address_per_min)
         self._poke: asyncio.Event | None = None
+        #: Called on the event loop with each new batch of change-feed rows (the server's
+        #: caches of the desk's configuration follow it).
+        self.listeners: list[Callable[[list[Event]], object]] = []
 
     def subscribe(self, session_id: str, address: str) -> Subscription:
         """Register a stream, or raise `TooManyStreams` when its session or address is at its
@@ -178,6 +182,11 @@ class EventHub:
             if not events:
                 continue
             self.seen = events[-1].id
+            for listener in self.listeners:
+                try:
+                    listener(events)
+                except Exception:  # noqa: BLE001 - streams go on; the log says what broke
+                    log.exception("change feed listener failed")
             sessions = {e.session_id for e in events if e.session_id is not None}
             conversations = {e.conversation_id for e in events if e.conversation_id is not None}
             for subscription in self._subscribers:

@@ -14,7 +14,7 @@ from starlette.concurrency import run_in_threadpool
 
 from core.addresses import address_group
 from core.engine import Engine
-from core.store import Desk
+from core.store import Desk, Event
 from core.store.directory import app_origins
 from core.web.hub import EventHub
 from core.web.limits import Budgets, FailureLimiter, Refusals
@@ -94,6 +94,12 @@ class WebState:
         """The widget session `token` opens, when this process already knows it."""
         known = self.tokens.get(token)
         return known.session_id if known is not None else None
+
+    def desk_changed(self, events: list[Event]) -> None:
+        """A change-feed batch: when it changed apps, agents or inboxes (`gladdesk apps set`,
+        `config apply` in another process), read them afresh from the next request on."""
+        if self.engine.follow(events):
+            self._origins = (float("-inf"), {})
 
     def allowed_origins(self) -> dict[str, frozenset[str]]:
         """app id -> the origins its widget may be embedded on (from `apps.allowed_origins`)."""

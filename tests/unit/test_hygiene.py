@@ -127,6 +127,7 @@ SQL_FREE = (
     "core/identity",
     "core/rules",
     "core/report",
+    "core/setup",
     "core/web",
     "tui",
     "cli",

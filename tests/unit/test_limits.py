@@ -246,9 +246,9 @@ def test_an_app_sets_its_budgets_in_desk_toml(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("extra", "message"),
     [
-        ("address_sessions_per_min = -5", "address_sessions_per_min must be 0"),
-        ('app_conversations_per_min = "lots"', "app_conversations_per_min must be a whole"),
-        ("address_sesions_per_min = 5", "unknown settings address_sesions_per_min"),
+        ("address_sessions_per_min = -5", r"desk.toml:\d+: .*address_sessions_per_min: must be 0"),
+        ('app_conversations_per_min = "lots"', "app_conversations_per_min: must be a whole"),
+        ("address_sesions_per_min = 5", "address_sesions_per_min: unknown setting"),
     ],
 )
 def test_a_bad_budget_in_desk_toml_fails_the_build(

@@ -358,7 +358,7 @@ class ConversationScreen(ReportsWorkerErrors, Screen[None]):
             kind, name = target
             self._transfer(kind, name)
 
-        others = [a for a in message.agents if a.handle != app.agent]
+        others = [a for a in message.agents if a.handle != app.agent and not a.disabled]
         app.push_screen(TransferScreen(others, [name for _, name in app.inboxes]), chosen)
 
     @work(thread=True, exit_on_error=False, group="conversation-action")

@@ -13,6 +13,7 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 
+from core.engine.directory import directory_changed
 from core.store import Event
 from core.store.queue import QueueFilter
 from tui.base import DeskAppBase, PaletteCommand
@@ -79,14 +80,18 @@ class QueueScreen(ReportsWorkerErrors, Screen[None]):
         self._initial_view = view
         self._stale = False
 
-    def compose(self) -> ComposeResult:
+    def _views(self) -> list[View]:
         app = self.app
-        self.views = [
+        return [
             View(f"Mine ({app.agent})", agent_id=app.agent_id),
             View("Unassigned", unassigned=True),
+            *(View(f"Inbox {name}", inbox_id=number) for number, name in app.inboxes),
+            View("All"),
         ]
-        self.views += [View(f"Inbox {name}", inbox_id=number) for number, name in app.inboxes]
-        self.views.append(View("All"))
+
+    def compose(self) -> ComposeResult:
+        app = self.app
+        self.views = self._views()
         names = view_names([name for _, name in app.inboxes])
         self.view_number = names.index(self._initial_view) if self._initial_view in names else 0
         yield Header(show_clock=False, icon="✉")
@@ -167,6 +172,11 @@ class QueueScreen(ReportsWorkerErrors, Screen[None]):
     # -- live updates ------------------------------------------------------------------------------
 
     def desk_changed(self, events: Sequence[Event]) -> None:
+        if directory_changed(events):  # an inbox added: one more view, the current one kept
+            current = self.views[self.view_number]
+            self.views = self._views()
+            self.view_number = self.views.index(current) if current in self.views else 0
+            self._show_filters()
         if touches_queue(events):
             if self.is_current:
                 self._reload_queue()
