@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable
+from typing import Any
+
+import sqlite_utils
 
 IDENTITY_STATES = ("ANONYMOUS", "CLAIMED", "TRUSTED")
 IDENTITY_SOURCES = ("none", "onboarding_form", "set_user", "jwt")
@@ -413,6 +416,31 @@ def _v5_desk_administration(conn: sqlite3.Connection) -> None:
     )
 
 
+def _v6_message_search(conn: sqlite3.Connection) -> None:
+    """Full-text search over the timeline (core/store/search.py): sqlite-utils makes the FTS5
+    index of items' text and the triggers that keep it (items are only ever inserted), and
+    fills it for an existing desk; its scripts run inside this migration's transaction."""
+    table = sqlite_utils.Database(_InTransaction(conn))["items"]
+    table.enable_fts(
+        ["body"], fts_version="FTS5", create_triggers=True, tokenize="unicode61 remove_diacritics 2"
+    )
+
+
+class _InTransaction:
+    """The migration's connection as sqlite-utils sees it, its scripts run by `run_script`
+    (`sqlite3.Connection.executescript` would commit the open transaction first)."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._conn, name)
+
+    def executescript(self, script: str) -> sqlite3.Cursor:
+        run_script(self._conn, script)
+        return self._conn.cursor()
+
+
 def run_script(conn: sqlite3.Connection, script: str) -> None:
     """Execute a multi-statement script inside the caller's transaction.
 
@@ -435,6 +463,7 @@ MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _v3,
     _v4_token_audit_context,
     _v5_desk_administration,
+    _v6_message_search,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
