@@ -23,6 +23,7 @@ from core.errors import Conflict, DeskError, NotFound
 from core.report import authentication_report
 from core.store import Desk, Event
 from core.store.directory import AgentEntry, agents, inboxes
+from core.store.search import MessageHit
 from tui.base import DeskAppBase, PaletteCommand
 from tui.bindings import DESK_APP, bindings_for
 from tui.commands import DeskCommands
@@ -189,15 +190,18 @@ class DeskApp(DeskAppBase):
 
     # -- app-wide actions ----------------------------------------------------------------------------
 
-    def open_conversation(self, conversation_id: int) -> None:
-        """Show a conversation (replacing one already open)."""
+    def open_conversation(self, conversation_id: int, *, at_item: int | None = None) -> None:
+        """Show a conversation (replacing one already open), at `at_item` if given."""
         while isinstance(self.screen, ConversationScreen | SearchScreen | HelpScreen):
             self.pop_screen()
-        self.push_screen(ConversationScreen(conversation_id))
+        self.push_screen(ConversationScreen(conversation_id, at_item=at_item))
 
     def action_search(self) -> None:
         def picked(hit: Any) -> None:
             if hit is None:
+                return
+            if isinstance(hit, MessageHit):
+                self.open_conversation(hit.conversation_id, at_item=hit.item_id)
                 return
             if hit.latest_conversation_id is None:
                 self.notify(f"{hit.name} has no conversation yet.", severity="warning")

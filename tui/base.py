@@ -44,8 +44,8 @@ class DeskAppBase(App[None]):
     #: Unsent replies by conversation id, kept while the agent looks elsewhere.
     drafts: dict[int, str]
 
-    def open_conversation(self, conversation_id: int) -> None:
-        """Show a conversation (replacing one already open)."""
+    def open_conversation(self, conversation_id: int, *, at_item: int | None = None) -> None:
+        """Show a conversation (replacing one already open), at `at_item` if given."""
         raise NotImplementedError
 
     def refresh_status_bars(self) -> None:

@@ -1,5 +1,5 @@
 """Full-text search over conversation history: message text (the FTS5 index `items_fts`,
-schema v4) and conversation tags, best matches first, each hit naming the message to open
+schema v5) and conversation tags, best matches first, each hit naming the message to open
 the conversation at.
 
 What the agent types is never FTS syntax: each word becomes a quoted term (quotes doubled),

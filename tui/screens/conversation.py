@@ -57,6 +57,8 @@ class ConversationScreen(ReportsWorkerErrors, Screen[None]):
         items: list[TimelineItem]
         has_older: bool
         past: list[PastConversation]
+        #: The item to show first (a search hit), when it was asked for.
+        focus: int | None = None
 
     @dataclass
     class Refreshed(Message):
@@ -99,9 +101,11 @@ class ConversationScreen(ReportsWorkerErrors, Screen[None]):
 
         agents: list[AgentEntry]
 
-    def __init__(self, conversation_id: int) -> None:
+    def __init__(self, conversation_id: int, *, at_item: int | None = None) -> None:
         super().__init__(classes="conversation-screen")
         self.conversation_id = conversation_id
+        #: Open at this item (a search hit) rather than at the newest.
+        self.at_item = at_item
         self.view: ConversationView | None = None
         self._generation = 0
         self._profile_wanted: bool | None = None  # None: by terminal width
@@ -164,16 +168,28 @@ class ConversationScreen(ReportsWorkerErrors, Screen[None]):
     def _load(self) -> None:
         engine = self.app.engine
         view = engine.conversation(self.conversation_id)
-        status, items = timeline_page(self.app.desk, self.conversation_id, limit=TIMELINE_PAGE + 1)
-        has_older = len(items) > TIMELINE_PAGE
+        desk, at = self.app.desk, self.at_item
+        if at is None:
+            status, items = timeline_page(desk, self.conversation_id, limit=TIMELINE_PAGE + 1)
+            has_older = len(items) > TIMELINE_PAGE
+            items = items[-TIMELINE_PAGE:]
+        else:  # the page ending at the hit, then everything after it
+            status, older = timeline_page(
+                desk, self.conversation_id, before_id=at + 1, limit=TIMELINE_PAGE + 1
+            )
+            has_older = len(older) > TIMELINE_PAGE
+            _, newer = timeline_page(desk, self.conversation_id, after_id=at, limit=1000)
+            items = older[-TIMELINE_PAGE:] + newer
         past = engine.past_conversations(view.profile.id, exclude=self.conversation_id)
-        self.post_message(self.Loaded(view, status, items[-TIMELINE_PAGE:], has_older, past))
+        self.post_message(self.Loaded(view, status, items, has_older, past, at))
 
     @on(Loaded)
     def _loaded(self, message: Loaded) -> None:
         self._show_view(message.view, message.past)
         self.timeline.customer = message.view.profile.name
-        self.timeline.set_items(message.status, message.items, has_older=message.has_older)
+        self.timeline.set_items(
+            message.status, message.items, has_older=message.has_older, focus=message.focus
+        )
 
     def _show_view(self, view: ConversationView, past: Sequence[PastConversation]) -> None:
         self.view = view

@@ -17,6 +17,7 @@ from textual.widgets.option_list import Option
 from core.store import Desk
 from core.store.directory import AgentEntry
 from core.store.profiles import ProfileHit, search_profiles
+from core.store.search import HIT_END, HIT_START, MessageHit, search_messages
 from tui.bindings import CONFIRM_SCREEN, HELP_SCREEN, SEARCH_SCREEN, TRANSFER_SCREEN, bindings_for
 from tui.format import GLYPH, STATUS_WORDS, badge, fit, fit_right
 from tui.text import clean_line
@@ -104,26 +105,30 @@ class TransferScreen(ModalScreen[tuple[str, str] | None]):
         self.dismiss(None)
 
 
-class SearchScreen(ReportsWorkerErrors, ModalScreen[ProfileHit | None]):
-    """Find a customer by name, email or phone; Enter opens their latest conversation."""
+class SearchScreen(ReportsWorkerErrors, ModalScreen[ProfileHit | MessageHit | None]):
+    """Find a customer by name, email or phone, or a message by its words (or a tag): Enter
+    opens the customer's latest conversation, or the message's conversation at the message."""
 
     BINDINGS = bindings_for(SEARCH_SCREEN)
 
     @dataclass
     class Results(Message):
         query: str
-        hits: list[ProfileHit]
+        hits: list[ProfileHit | MessageHit]
         error: str | None = None
 
     def __init__(self, desk: Desk) -> None:
         super().__init__(classes="dialog-screen")
         self.desk = desk
-        self.hits: list[ProfileHit] = []
+        self.hits: list[ProfileHit | MessageHit] = []
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog search-dialog"):
-            yield Static("Search customers by name, email or phone", classes="dialog-question")
-            yield Input(placeholder="julie, julie@example.com, +3361…", id="search-input")
+            yield Static(
+                "Search customers by name, email or phone, and messages by their words",
+                classes="dialog-question",
+            )
+            yield Input(placeholder="julie, @example.com, 0612…, refund", id="search-input")
             yield OptionList(id="search-results")
 
     def on_mount(self) -> None:
@@ -144,7 +149,10 @@ class SearchScreen(ReportsWorkerErrors, ModalScreen[ProfileHit | None]):
         from core.errors import DeskError
 
         try:
-            hits = search_profiles(self.desk, query, limit=20)
+            hits: list[ProfileHit | MessageHit] = []
+            hits += search_profiles(self.desk, query, limit=10)
+            if len(query.strip()) >= MIN_MESSAGE_QUERY:
+                hits += search_messages(self.desk, query, limit=20)
         except DeskError as exc:
             self.post_message(self.Results(query, [], str(exc)))
             return
@@ -165,7 +173,9 @@ class SearchScreen(ReportsWorkerErrors, ModalScreen[ProfileHit | None]):
             results.highlighted = 0
 
     @staticmethod
-    def _label(hit: ProfileHit) -> Text:
+    def _label(hit: ProfileHit | MessageHit) -> Text:
+        if isinstance(hit, MessageHit):
+            return _message_label(hit)
         text = Text(clean_line(hit.name, limit=100), style="bold", no_wrap=True, end="")
         contacts = ", ".join((*hit.emails, *hit.phones))
         if contacts:
@@ -190,6 +200,23 @@ class SearchScreen(ReportsWorkerErrors, ModalScreen[ProfileHit | None]):
 
     def action_cancel(self) -> None:
         self.dismiss(None)
+
+
+#: Characters a query needs before messages are searched too (one letter finds everything).
+MIN_MESSAGE_QUERY = 2
+
+
+def _message_label(hit: MessageHit) -> Text:
+    """`#361 Hana Chen · open · customer: …the words found…`, the words found in bold."""
+    text = Text(f"#{hit.conversation_id} ", style="bold", no_wrap=True, end="")
+    text.append(clean_line(hit.customer or "anonymous", limit=60), "bold")
+    text.append(f" · {hit.status.lower()} · {hit.sender}: ", "dim")
+    plain = clean_line(hit.snippet.replace(HIT_START, "\x02").replace(HIT_END, "\x03"), limit=300)
+    for n, part in enumerate(plain.split("\x02")):
+        found, _, rest = part.partition("\x03") if n else ("", "", part)
+        text.append(found, "bold reverse")
+        text.append(rest)
+    return text
 
 
 _BADGE_WORDS = (

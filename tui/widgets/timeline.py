@@ -70,6 +70,7 @@ class TimelineView(ScrollView, can_focus=True):
         "timeline--event",
         "timeline--event-authenticated",
         "timeline--event-warning",
+        "timeline--hit",
         "timeline--more",
     }
 
@@ -97,21 +98,61 @@ class TimelineView(ScrollView, can_focus=True):
         self._wrap_cache: dict[tuple[int, int], list[str]] = {}
         self._strips: LRUCache[tuple[object, ...], Strip] = LRUCache(1024)
         self._older_requested: int | None = None
+        #: The item a search opened the conversation at: highlighted, and shown first.
+        self.focus_item: int | None = None
+        self._focus_pending = False
 
     # -- content -------------------------------------------------------------------------------
 
-    def set_items(self, status: str, items: Sequence[TimelineItem], *, has_older: bool) -> None:
-        """Replace everything; show the newest items."""
+    def set_items(
+        self,
+        status: str,
+        items: Sequence[TimelineItem],
+        *,
+        has_older: bool,
+        focus: int | None = None,
+    ) -> None:
+        """Replace everything; show the newest items, or the `focus` item (a search hit),
+        highlighted, in the middle of the view."""
         self.status = status
         self.items = list(items)
         self.has_older = has_older
         self._older_requested = None
+        self.focus_item = focus
+        self._focus_pending = focus is not None
         if self.scrollable_content_region.width == 0:
             # Not laid out yet: wrapping now would be thrown away; on_resize lays it out.
             self._wrapped_width = -1
             return
         self._relayout()
-        self.scroll_end(animate=False)
+        self._show_focus_or_end()
+
+    def _show_focus_or_end(self) -> None:
+        line = (
+            next(
+                (
+                    n
+                    for n, line in enumerate(self._lines)
+                    if line.first and self.items[line.item].id == self.focus_item
+                ),
+                None,
+            )
+            if self._focus_pending
+            else None
+        )
+        self._focus_pending = False
+        if line is None:
+            self.scroll_end(animate=False)
+            return
+        top = line + (1 if self.has_older else 0) - self.scrollable_content_region.height // 3
+        self.scroll_to(y=max(0, top), animate=False, immediate=True)
+
+    def focus_line(self) -> int | None:
+        """The first line of the focus item on screen (0 = the top row), if it is shown."""
+        for n, line in enumerate(self._lines):
+            if line.first and self.items[line.item].id == self.focus_item:
+                return n + (1 if self.has_older else 0) - int(self.scroll_y)
+        return None
 
     def append_items(self, items: Sequence[TimelineItem]) -> int:
         """Add newer items (live updates); follow them if the view was at the bottom."""
@@ -196,7 +237,9 @@ class TimelineView(ScrollView, can_focus=True):
         if self._body_width() != self._wrapped_width and self.items:
             at_bottom = self.scroll_y >= self.max_scroll_y
             self._relayout()
-            if at_bottom:
+            if self._focus_pending:
+                self._show_focus_or_end()
+            elif at_bottom:
                 self.scroll_end(animate=False)
         else:
             self._set_virtual_size()
@@ -258,7 +301,10 @@ class TimelineView(ScrollView, can_focus=True):
             segments.append(Segment(" ", base))
         else:
             segments.append(Segment(" " * (TIME_WIDTH + 1 + SENDER_WIDTH + 1), base))
-        segments.append(Segment(line.text, base + self._body_style(item)))
+        body_style = base + self._body_style(item)
+        if item.id == self.focus_item and item.id is not None:
+            body_style += get("timeline--hit")
+        segments.append(Segment(line.text, body_style))
         return Strip(segments).adjust_cell_length(width, base)
 
     def _sender(self, item: TimelineItem) -> tuple[Style, str]:
