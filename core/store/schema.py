@@ -420,7 +420,7 @@ def _v6_message_search(conn: sqlite3.Connection) -> None:
     """Full-text search over the timeline (core/store/search.py): sqlite-utils makes the FTS5
     index of items' text and the triggers that keep it (items are only ever inserted), and
     fills it for an existing desk; its scripts run inside this migration's transaction."""
-    table = sqlite_utils.Database(_InTransaction(conn))["items"]
+    table = sqlite_utils.Database(_InTransaction(conn)).table("items")  # type: ignore[arg-type]
     table.enable_fts(
         ["body"], fts_version="FTS5", create_triggers=True, tokenize="unicode61 remove_diacritics 2"
     )

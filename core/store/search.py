@@ -38,7 +38,9 @@ class MessageHit:
 def fts_query(text: str) -> str | None:
     """The FTS5 query for what an agent typed: quoted terms, all required, the last a prefix;
     None when there is no word in it."""
-    words = [w for w in text.split() if any(ch.isalnum() for ch in w)][:MAX_TERMS]
+    # Control characters (NUL ends an FTS5 string early) are never part of a word.
+    printable = "".join(ch if ch.isprintable() else " " for ch in text)
+    words = [w for w in printable.split() if any(ch.isalnum() for ch in w)][:MAX_TERMS]
     if not words:
         return None
     terms = ['"' + word.replace('"', '""') + '"' for word in words]

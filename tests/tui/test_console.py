@@ -736,3 +736,34 @@ async def test_a_claim_shows_its_name_beside_the_profile_and_the_other_chat(
         banner = str(screen.query_one("#banner").render())
         assert "Diego Fischer (says: [green]Mallory[/])" in banner
         assert any("· other chat" in line for line in timeline_lines(screen))
+
+
+async def test_search_opens_a_conversation_at_the_message_found(db: Path) -> None:
+    from core.store.search import MessageHit
+
+    app = console(db)
+    async with app.run_test(size=SIZE) as pilot:
+        await queue_ready(pilot)
+        await pilot.press("slash")
+        await wait_until(lambda: isinstance(app.screen, SearchScreen))
+        search = app.screen
+        assert isinstance(search, SearchScreen)
+        await pilot.press(*"wool coat")
+        await wait_until(lambda s=search: any(isinstance(h, MessageHit) for h in s.hits))  # type: ignore[misc]
+        await settle(pilot)
+        index = next(n for n, h in enumerate(search.hits) if isinstance(h, MessageHit))
+        hit = search.hits[index]
+        assert isinstance(hit, MessageHit)
+        search.query_one("#search-results").highlighted = index  # type: ignore[attr-defined]
+        await pilot.press("enter")
+        await wait_until(lambda: isinstance(app.screen, ConversationScreen))
+        screen = app.screen
+        assert isinstance(screen, ConversationScreen)
+        assert screen.conversation_id == hit.conversation_id
+        await wait_until(lambda: bool(screen.timeline.items))
+        await settle(pilot)
+        assert screen.timeline.focus_item == hit.item_id
+        line = screen.timeline.focus_line()
+        assert line is not None and 0 <= line < screen.timeline.scrollable_content_region.height
+        shown = "\n".join(screen.timeline.lines_text())
+        assert "wool coat" in shown
