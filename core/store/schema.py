@@ -9,9 +9,6 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable
-from typing import Any
-
-import sqlite_utils
 
 IDENTITY_STATES = ("ANONYMOUS", "CLAIMED", "TRUSTED")
 IDENTITY_SOURCES = ("none", "onboarding_form", "set_user", "jwt")
@@ -417,28 +414,27 @@ def _v5_desk_administration(conn: sqlite3.Connection) -> None:
 
 
 def _v6_message_search(conn: sqlite3.Connection) -> None:
-    """Full-text search over the timeline (core/store/search.py): sqlite-utils makes the FTS5
-    index of items' text and the triggers that keep it (items are only ever inserted), and
-    fills it for an existing desk; its scripts run inside this migration's transaction."""
-    table = sqlite_utils.Database(_InTransaction(conn)).table("items")  # type: ignore[arg-type]
-    table.enable_fts(
-        ["body"], fts_version="FTS5", create_triggers=True, tokenize="unicode61 remove_diacritics 2"
+    """Full-text search over conversation history (core/store/search.py).
+
+    `items.message_text`: a virtual column, the body of messages only (NULL for events, so
+    "closed" or "assigned" do not match every conversation's events). sqlite-utils makes the
+    FTS5 index of it and the triggers that keep it (items are only ever inserted) and fills it
+    for an existing desk; inside this migration's transaction it runs its scripts statement
+    by statement (no implicit commit), and it is told not to change the connection's pragmas.
+    """
+    import sqlite_utils  # only here: the rest of the store does without it
+
+    conn.execute(
+        "ALTER TABLE items ADD COLUMN message_text TEXT"
+        " GENERATED ALWAYS AS (CASE WHEN type = 'message' THEN body END) VIRTUAL"
     )
-
-
-class _InTransaction:
-    """The migration's connection as sqlite-utils sees it, its scripts run by `run_script`
-    (`sqlite3.Connection.executescript` would commit the open transaction first)."""
-
-    def __init__(self, conn: sqlite3.Connection) -> None:
-        self._conn = conn
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._conn, name)
-
-    def executescript(self, script: str) -> sqlite3.Cursor:
-        run_script(self._conn, script)
-        return self._conn.cursor()
+    database = sqlite_utils.Database(conn, recursive_triggers=False, execute_plugins=False)
+    database.table("items").enable_fts(
+        ["message_text"],
+        fts_version="FTS5",
+        create_triggers=True,
+        tokenize="unicode61 remove_diacritics 2",
+    )
 
 
 def run_script(conn: sqlite3.Connection, script: str) -> None:

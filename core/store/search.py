@@ -1,4 +1,4 @@
-"""Full-text search over conversation history: message text (the FTS5 index `items_fts`,
+"""Full-text search over conversation history: message text (the FTS5 index `items_fts` of `items.message_text`,
 schema v5) and conversation tags, best matches first, each hit naming the message to open
 the conversation at.
 

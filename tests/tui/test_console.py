@@ -10,6 +10,7 @@ from textual.pilot import Pilot
 from core.engine import Engine
 from core.errors import NotFound, StoreError
 from core.store import Desk
+from core.store.profiles import ProfileHit
 from tests.console_helpers import (
     INJECTION_CORPUS,
     SIZE,
@@ -408,7 +409,7 @@ async def test_search_profiles_by_name_email_and_phone(db: Path) -> None:
             await pilot.press(*query)
             await wait_until(lambda s=search: bool(s.hits))  # type: ignore[misc]
             await settle(pilot)
-            assert search.hits[0].name == "Hana Chen"
+            assert isinstance(search.hits[0], ProfileHit) and search.hits[0].name == "Hana Chen"
             await pilot.press("enter")
             await wait_until(lambda: isinstance(app.screen, ConversationScreen))
             assert app.screen.conversation_id == HANA_OPEN  # type: ignore[attr-defined]

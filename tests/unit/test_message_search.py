@@ -5,6 +5,7 @@ types never read as FTS syntax."""
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,9 +20,9 @@ from tests.helpers import one_row
 
 
 @pytest.fixture
-def desk(demo_db: Path) -> Desk:
+def desk(demo_db: Path) -> Iterator[Desk]:
     opened = Desk.open(demo_db, create=False)
-    yield opened  # type: ignore[misc]
+    yield opened
     opened.close()
 
 
@@ -38,6 +39,21 @@ def test_words_and_a_prefix_find_messages_best_first(desk: Desk) -> None:
     assert tuple(item) == (hits[0].conversation_id, "message")
 
 
+def test_system_events_are_not_indexed_and_the_connection_keeps_its_settings(
+    desk: Desk,
+) -> None:
+    closed = one_row(
+        desk, "SELECT count(*) FROM items WHERE type = 'event' AND body LIKE '%closed%'"
+    )
+    assert closed[0] > 0  # the demo has "conversation closed" events...
+    assert search_messages(desk, "closed", limit=500) == [] or all(
+        h.sender != "system" for h in search_messages(desk, "closed", limit=500)
+    )
+    indexed = one_row(desk, "SELECT count(*) FROM items_fts WHERE items_fts MATCH 'closed'")
+    assert indexed[0] < closed[0]  # ...which the index leaves out
+    assert one_row(desk, "PRAGMA recursive_triggers")[0] == 0
+
+
 def test_a_new_message_is_found_at_once(desk: Desk) -> None:
     engine = Engine(desk)
     conversation = 384
@@ -52,11 +68,14 @@ def test_an_existing_desk_gets_its_history_indexed(desk: Desk, demo_db: Path) ->
     with sqlite3.connect(demo_db) as conn:  # the desk as it was before schema v6
         conn.executescript(
             "DROP TRIGGER items_ai; DROP TRIGGER items_ad; DROP TRIGGER items_au;"
-            " DROP TABLE items_fts; PRAGMA user_version = 5;"
+            " DROP TABLE items_fts; ALTER TABLE items DROP COLUMN message_text;"
+            " PRAGMA user_version = 5;"
         )
     conn.close()
     with Desk.open(demo_db, create=False) as again:
         assert [h.item_id for h in search_messages(again, "refund", limit=50)] == before
+        # the migration ran on this connection and left its settings as they were
+        assert one_row(again, "PRAGMA recursive_triggers")[0] == 0
     assert before
 
 
