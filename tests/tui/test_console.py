@@ -768,3 +768,16 @@ async def test_search_opens_a_conversation_at_the_message_found(db: Path) -> Non
         assert line is not None and 0 <= line < screen.timeline.scrollable_content_region.height
         shown = "\n".join(screen.timeline.lines_text())
         assert "wool coat" in shown
+
+
+def test_a_message_hit_shows_the_words_found_in_bold_and_no_marks() -> None:
+    from core.store.search import HIT_END, HIT_START, MessageHit
+    from tui.screens.dialogs import SearchScreen
+
+    hit = MessageHit(
+        7, 70, f"Do you have the {HIT_START}wool{HIT_END} coat\x1b?", "Ana", "OPEN", 0, "customer"
+    )
+    label = SearchScreen._label(hit)
+    assert label.plain == "#7 Ana · open · customer: Do you have the wool coat␛?"
+    bold = [label.plain[s.start : s.end] for s in label.spans if "reverse" in str(s.style)]
+    assert bold == ["wool"]

@@ -211,11 +211,11 @@ def _message_label(hit: MessageHit) -> Text:
     text = Text(f"#{hit.conversation_id} ", style="bold", no_wrap=True, end="")
     text.append(clean_line(hit.customer or "anonymous", limit=60), "bold")
     text.append(f" · {hit.status.lower()} · {hit.sender}: ", "dim")
-    plain = clean_line(hit.snippet.replace(HIT_START, "\x02").replace(HIT_END, "\x03"), limit=300)
-    for n, part in enumerate(plain.split("\x02")):
-        found, _, rest = part.partition("\x03") if n else ("", "", part)
-        text.append(found, "bold reverse")
-        text.append(rest)
+    # Split on the marks first: each piece is then made safe to show on its own.
+    for n, part in enumerate(hit.snippet.split(HIT_START)):
+        found, _, rest = part.partition(HIT_END) if n else ("", "", part)
+        text.append(clean_line(found, limit=100), "bold reverse")
+        text.append(clean_line(rest, limit=200))
     return text
 
 
