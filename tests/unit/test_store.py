@@ -192,3 +192,36 @@ def test_two_connections_see_each_other(tmp_path: Path) -> None:
     with writer.transaction():
         writer.emit("settings.changed")
     assert [e.kind for e in reader.events_after(start)] == ["settings.changed"]
+
+
+def test_data_version_moves_on_another_connections_commit_only(tmp_path: Path) -> None:
+    """What lets a tail skip reading `events` while nothing happened."""
+    path = tmp_path / "desk.db"
+    tail, other = Desk.open(path), Desk.open(path)
+    try:
+        start = tail.data_version()
+        assert tail.data_version() == start  # asking again is no change
+        # Another connection's read, an empty transaction and one rolled back: no change.
+        assert other.events_after(0) == []
+        with other.transaction():
+            pass
+        with pytest.raises(RuntimeError), other.transaction():
+            other.emit("settings.changed")
+            raise RuntimeError("rolled back")
+        assert tail.data_version() == start
+        # The tail's own commit does not move its own number...
+        with tail.transaction():
+            tail.emit("settings.changed")
+        assert tail.data_version() == start
+        # ...another connection's commit does, once.
+        with other.transaction():
+            other.emit("settings.changed")
+        moved = tail.data_version()
+        assert moved != start
+        assert tail.data_version() == moved
+        assert [e.kind for e in tail.events_after(0)] == ["settings.changed"] * 2
+        other.set_setting("greeting", "hello")
+        assert tail.data_version() not in (start, moved)
+    finally:
+        tail.close()
+        other.close()
