@@ -1,8 +1,10 @@
 """The agent console: a thin Textual app over `core.engine.Engine`.
 
 `make_app()` builds it the same way for the CLI, the demo and the tests. The app tails the
-desk's `events` table in a worker (every 100 ms) and hands each batch to the screens, so
-what other processes write shows up without the agent doing anything.
+desk's change feed: every 100 ms it asks SQLite whether anyone committed to the file
+(`Desk.data_version()`, microseconds, no table read) and only then reads the new `events`
+in a worker, one read at a time, and hands the batch to the screens in one call: a burst of
+events costs the screens one refresh, and an idle desk costs next to nothing.
 """
 
 from __future__ import annotations
@@ -35,8 +37,10 @@ from tui.screens.reports import ReportsScreen
 from tui.text import control_chars_mode, use_control_chars
 from tui.widgets.status_bar import StatusBar
 
-#: How often the change feed is read (the live-update latency budget is 250 ms).
+#: How often the tail asks whether the desk changed (the live-update latency budget is 250 ms).
 TAIL_INTERVAL_S = 0.1
+#: The most change-feed rows read at once; a longer backlog is read on the next ticks.
+FEED_BATCH = 1000
 
 
 class SimulatedCustomers(Protocol):
@@ -51,9 +55,12 @@ class SimulatedCustomers(Protocol):
 
 @dataclass
 class DeskChanged(Message):
-    """New rows in the change feed."""
+    """One read of the change feed: its new rows (maybe none)."""
 
     events: tuple[Event, ...]
+    #: False when the read stopped short (a full batch, or an error): read again next tick
+    #: whatever `data_version` says.
+    complete: bool = True
 
 
 class DeskApp(DeskAppBase):
@@ -95,10 +102,16 @@ class DeskApp(DeskAppBase):
         self.drafts: dict[int, str] = {}
         self.last_event_id = desk.last_event_id()
         self._told_disabled = False
-        self.events_seen = 0
         self._stop_tail = threading.Event()
-        self._polling = False
         self._tail_desk: Desk | None = None
+        self._reading_feed = False
+        #: The tail connection's `data_version` when the feed was last read; None: read it.
+        self._feed_version: int | None = None
+        # What the tail did, for tests and bench/feed.py (see feed_stats()).
+        self.feed_polls = 0
+        self.feed_reads = 0
+        self.feed_batches = 0
+        self.events_seen = 0
 
     # -- lifecycle ---------------------------------------------------------------------------------
 
@@ -106,7 +119,7 @@ class DeskApp(DeskAppBase):
         if self.keymap:
             self.set_keymap(self.keymap)
         self.push_screen(QueueScreen(view=self.queue_view, status=self.queue_status))
-        self.set_interval(self.tail_interval, self._poll_feed)
+        self.set_interval(self.tail_interval, self.poll_feed, name="change feed")
         if self.customers is not None:
             self.customers.start()
             self.set_interval(1.0, self.refresh_status_bars)
@@ -117,43 +130,79 @@ class DeskApp(DeskAppBase):
             self.customers.stop()
         if self._tail_desk is not None:
             self._tail_desk.close()
+            self._tail_desk = None
 
     # -- the change feed ---------------------------------------------------------------------------
 
-    def _poll_feed(self) -> None:
-        """Read the change feed in a short worker, one at a time."""
-        if not self._polling and not self._stop_tail.is_set():
-            self._polling = True
-            self._read_feed(self.last_event_id)
+    def poll_feed(self) -> bool:
+        """One tick of the tail: start a read of the change feed if the desk file changed.
+
+        The check runs here, on the UI thread, on a connection of the tail's own that nothing
+        else uses while no read is under way: it never waits on the console's reads and
+        actions. Returns whether a read was started.
+        """
+        self.feed_polls += 1
+        if self._reading_feed or self._stop_tail.is_set():
+            return False
+        if self._tail_desk is None:
+            self._tail_desk = Desk.open(self.desk.path, clock=self.clock, create=False)
+        version = self._tail_desk.data_version()
+        if version == self._feed_version:
+            return False
+        # Taken before the read: a commit landing during it moves the number again.
+        self._feed_version = version
+        self._reading_feed = True
+        self.feed_reads += 1
+        self._read_feed(self._tail_desk, self.last_event_id)
+        return True
 
     @work(thread=True, exit_on_error=False, group="tail", name="read change feed")
-    def _read_feed(self, after: int) -> None:
+    def _read_feed(self, tail: Desk, after: int) -> None:
+        events: list[Event] = []
+        complete = False
         try:
-            if self._tail_desk is None:
-                # Its own connection: tailing never waits on the console's reads and actions.
-                self._tail_desk = Desk.open(self.desk.path, clock=self.clock, create=False)
-            events = self._tail_desk.events_after(after)
+            events = tail.events_after(after, limit=FEED_BATCH)
+            complete = len(events) < FEED_BATCH
+        except Exception:
+            if self._stop_tail.is_set():
+                return  # the console is closing and closed the tail's connection under it
+            raise
         finally:
-            self._polling = False
-        if events:
-            self.post_message(DeskChanged(tuple(events)))
+            # Posted even when the read failed (the error reaches report_worker): the tail
+            # must not stay marked busy.
+            self.post_message(DeskChanged(tuple(events), complete))
 
     @on(DeskChanged)
     def _desk_changed(self, message: DeskChanged) -> None:
-        if message.events[-1].id <= self.last_event_id:
-            return  # already handled
-        self.last_event_id = message.events[-1].id
-        self.events_seen += len(message.events)
-        if self.engine.follow(message.events):
+        self._reading_feed = False
+        if not message.complete:
+            self._feed_version = None
+        events = [e for e in message.events if e.id > self.last_event_id]
+        if not events:
+            return
+        self.last_event_id = events[-1].id
+        self.events_seen += len(events)
+        self.feed_batches += 1
+        if self.engine.follow(events):
             # `gladdesk apps / agents / inboxes` or `config apply` changed the desk
             self.inboxes = inboxes(self.desk)
             self._check_still_enabled()
-        if any(e.kind.startswith("agent") for e in message.events):
+        if any(e.kind.startswith("agent") for e in events):
             self.agents = agents(self.desk)
         for screen in self.screen_stack:
             handler = getattr(screen, "desk_changed", None)
             if handler is not None:
-                handler(message.events)
+                handler(events)
+
+    def feed_stats(self) -> dict[str, int]:
+        """What the tail has done so far: ticks, reads of the feed, batches handed to the
+        screens, events in them."""
+        return {
+            "polls": self.feed_polls,
+            "reads": self.feed_reads,
+            "batches": self.feed_batches,
+            "events": self.events_seen,
+        }
 
     def _check_still_enabled(self) -> None:
         """Tell an agent whose handle was just disabled: they keep their open chats here

@@ -32,7 +32,7 @@ from tui.widgets.banner import IdentityBanner
 from tui.widgets.profile_pane import ProfilePane
 from tui.widgets.status_bar import StatusBar
 from tui.widgets.timeline import TimelineView
-from tui.workers import ReportsWorkerErrors
+from tui.workers import LatestRead, ReadTicket, ReportsWorkerErrors
 
 #: Items read when a conversation opens, and per older page.
 TIMELINE_PAGE = 100
@@ -62,10 +62,12 @@ class ConversationScreen(ReportsWorkerErrors, Screen[None]):
 
     @dataclass
     class Refreshed(Message):
-        """The conversation changed elsewhere: new view, new items since the last one shown."""
+        """The conversation changed elsewhere: new view, new items since the last one shown.
 
-        generation: int
-        view: ConversationView
+        `view` is None when the read failed."""
+
+        ticket: ReadTicket
+        view: ConversationView | None
         items: list[TimelineItem]
         past: list[PastConversation]
 
@@ -107,7 +109,8 @@ class ConversationScreen(ReportsWorkerErrors, Screen[None]):
         #: Open at this item (a search hit) rather than at the newest.
         self.at_item = at_item
         self.view: ConversationView | None = None
-        self._generation = 0
+        self._past: list[PastConversation] = []
+        self._reads = LatestRead()
         self._profile_wanted: bool | None = None  # None: by terminal width
 
     def compose(self) -> ComposeResult:
@@ -193,37 +196,57 @@ class ConversationScreen(ReportsWorkerErrors, Screen[None]):
 
     def _show_view(self, view: ConversationView, past: Sequence[PastConversation]) -> None:
         self.view = view
+        self._past = list(past)
         self.query_one(IdentityBanner).show(view)
         self.query_one(ProfilePane).show(view, past)
         self.timeline.set_status(view.status)
         self.refresh_bindings()
 
     def desk_changed(self, events: Sequence[Event]) -> None:
-        """Tail of the change feed: refresh if any of it concerns this conversation."""
+        """A batch of the change feed: one background read if any of it concerns this
+        conversation or its customer, however many events it holds."""
         profile_id = self.view.profile.id if self.view else None
-        if any(
-            e.conversation_id == self.conversation_id
-            or (profile_id is not None and e.profile_id == profile_id)
-            for e in events
+        if (
+            any(
+                e.conversation_id == self.conversation_id
+                or (profile_id is not None and e.profile_id == profile_id)
+                for e in events
+            )
+            and self._reads.change()
         ):
-            self._generation += 1
-            self._refresh(self._generation)
+            self._start_refresh()
+
+    def _start_refresh(self) -> None:
+        items = self.timeline.items
+        self._refresh(self._reads.begin(), items[-1].id if items else 0)
 
     @work(thread=True, exit_on_error=False, group="conversation-refresh")
-    def _refresh(self, generation: int) -> None:
-        engine = self.app.engine
-        view = engine.conversation(self.conversation_id)
-        timeline = self.timeline
-        last_id = timeline.items[-1].id if timeline.items else 0
-        _, items = timeline_page(self.app.desk, self.conversation_id, after_id=last_id, limit=1000)
-        past = engine.past_conversations(view.profile.id, exclude=self.conversation_id)
-        self.post_message(self.Refreshed(generation, view, items, past))
+    def _refresh(self, ticket: ReadTicket, last_id: int) -> None:
+        view: ConversationView | None = None
+        items: list[TimelineItem] = []
+        past: list[PastConversation] = []
+        try:
+            engine = self.app.engine
+            view = engine.conversation(self.conversation_id)
+            _, items = timeline_page(
+                self.app.desk, self.conversation_id, after_id=last_id, limit=1000
+            )
+            past = engine.past_conversations(view.profile.id, exclude=self.conversation_id)
+        except BaseException:
+            view = None
+            raise  # reported by report_worker
+        finally:
+            self.post_message(self.Refreshed(ticket, view, items, past))
 
     @on(Refreshed)
     def _refreshed(self, message: Refreshed) -> None:
-        self.timeline.append_items(message.items)
-        if message.generation == self._generation:
-            self._show_view(message.view, message.past)
+        show, again = self._reads.finish(message.ticket, ok=message.view is not None)
+        if show and message.view is not None:
+            self.timeline.append_items(message.items)
+            if message.view != self.view or message.past != self._past:
+                self._show_view(message.view, message.past)
+        if again:
+            self._start_refresh()
 
     @on(TimelineView.OlderWanted)
     def _older_wanted(self, message: TimelineView.OlderWanted) -> None:

@@ -172,6 +172,8 @@ class QueueScreen(ReportsWorkerErrors, Screen[None]):
     # -- live updates ------------------------------------------------------------------------------
 
     def desk_changed(self, events: Sequence[Event]) -> None:
+        """One batch of the change feed: one background read of the rows on screen, however
+        many events it holds; none while another screen covers this one (until it is back)."""
         if directory_changed(events):  # an inbox added: one more view, the current one kept
             current = self.views[self.view_number]
             self.views = self._views()
@@ -179,20 +181,18 @@ class QueueScreen(ReportsWorkerErrors, Screen[None]):
             self._show_filters()
         if touches_queue(events):
             if self.is_current:
-                self._reload_queue()
+                # The feed can still arrive while the app exits and the screen's children
+                # are already gone: then there is nothing to refresh.
+                for queue in self.query(QueueList):
+                    queue.changed()
             else:
                 self._stale = True
 
     def on_screen_resume(self) -> None:
         if self._stale:
             self._stale = False
-            self._reload_queue()
-
-    def _reload_queue(self) -> None:
-        # The change feed can still arrive while the app exits and the screen's children are
-        # already gone: then there is nothing to reload.
-        for queue in self.query(QueueList):
-            queue.reload()
+            for queue in self.query(QueueList):
+                queue.reload()
 
     # -- opening -----------------------------------------------------------------------------------
 

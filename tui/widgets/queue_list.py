@@ -1,24 +1,35 @@
 """The conversation queue: one line per conversation, drawn with Textual's line API.
 
 A queue may hold 100k conversations, so nothing here is proportional to its size but the
-page directory (`core.queries.QueueIndex`: a count and one key per 64 rows, built in a
+page directory (`core.store.queue.QueueIndex`: a count and one key per 64 rows, built in a
 worker). Rows are read a page at a time by keyset from the directory, kept in an LRU cache,
-and each line is rendered to a cached `Strip` only when it is on screen.
+and each line is rendered to a cached `Strip` (keyed by the row's content) only when it is
+on screen.
+
+Live updates (`changed()`) re-read, in one background read at a time on a connection of the
+list's own, the pages on and beside the screen, and the directory when it is due; then only
+the lines whose row changed are repainted. The directory is re-read at most once per
+`INDEX_BACKOFF` times its own read time, so a large queue under a busy feed does not spend
+the console's time counting itself: between those reads the rows on screen stay current and
+the count catches up.
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
+from math import ceil
 
 from rich.segment import Segment
 from rich.style import Style
 from textual import on, work
 from textual.cache import LRUCache
 from textual.events import Click
-from textual.geometry import Size
+from textual.geometry import Region, Size
 from textual.message import Message
 from textual.reactive import reactive
 from textual.scroll_view import ScrollView
+from textual.scrollbar import ScrollBar
 from textual.strip import Strip
 
 from core.clock import Clock
@@ -27,9 +38,11 @@ from core.store.queue import QueueFilter, QueueIndex, QueueRow, queue_index, que
 from tui.bindings import QUEUE_LIST, bindings_for
 from tui.format import GLYPH, badge, badge_kind, fit, fit_right, status_words, waiting
 from tui.text import clean_line
-from tui.workers import ReportsWorkerErrors
+from tui.workers import LatestRead, ReadTicket, ReportsWorkerErrors
 
 PAGE = 64
+#: The directory is re-read at most once per this many times its own last read time.
+INDEX_BACKOFF = 10
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +79,17 @@ def columns(width: int) -> list[Column]:
     return cols
 
 
+def thumb_eighths(size: int, virtual: float, window: float, position: float) -> tuple[int, int]:
+    """Where a vertical scrollbar of `size` cells draws its thumb, in eighths of a cell: the
+    arithmetic of Textual's `ScrollBarRender.render_bar`, so that a change of the queue's
+    length repaints the bar only when the thumb moves on screen."""
+    if not (window and size and virtual and size != virtual):
+        return (0, 0)
+    thumb = max(1.0, window / (virtual / size))
+    start = int((size - thumb) * (position / (virtual - window)) * 8)
+    return start, start + ceil(thumb * 8)
+
+
 class QueueList(ReportsWorkerErrors, ScrollView, can_focus=True):
     """A keyboard-driven list of conversations in queue order."""
 
@@ -97,11 +121,14 @@ class QueueList(ReportsWorkerErrors, ScrollView, can_focus=True):
 
     @dataclass
     class Loaded(Message):
-        """A reload finished: the directory and the pages on screen."""
+        """A background read ended: the directory and the pages around the screen."""
 
-        generation: int
-        index: QueueIndex
+        ticket: ReadTicket
+        #: None when the read failed.
+        index: QueueIndex | None
         pages: dict[int, list[QueueRow]]
+        #: Seconds the directory took to read; None when it was not re-read.
+        index_seconds: float | None
 
     def __init__(
         self,
@@ -120,10 +147,18 @@ class QueueList(ReportsWorkerErrors, ScrollView, can_focus=True):
         self.index: QueueIndex | None = None
         self._pages: LRUCache[int, list[QueueRow]] = LRUCache(256)
         self._strips: LRUCache[tuple[object, ...], Strip] = LRUCache(2048)
-        self._generation = 0
-        self._loading = False
-        self._reload_pending = False
         self._selected_id: int | None = None
+        self._reads = LatestRead()
+        self._reader: Desk | None = None
+        self._closed = False
+        # The directory: stale since a change; when it was last read and what that cost.
+        self._index_stale = True
+        self._index_read_at = 0.0
+        self._index_seconds = 0.0
+        self._catch_up_due = False
+        #: Reads whose result changed the screen, and lines repainted by them (tests, bench).
+        self.repaints = 0
+        self.lines_repainted = 0
 
     # -- data --------------------------------------------------------------------------------
 
@@ -135,6 +170,11 @@ class QueueList(ReportsWorkerErrors, ScrollView, can_focus=True):
     def loaded(self) -> bool:
         return self.index is not None
 
+    @property
+    def reads(self) -> int:
+        """Background reads started (tests and bench/feed.py count them)."""
+        return self._reads.reads
+
     def set_filter(self, queue: QueueFilter) -> None:
         """Show another queue, from its head."""
         self.queue = queue
@@ -145,56 +185,178 @@ class QueueList(ReportsWorkerErrors, ScrollView, can_focus=True):
         self.cursor = 0
         self._selected_id = None
         self.scroll_to(y=0, animate=False, immediate=True)
-        self.reload()
+        self._index_stale = True
+        if self._reads.invalidate():  # a read of the old queue still running is dropped
+            self._start_read()
 
     def reload(self) -> None:
-        """Re-read the queue in a worker; bursts of calls collapse into one more read."""
-        if self._loading:
-            self._reload_pending = True
-            return
-        self._loading = True
-        self._generation += 1
-        first = int(self.scroll_y) // PAGE
-        last = (int(self.scroll_y) + self.page_height) // PAGE
-        self._load(self._generation, self.queue, first, last)
+        """Re-read the queue, its directory included, in the background."""
+        self._index_stale = True
+        self._index_read_at = 0.0
+        self.changed()
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="queue-load")
-    def _load(self, generation: int, queue: QueueFilter, first_page: int, last_page: int) -> None:
-        index = queue_index(self.desk, queue, every=PAGE)
-        pages: dict[int, list[QueueRow]] = {}
-        for page in range(first_page, last_page + 1):
-            anchor = index.anchor(page)
-            if anchor is not None:
-                pages[page] = queue_page(self.desk, queue, start=anchor, limit=PAGE)
-        self.post_message(self.Loaded(generation, index, pages))
+    def changed(self) -> None:
+        """The desk changed: re-read what is on screen. Calls during a read cost one more
+        read when it ends, however many they are."""
+        self._index_stale = True
+        if self._reads.change():
+            self._start_read()
+
+    def _start_read(self) -> None:
+        ticket = self._reads.begin()
+        index = self.index
+        elapsed = time.monotonic() - self._index_read_at
+        if index is None or (self._index_stale and elapsed >= self._index_backoff()):
+            index = None  # read it
+        top = int(self.scroll_y)
+        first, last = top // PAGE, (top + self.page_height - 1) // PAGE
+        pages = range(max(0, first - 1), last + 2)  # the screen and a page either side
+        self._read(ticket, self.queue, index, pages)
+
+    def _index_backoff(self) -> float:
+        return INDEX_BACKOFF * self._index_seconds
+
+    @work(thread=True, exit_on_error=False, group="queue-read")
+    def _read(
+        self, ticket: ReadTicket, queue: QueueFilter, index: QueueIndex | None, pages: range
+    ) -> None:
+        rows: dict[int, list[QueueRow]] = {}
+        seconds: float | None = None
+        try:
+            if self._reader is None:
+                # Its own connection: the UI thread's page reads never wait for this one.
+                self._reader = Desk.open(self.desk.path, clock=self.clock, create=False)
+            with self._reader.reading():  # one snapshot
+                if index is None:
+                    started = time.perf_counter()
+                    index = queue_index(self._reader, queue, every=PAGE)
+                    seconds = time.perf_counter() - started
+                for page in pages:
+                    anchor = index.anchor(page)
+                    if anchor is not None:
+                        rows[page] = queue_page(self._reader, queue, start=anchor, limit=PAGE)
+        except Exception:
+            index = None
+            if not self._closed:
+                raise  # reported by report_worker
+        finally:
+            self.post_message(self.Loaded(ticket, index, rows, seconds))
+
+    def on_unmount(self) -> None:
+        self._closed = True
+        if self._reader is not None:
+            self._reader.close()
 
     @on(Loaded)
     def _loaded(self, message: Loaded) -> None:
-        self._loading = False
-        if message.generation == self._generation:
-            self.index = message.index
-            self._pages.clear()
-            for page, rows in message.pages.items():
-                self._pages[page] = rows
-            self._strips.clear()
-            self.virtual_size = Size(self.size.width, message.index.total + 1)
-            self._follow_selection()
-            self.refresh()
-        if self._reload_pending:
-            self._reload_pending = False
-            self.reload()
+        show, again = self._reads.finish(message.ticket, ok=message.index is not None)
+        if show and message.index is not None:
+            if message.index_seconds is not None:
+                self._index_stale = False
+                self._index_read_at = time.monotonic()
+                self._index_seconds = message.index_seconds
+            self._show(message.index, message.pages)
+        else:
+            message.stop()  # nothing new for the screen
+        if again:
+            self._start_read()
+        elif self._index_stale and not self._catch_up_due and self.index is not None:
+            # The count lags behind the rows on screen: read it once it is due.
+            self._catch_up_due = True
+            wait = self._index_backoff() - (time.monotonic() - self._index_read_at)
+            self.set_timer(max(0.0, wait), self._catch_up, name="queue count")
+
+    def _catch_up(self) -> None:
+        self._catch_up_due = False
+        if self._index_stale and not self._closed:
+            self.changed()
+
+    def _show(self, index: QueueIndex, pages: dict[int, list[QueueRow]]) -> None:
+        """Take a read's rows, then repaint only the lines whose row changed."""
+        top, before = int(self.scroll_y), self._rows_on_screen()
+        self.index = index
+        self._pages.clear()
+        for page, rows in pages.items():
+            self._pages[page] = rows
+        self._follow_selection()  # may scroll: then ScrollView repaints every line
+        if self._fit_virtual_size() or int(self.scroll_y) != top:
+            changed = list(range(len(before)))
+        else:
+            after = self._rows_on_screen()
+            changed = [
+                y for y, pair in enumerate(zip(before, after, strict=True)) if pair[0] != pair[1]
+            ]
+            for y in changed:
+                self._refresh_screen_line(y + 1)
+        if changed:
+            self.repaints += 1
+            self.lines_repainted += len(changed)
+
+    def _fit_virtual_size(self) -> bool:
+        """Make the scrollable space as long as the queue; True when that repaints every line.
+
+        Setting `virtual_size` lays the screen out again and repaints the whole list: under a
+        feed the count moves every tick. While the scrollbar is there before and after and the
+        list need not scroll back, only the scrollbar is told the new length.
+        """
+        height = self.total + 1
+        if height == self.virtual_size.height:
+            return False
+        view = self.size.height
+        if min(self.virtual_size.height, height) > view and self.scroll_y <= height - view:
+            self.set_reactive(QueueList.virtual_size, Size(self.size.width, height))
+            self._update_scrollbar(length=height)
+            return False
+        self.virtual_size = Size(self.size.width, height)
+        return True
+
+    def _update_scrollbar(
+        self, *, length: int | None = None, position: float | None = None
+    ) -> None:
+        """Tell the scrollbar the list's length or scroll position, and repaint it only when
+        its thumb moves on screen: the bar is as tall as the list, and under a feed the
+        length (and, with the cursor following its conversation, the position) moves by a
+        row at a time, which seldom moves the thumb by an eighth of a cell."""
+        bar = self.vertical_scrollbar
+        drawn = thumb_eighths(
+            bar.size.height, bar.window_virtual_size, bar.window_size, bar.position
+        )
+        if length is not None:
+            bar.set_reactive(ScrollBar.window_virtual_size, length)
+        if position is not None:
+            bar.set_reactive(ScrollBar.position, bar.validate_position(position))
+        if (
+            thumb_eighths(bar.size.height, bar.window_virtual_size, bar.window_size, bar.position)
+            != drawn
+        ):
+            bar.refresh()
+
+    def _rows_on_screen(self) -> list[QueueRow | None]:
+        """The rows of the lines on screen as cached now (no reads: a page not cached is None)."""
+        top = int(self.scroll_y)
+        out: list[QueueRow | None] = []
+        for position in range(top, top + self.page_height):
+            rows = self._pages.get(position // PAGE) if position < self.total else None
+            offset = position % PAGE
+            out.append(rows[offset] if rows is not None and offset < len(rows) else None)
+        return out
 
     def _follow_selection(self) -> None:
         """Keep the cursor on the conversation it was on, if that is still close by."""
-        total = self.total
         if self._selected_id is not None:
             for page in (self.cursor // PAGE - 1, self.cursor // PAGE, self.cursor // PAGE + 1):
                 rows = self._pages.get(page) or []
                 for offset, row in enumerate(rows):
                     if row.id == self._selected_id:
-                        self.cursor = page * PAGE + offset
+                        if page * PAGE + offset != self.cursor:
+                            self.cursor = page * PAGE + offset
                         return
-        self.cursor = min(self.cursor, max(0, total - 1))
+        cursor = min(self.cursor, max(0, self.total - 1))
+        if cursor != self.cursor:
+            self.cursor = cursor
+        else:
+            current = self.row(cursor)
+            self._selected_id = current.id if current else None
 
     def _page(self, page: int) -> list[QueueRow] | None:
         rows = self._pages.get(page)
@@ -249,9 +411,17 @@ class QueueList(ReportsWorkerErrors, ScrollView, can_focus=True):
         self._refresh_position(new)
 
     def _refresh_position(self, position: int) -> None:
-        y = position - int(self.scroll_y) + 1
+        self._refresh_screen_line(position - int(self.scroll_y) + 1)
+
+    def _refresh_screen_line(self, y: int) -> None:
+        """Repaint line `y` of the widget as it is on screen (0 is the column header).
+
+        Not `ScrollView.refresh_line`, which takes a line of the virtual space (it subtracts
+        the scroll offset): given a screen line, it repainted another one, or none, whenever
+        the list was scrolled, and the cursor stayed drawn where it had been.
+        """
         if 1 <= y < self.size.height:
-            self.refresh_line(y)
+            self.refresh(Region(0, y, self.size.width, 1))
 
     def _scroll_cursor_into_view(self) -> None:
         height = self.page_height
@@ -262,8 +432,9 @@ class QueueList(ReportsWorkerErrors, ScrollView, can_focus=True):
             self.scroll_to(y=self.cursor - height + 1, animate=False, immediate=True)
 
     def _move(self, position: int) -> None:
+        # The cursor's watcher repaints the two lines it left and reached; scrolling repaints
+        # the rest (ScrollView.watch_scroll_y).
         self.cursor = max(0, min(position, self.total - 1))
-        self.refresh_soon()
 
     def action_cursor_up(self) -> None:
         self._move(self.cursor - 1)
@@ -306,19 +477,11 @@ class QueueList(ReportsWorkerErrors, ScrollView, can_focus=True):
         self.virtual_size = Size(self.size.width, self.total + 1)
 
     def watch_scroll_y(self, old: float, new: float) -> None:
-        super().watch_scroll_y(old, new)
+        # ScrollView's, but the scrollbar is repainted only when its thumb moves.
+        if self.show_vertical_scrollbar:
+            self._update_scrollbar(position=new)
         if round(old) != round(new):
-            self.refresh_soon()
-
-    def refresh_soon(self) -> None:
-        """Refresh now and once more shortly after.
-
-        Measured in bench/console.py: now and then a refresh right after a key never reached
-        the screen (Textual dropped the widget's update) and nothing was drawn until some
-        later refresh, up to 15 s on. The second refresh redraws from cached strips.
-        """
-        self.refresh()
-        self.set_timer(0.05, self.refresh, name="refresh guard")
+            self.refresh(self.size.region)
 
     def on_focus(self) -> None:
         self._refresh_position(self.cursor)
@@ -333,7 +496,8 @@ class QueueList(ReportsWorkerErrors, ScrollView, can_focus=True):
         position = int(self.scroll_y) + y - 1
         row = self.row(position)
         selected = position == self.cursor and self.has_focus
-        key = (position, row, width, selected, self.cursor == position)
+        # By content, not position: rows that moved up or down a line keep their strips.
+        key = (row, self.index is None, width, selected, self.cursor == position)
         strip = self._strips.get(key)
         if strip is None:
             strip = self._render_row(row, width, position == self.cursor, selected)

@@ -247,7 +247,7 @@ class TimelineView(ScrollView, can_focus=True):
     def watch_scroll_y(self, old: float, new: float) -> None:
         super().watch_scroll_y(old, new)
         if round(old) != round(new):
-            # A refresh can get lost right after a key (see QueueList.refresh_soon).
+            # Once more shortly after, from cached strips: a guard against a lost repaint.
             self.refresh()
             self.set_timer(0.05, self.refresh, name="refresh guard")
         if new < 1 and self.has_older and self.items:
