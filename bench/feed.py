@@ -38,7 +38,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 
-from abuse import client_cores, machine_cpu_s  # noqa: E402  (bench/abuse.py)
+from abuse import BUSY_OTHERS, machine_cpu_s  # noqa: E402  (bench/abuse.py)
 from textual import events  # noqa: E402
 from textual.driver import Driver  # noqa: E402
 from textual.drivers.headless_driver import HeadlessDriver  # noqa: E402
@@ -170,7 +170,7 @@ def _counters(app: Any) -> dict[str, int]:
     queue = app.screen.query_one(QueueList)
     return {
         **app.feed_stats(),
-        "queue reads": queue.reads,
+        "queue reads": queue.live.reads,
         "queue repaints": queue.repaints,
         "lines repainted": queue.lines_repainted,
     }
@@ -187,10 +187,8 @@ def ms(timer: KeyTimer) -> str:
 
 
 def run_feed(db: Path, duration_s: int) -> subprocess.Popen[str]:
-    """The simulated customers in a process of their own, kept on the second half of the
-    cores (they stand for other machines: browsers and a server), as bench/abuse.py keeps
-    its clients."""
-    feed = subprocess.Popen(
+    """The simulated customers, in a process of their own (as `gladdesk feed` runs)."""
+    return subprocess.Popen(
         [
             *(sys.executable, "-m", "tui", "--db", str(db), "feed"),
             *("--rate", str(RATE), "--duration", str(duration_s), "--seed", "1"),
@@ -200,8 +198,6 @@ def run_feed(db: Path, duration_s: int) -> subprocess.Popen[str]:
         stdout=subprocess.PIPE,
         text=True,
     )
-    os.sched_setaffinity(feed.pid, client_cores())
-    return feed
 
 
 @dataclass
@@ -285,6 +281,12 @@ def main() -> int:
         f" (target <= {TARGET_MEDIAN_RATIO}), p95 {p95 / percentile(idle, 0.95):.2f};"
         f" p95 under load {p95 * 1000:.1f} ms (target <= {TARGET_P95_S * 1000:.0f} ms)"
     )
+    busiest = max(phase.cpu["other processes"] for phase in (before, loaded, after))
+    if busiest > BUSY_OTHERS:
+        print(
+            f"  other processes took up to {busiest:.2f} of {os.cpu_count()} cores: these figures"
+            " measure the machine as much as the console"
+        )
     feed_ok = achieved / RATE >= TARGET_RATE_RATIO and stats["errors"] == 0
     return 0 if feed_ok and median_ratio <= TARGET_MEDIAN_RATIO and p95 <= TARGET_P95_S else 1
 

@@ -110,7 +110,8 @@ class ConversationScreen(ReportsWorkerErrors, Screen[None]):
         self.at_item = at_item
         self.view: ConversationView | None = None
         self._past: list[PastConversation] = []
-        self._reads = LatestRead()
+        #: The background reads of live updates (tests count them).
+        self.live = LatestRead()
         self._profile_wanted: bool | None = None  # None: by terminal width
 
     def compose(self) -> ComposeResult:
@@ -212,13 +213,13 @@ class ConversationScreen(ReportsWorkerErrors, Screen[None]):
                 or (profile_id is not None and e.profile_id == profile_id)
                 for e in events
             )
-            and self._reads.change()
+            and self.live.change()
         ):
             self._start_refresh()
 
     def _start_refresh(self) -> None:
         items = self.timeline.items
-        self._refresh(self._reads.begin(), items[-1].id if items else 0)
+        self._refresh(self.live.begin(), items[-1].id if items else 0)
 
     @work(thread=True, exit_on_error=False, group="conversation-refresh")
     def _refresh(self, ticket: ReadTicket, last_id: int) -> None:
@@ -240,7 +241,7 @@ class ConversationScreen(ReportsWorkerErrors, Screen[None]):
 
     @on(Refreshed)
     def _refreshed(self, message: Refreshed) -> None:
-        show, again = self._reads.finish(message.ticket, ok=message.view is not None)
+        show, again = self.live.finish(message.ticket, ok=message.view is not None)
         if show and message.view is not None:
             self.timeline.append_items(message.items)
             if message.view != self.view or message.past != self._past:

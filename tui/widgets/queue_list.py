@@ -7,7 +7,7 @@ and each line is rendered to a cached `Strip` (keyed by the row's content) only 
 on screen.
 
 Live updates (`changed()`) re-read, in one background read at a time on a connection of the
-list's own, the pages on and beside the screen, and the directory when it is due; then only
+list's own, the pages on screen, and the directory when it is due; then only
 the lines whose row changed are repainted. The directory is re-read at most once per
 `INDEX_BACKOFF` times its own read time, so a large queue under a busy feed does not spend
 the console's time counting itself: between those reads the rows on screen stay current and
@@ -148,7 +148,8 @@ class QueueList(ReportsWorkerErrors, ScrollView, can_focus=True):
         self._pages: LRUCache[int, list[QueueRow]] = LRUCache(256)
         self._strips: LRUCache[tuple[object, ...], Strip] = LRUCache(2048)
         self._selected_id: int | None = None
-        self._reads = LatestRead()
+        #: The background reads of live updates (tests and bench/feed.py count them).
+        self.live = LatestRead()
         self._reader: Desk | None = None
         self._closed = False
         # The directory: stale since a change; when it was last read and what that cost.
@@ -170,11 +171,6 @@ class QueueList(ReportsWorkerErrors, ScrollView, can_focus=True):
     def loaded(self) -> bool:
         return self.index is not None
 
-    @property
-    def reads(self) -> int:
-        """Background reads started (tests and bench/feed.py count them)."""
-        return self._reads.reads
-
     def set_filter(self, queue: QueueFilter) -> None:
         """Show another queue, from its head."""
         self.queue = queue
@@ -186,7 +182,7 @@ class QueueList(ReportsWorkerErrors, ScrollView, can_focus=True):
         self._selected_id = None
         self.scroll_to(y=0, animate=False, immediate=True)
         self._index_stale = True
-        if self._reads.invalidate():  # a read of the old queue still running is dropped
+        if self.live.invalidate():  # a read of the old queue still running is dropped
             self._start_read()
 
     def reload(self) -> None:
@@ -199,18 +195,18 @@ class QueueList(ReportsWorkerErrors, ScrollView, can_focus=True):
         """The desk changed: re-read what is on screen. Calls during a read cost one more
         read when it ends, however many they are."""
         self._index_stale = True
-        if self._reads.change():
+        if self.live.change():
             self._start_read()
 
     def _start_read(self) -> None:
-        ticket = self._reads.begin()
+        ticket = self.live.begin()
         index = self.index
         elapsed = time.monotonic() - self._index_read_at
         if index is None or (self._index_stale and elapsed >= self._index_backoff()):
             index = None  # read it
         top = int(self.scroll_y)
         first, last = top // PAGE, (top + self.page_height - 1) // PAGE
-        pages = range(max(0, first - 1), last + 2)  # the screen and a page either side
+        pages = range(first, last + 1)  # the screen's (64 rows take ~1.5 ms to build)
         self._read(ticket, self.queue, index, pages)
 
     def _index_backoff(self) -> float:
@@ -249,7 +245,7 @@ class QueueList(ReportsWorkerErrors, ScrollView, can_focus=True):
 
     @on(Loaded)
     def _loaded(self, message: Loaded) -> None:
-        show, again = self._reads.finish(message.ticket, ok=message.index is not None)
+        show, again = self.live.finish(message.ticket, ok=message.index is not None)
         if show and message.index is not None:
             if message.index_seconds is not None:
                 self._index_stale = False

@@ -1,0 +1,356 @@
+"""Live updates in the console: the change-feed tail, coalesced refreshes, and what repaints.
+
+The tail is driven by hand here (`poll_feed()`, with the timer set far out), so that every
+count is exact: how many ticks, how many reads of the feed, how many background reads and
+repaints a burst cost. Another `Desk` connection to the same file stands for another process.
+No assertion is about time.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from textual.pilot import Pilot
+
+from core.engine import Engine
+from core.store import Desk
+from tests.console_helpers import SIZE, customer_writes, demo_copy, frozen_clock, wait_until
+from tui import app as app_module
+from tui.app import DeskApp, make_app
+from tui.screens.conversation import ConversationScreen
+from tui.screens.queue import QueueScreen
+from tui.widgets import queue_list
+from tui.widgets.queue_list import QueueList
+
+#: The timer's own ticks never come during a test: the test ticks.
+BY_HAND = 3600.0
+#: Alice's open, trusted conversation with Diego Fischer in the demo desk.
+TRUSTED_OPEN = 384
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Path:
+    return demo_copy(tmp_path)
+
+
+@pytest.fixture
+def other(db: Path) -> Iterator[Engine]:
+    """A second writer on the same file: another process, as far as the console can tell."""
+    desk = Desk.open(db, clock=frozen_clock(), create=False)
+    yield Engine(desk)
+    desk.close()
+
+
+def console(db: Path, **kwargs: Any) -> DeskApp:
+    return make_app(db, agent="alice", clock=frozen_clock(), tail_interval=BY_HAND, **kwargs)
+
+
+async def settle(pilot: Pilot) -> None:
+    """Until no worker runs and no message waits (a read's result can start another read)."""
+    for _ in range(3):
+        await pilot.pause()
+        await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
+
+
+async def tick(pilot: Pilot) -> bool:
+    """One tick of the tail, and everything it sets going; whether it read the feed."""
+    app: DeskApp = pilot.app  # type: ignore[assignment]
+    started = app.poll_feed()
+    await settle(pilot)
+    return started
+
+
+async def queue_ready(pilot: Pilot) -> QueueList:
+    await wait_until(lambda: isinstance(pilot.app.screen, QueueScreen))
+    queue = pilot.app.screen.query_one(QueueList)
+    await wait_until(lambda: queue.loaded)
+    await tick(pilot)  # the tail's first tick reads once, to learn where the file is
+    return queue
+
+
+def new_chat(engine: Engine, name: str, *messages: str) -> int:
+    """A customer opens the widget, says who they are and writes: one transaction a call."""
+    return chat_session(engine, name, *messages)[0]
+
+
+def chat_session(engine: Engine, name: str, *messages: str) -> tuple[int, str]:
+    """`new_chat`, and the widget session it came from."""
+    session = engine.init_session("retale")
+    email = name.lower().replace(" ", ".") + "@example.com"
+    engine.set_user(session.session_id, name=name, email=email)
+    conversation_id = engine.send_message(session.session_id, messages[0]).conversation_id
+    for body in messages[1:]:
+        engine.send_message(session.session_id, body)
+    return conversation_id, session.session_id
+
+
+def shown_ids(queue: QueueList) -> list[int]:
+    return [row.id for row in queue.visible_rows()]
+
+
+def counts(app: DeskApp, queue: QueueList) -> dict[str, int]:
+    return {
+        **app.feed_stats(),
+        "queue reads": queue.live.reads,
+        "queue repaints": queue.repaints,
+    }
+
+
+def grew(before: dict[str, int], after: dict[str, int]) -> dict[str, int]:
+    return {name: after[name] - before[name] for name in after}
+
+
+# -- the tail ---------------------------------------------------------------------------------------
+
+
+async def test_idle_ticks_read_nothing_and_a_write_elsewhere_is_read_once(
+    db: Path, other: Engine
+) -> None:
+    app = console(db)
+    async with app.run_test(size=SIZE) as pilot:
+        queue = await queue_ready(pilot)
+        before = counts(app, queue)
+        for _ in range(5):
+            assert not await tick(pilot)
+        assert grew(before, counts(app, queue)) == {
+            "polls": 5,
+            "reads": 0,
+            "batches": 0,
+            "events": 0,
+            "queue reads": 0,
+            "queue repaints": 0,
+        }
+        other.reply(TRUSTED_OPEN, "bruno", "Bruno here")  # another connection writes
+        assert await tick(pilot)
+        assert not await tick(pilot)
+        after = grew(before, counts(app, queue))
+        assert (after["reads"], after["batches"], after["queue reads"]) == (1, 1, 1)
+
+
+async def test_the_consoles_own_action_reaches_it_through_the_feed(db: Path) -> None:
+    """The console writes on its own connection; the tail reads on another, so it hears it."""
+    app = console(db)
+    async with app.run_test(size=SIZE) as pilot:
+        await queue_ready(pilot)
+        first = app.last_event_id
+        app.engine.reply(TRUSTED_OPEN, "alice", "On it")
+        assert await tick(pilot)
+        assert app.last_event_id > first
+
+
+async def test_a_backlog_longer_than_one_read_is_read_on_the_next_ticks(
+    db: Path, other: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(app_module, "FEED_BATCH", 3)
+    app = console(db)
+    async with app.run_test(size=SIZE) as pilot:
+        await queue_ready(pilot)
+        first = other.desk.last_event_id()
+        new_chat(other, "Nora New", "Hello", "Anyone there?", "Order 1234")
+        written = other.desk.last_event_id() - first
+        assert written > 6
+        ticks = 0
+        while app.last_event_id < first + written:
+            assert await tick(pilot)  # nothing new was written, yet each tick reads on
+            ticks += 1
+            assert ticks <= written
+        assert ticks == -(-written // 3)
+        if written % 3 == 0:
+            assert await tick(pilot)  # the last read was full: one more, which finds nothing
+        assert not await tick(pilot)
+
+
+# -- coalescing -------------------------------------------------------------------------------------
+
+
+async def test_a_burst_from_another_process_costs_one_read_and_one_repaint(
+    db: Path, other: Engine
+) -> None:
+    app = console(db, queue_view="all")
+    async with app.run_test(size=SIZE) as pilot:
+        queue = await queue_ready(pilot)
+        before, first = counts(app, queue), other.desk.last_event_id()
+        chats = [
+            new_chat(other, f"Burst Customer {n}", "Hello", f"Order {n}", "Please help")
+            for n in range(3)
+        ]
+        written = other.desk.last_event_id() - first
+        assert written >= 20  # many transactions, many events
+        assert await tick(pilot)
+        assert grew(before, counts(app, queue)) == {
+            "polls": 1,
+            "reads": 1,
+            "batches": 1,
+            "events": written,
+            "queue reads": 1,
+            "queue repaints": 1,
+        }
+        assert set(chats) <= set(shown_ids(queue))
+        assert queue.lines_repainted <= queue.page_height * (queue.repaints or 1)
+
+
+async def test_changes_during_a_read_cost_one_more_read_not_one_each(
+    db: Path, other: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    hold = Hold(monkeypatch)
+    app = console(db, queue_view="all")
+    async with app.run_test(size=SIZE) as pilot:
+        queue = await queue_ready(pilot)
+        before = counts(app, queue)
+        first = new_chat(other, "First Arrival", "Hello")
+        hold.engage()
+        app.poll_feed()
+        await wait_until(hold.entered.is_set)  # the queue's read is under way, held
+        later: list[int] = []
+        for n in range(3):  # three more batches while it is held
+            later.append(new_chat(other, f"Later Arrival {n}", "Hello"))
+            await batch_handed_over(app)
+        assert queue.live.reads == before["queue reads"] + 1  # none started meanwhile
+        hold.release()
+        await settle(pilot)
+        assert grew(before, counts(app, queue))["queue reads"] == 2
+        assert {first, *later} <= set(shown_ids(queue))
+
+
+async def test_a_read_of_the_queue_left_behind_is_dropped(
+    db: Path, other: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The agent switches queue while a read of the old one is held: its rows never show."""
+    hold = Hold(monkeypatch)
+    app = console(db, queue_view="all")
+    async with app.run_test(size=SIZE) as pilot:
+        queue = await queue_ready(pilot)
+        new_chat(other, "Someone New", "Hello")
+        hold.engage()
+        app.poll_feed()
+        await wait_until(hold.entered.is_set)
+        await pilot.press("v")  # the next view: Mine
+        assert "Mine" in str(app.screen.query_one("#filter-bar").render())
+        shown: list[list[int]] = []
+        original = QueueList._show
+
+        def spy(self: QueueList, index: Any, pages: Any) -> None:
+            original(self, index, pages)
+            shown.append(shown_ids(self))
+
+        monkeypatch.setattr(QueueList, "_show", spy)
+        hold.release()
+        await settle(pilot)
+        assert len(shown) == 1  # the held read of All was dropped; only Mine was shown
+        assert TRUSTED_OPEN in shown_ids(queue)
+        assert all(row.assignee == "alice" for row in queue.visible_rows())
+
+
+async def batch_handed_over(app: DeskApp) -> None:
+    """A tick that reads the feed, until its batch has reached the screens."""
+    batches = app.feed_batches
+    assert app.poll_feed()
+    await wait_until(lambda: app.feed_batches == batches + 1)
+
+
+class Hold:
+    """Holds the queue's next background read in its directory read until released."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.entered = threading.Event()
+        self._gate = threading.Event()
+        self._armed = False
+        real: Callable[..., Any] = queue_list.queue_index
+
+        def held(*args: Any, **kwargs: Any) -> Any:
+            if self._armed:
+                self._armed = False
+                self.entered.set()
+                self._gate.wait(30)
+            return real(*args, **kwargs)
+
+        monkeypatch.setattr(queue_list, "queue_index", held)
+        monkeypatch.setattr(queue_list, "INDEX_BACKOFF", 0)  # every read reads the directory
+
+    def engage(self) -> None:
+        self._armed = True
+
+    def release(self) -> None:
+        self._gate.set()
+
+
+# -- updates still arrive ---------------------------------------------------------------------------
+
+
+async def test_a_new_chat_shows_in_the_queue_after_one_tick(db: Path, other: Engine) -> None:
+    app = console(db, queue_view="all")
+    async with app.run_test(size=SIZE) as pilot:
+        queue = await queue_ready(pilot)
+        total = queue.total
+        chat, session = chat_session(other, "Nora New", "Hello from the website")
+        assert await tick(pilot)
+        assert queue.total == total + 1
+        assert preview(queue, chat) == "Hello from the website"
+        other.send_message(session, "And a second line")
+        assert await tick(pilot)
+        assert preview(queue, chat) == "And a second line"
+
+
+def preview(queue: QueueList, conversation_id: int) -> str | None:
+    rows = [row for row in queue.visible_rows() if row.id == conversation_id]
+    return rows[0].last_preview if rows else None
+
+
+async def test_a_burst_for_the_open_conversation_costs_one_read(db: Path, other: Engine) -> None:
+    app = console(db)
+    async with app.run_test(size=SIZE) as pilot:
+        await queue_ready(pilot)
+        app.open_conversation(TRUSTED_OPEN)
+        await wait_until(lambda: isinstance(app.screen, ConversationScreen))
+        screen = app.screen
+        assert isinstance(screen, ConversationScreen)
+        await wait_until(lambda: screen.view is not None and bool(screen.timeline.items))
+        await settle(pilot)
+        reads = screen.live.reads
+        for body in ("Hello?", "Are you there?", "Order 1234"):
+            customer_writes(other, "diego.fischer@example.org", body)
+        assert await tick(pilot)
+        assert screen.live.reads == reads + 1
+        bodies = [item.body for item in screen.timeline.items]
+        assert [b for b in bodies if b in ("Hello?", "Are you there?", "Order 1234")] == [
+            "Hello?",
+            "Are you there?",
+            "Order 1234",
+        ]
+
+
+# -- what is painted --------------------------------------------------------------------------------
+
+
+def painted_cursor_lines(pilot: Pilot, queue: QueueList) -> list[int]:
+    """Lines of the list painted with the cursor's background, as the screen holds them."""
+    cursor = queue.get_component_rich_style("queue-list--cursor").bgcolor
+    region = queue.content_region
+    return [
+        y - region.y
+        for y in range(region.y + 1, region.bottom)
+        if pilot.app.screen.get_style_at(region.x + 30, y).bgcolor == cursor
+    ]
+
+
+async def test_the_cursor_is_painted_where_it_is_when_the_list_is_scrolled(db: Path) -> None:
+    app = console(db, queue_view="all", queue_status="all")  # every conversation: many pages
+    async with app.run_test(size=SIZE) as pilot:
+        queue = await queue_ready(pilot)
+        await pilot.press("pagedown", "pagedown", "pagedown")
+        await settle(pilot)
+        assert queue.scroll_y > 0
+        for key in ("down", "down", "up", "down"):
+            await pilot.press(key)
+            await settle(pilot)
+            assert painted_cursor_lines(pilot, queue) == [queue.cursor - int(queue.scroll_y) + 1]
+        target = queue.cursor + 5
+        await pilot.click(QueueList, offset=(30, target - int(queue.scroll_y) + 1))
+        await settle(pilot)
+        assert queue.cursor == target
+        assert painted_cursor_lines(pilot, queue) == [target - int(queue.scroll_y) + 1]
