@@ -79,6 +79,7 @@ class QueueScreen(ReportsWorkerErrors, Screen[None]):
         self.trust_number = 0
         self._initial_view = view
         self._stale = False
+        self._bar_total: int | None = None  # the count the filter bar shows
 
     def _views(self) -> list[View]:
         app = self.app
@@ -163,11 +164,15 @@ class QueueScreen(ReportsWorkerErrors, Screen[None]):
             total = queue.total
             text.append(f"  ·  {total:,} conversation{'s' if total != 1 else ''}", "dim")
         text.append("  ·  longest wait first", "dim")
-        self.query_one("#filter-bar", Static).update(text)
+        self._bar_total = queue.total if queue is not None and queue.loaded else None
+        # One line of fixed height (app.tcss): new text never resizes it, so no layout pass
+        # (which would repaint the queue's scrollbars too).
+        self.query_one("#filter-bar", Static).update(text, layout=False)
 
     @on(QueueList.Loaded)
     def _queue_loaded(self) -> None:
-        self._show_filters()
+        if self.queue.total != self._bar_total:  # the count is all a live update can change
+            self._show_filters()
 
     # -- live updates ------------------------------------------------------------------------------
 
