@@ -7,11 +7,10 @@ and each line is rendered to a cached `Strip` (keyed by the row's content) only 
 on screen.
 
 Live updates (`changed()`) re-read, in one background read at a time on a connection of the
-list's own, the pages on screen, and the directory when it is due; then only
-the lines whose row changed are repainted. The directory is re-read at most once per
-`INDEX_BACKOFF` times its own read time, so a large queue under a busy feed does not spend
-the console's time counting itself: between those reads the rows on screen stay current and
-the count catches up.
+list's own, the pages on screen, and the directory when it is due; then only the lines whose
+row changed are repainted. Reading the directory walks the whole queue, so under a busy feed
+it is re-read at most every `INDEX_GAP_S`, or `INDEX_BACKOFF` times its own read time when
+that is longer: the rows on screen stay current and the count catches up.
 """
 
 from __future__ import annotations
@@ -41,8 +40,11 @@ from tui.text import clean_line
 from tui.workers import LatestRead, ReadTicket, ReportsWorkerErrors
 
 PAGE = 64
-#: The directory is re-read at most once per this many times its own last read time.
+#: Under a feed, the directory is re-read at most once per this many times its own last read
+#: time, and at most every INDEX_GAP_S: the rows on screen are re-read on every change; the
+#: count, and rows past its end, follow within that.
 INDEX_BACKOFF = 10
+INDEX_GAP_S = 0.25
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,7 +212,7 @@ class QueueList(ReportsWorkerErrors, ScrollView, can_focus=True):
         self._read(ticket, self.queue, index, pages)
 
     def _index_backoff(self) -> float:
-        return INDEX_BACKOFF * self._index_seconds
+        return max(INDEX_GAP_S, INDEX_BACKOFF * self._index_seconds)
 
     @work(thread=True, exit_on_error=False, group="queue-read")
     def _read(
