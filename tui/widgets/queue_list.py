@@ -259,14 +259,16 @@ class QueueList(ReportsWorkerErrors, ScrollView, can_focus=True):
         if again:
             self._start_read()
         elif self._index_stale and not self._catch_up_due and self.index is not None:
-            # The count lags behind the rows on screen: read it once it is due.
+            # The count lags behind the rows on screen. While changes keep coming, a read for
+            # one of them takes the directory once it is due; if none comes by a gap later,
+            # a read of its own does.
             self._catch_up_due = True
             wait = self._index_backoff() - (time.monotonic() - self._index_read_at)
-            self.set_timer(max(0.0, wait), self._catch_up, name="queue count")
+            self.set_timer(max(0.0, wait) + INDEX_GAP_S, self._catch_up, name="queue count")
 
     def _catch_up(self) -> None:
         self._catch_up_due = False
-        if self._index_stale and not self._closed:
+        if self._index_stale and not self._closed and not self.live.running:
             self.changed()
 
     def _show(self, index: QueueIndex, pages: dict[int, list[QueueRow]]) -> None:
