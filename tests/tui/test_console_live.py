@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 from textual.pilot import Pilot
+from textual.scrollbar import ScrollBarRender
 
 from core.engine import Engine
 from core.store import Desk
@@ -23,8 +24,10 @@ from tui import app as app_module
 from tui.app import DeskApp, make_app
 from tui.screens.conversation import ConversationScreen
 from tui.screens.queue import QueueScreen
-from tui.widgets import queue_list
+from tui.widgets import queue_live
 from tui.widgets.queue_list import QueueList
+from tui.widgets.queue_live import thumb_eighths
+from tui.workers import LatestRead
 
 #: The timer's own ticks never come during a test: the test ticks.
 BY_HAND = 3600.0
@@ -49,8 +52,8 @@ def other(db: Path) -> Iterator[Engine]:
 def directory_every_read(monkeypatch: pytest.MonkeyPatch) -> None:
     """Each background read of the queue reads its directory too: counts of reads are exact
     (otherwise the count can follow a moment later, in a read of its own)."""
-    monkeypatch.setattr(queue_list, "INDEX_BACKOFF", 0)
-    monkeypatch.setattr(queue_list, "INDEX_GAP_S", 0)
+    monkeypatch.setattr(queue_live, "INDEX_BACKOFF", 0)
+    monkeypatch.setattr(queue_live, "INDEX_GAP_S", 0)
 
 
 def console(db: Path, **kwargs: Any) -> DeskApp:
@@ -270,7 +273,7 @@ class Hold:
         self.entered = threading.Event()
         self._gate = threading.Event()
         self._armed = False
-        real: Callable[..., Any] = queue_list.queue_index
+        real: Callable[..., Any] = queue_live.queue_index
 
         def held(*args: Any, **kwargs: Any) -> Any:
             if self._armed:
@@ -279,9 +282,9 @@ class Hold:
                 self._gate.wait(30)
             return real(*args, **kwargs)
 
-        monkeypatch.setattr(queue_list, "queue_index", held)
-        monkeypatch.setattr(queue_list, "INDEX_BACKOFF", 0)  # every read reads the directory
-        monkeypatch.setattr(queue_list, "INDEX_GAP_S", 0)
+        monkeypatch.setattr(queue_live, "queue_index", held)
+        monkeypatch.setattr(queue_live, "INDEX_BACKOFF", 0)  # every read reads the directory
+        monkeypatch.setattr(queue_live, "INDEX_GAP_S", 0)
 
     def engage(self) -> None:
         self._armed = True
@@ -366,3 +369,39 @@ async def test_the_cursor_is_painted_where_it_is_when_the_list_is_scrolled(db: P
         await settle(pilot)
         assert queue.cursor == target
         assert painted_cursor_lines(pilot, queue) == [target - int(queue.scroll_y) + 1]
+
+
+# -- the parts ----------------------------------------------------------------------------------
+
+
+def test_latest_read_runs_one_read_at_a_time_and_drops_what_was_left_behind() -> None:
+    live = LatestRead()
+    assert live.change()  # nothing running: start one
+    first = live.begin()
+    assert not live.change() and not live.change()  # covered by one more read
+    assert live.finish(first) == (True, True)  # show it, and read again
+    second = live.begin()
+    assert live.finish(second) == (True, False)
+    third = live.begin() if live.change() else None
+    assert third is not None
+    assert not live.invalidate()  # another queue picked while it runs
+    assert live.finish(third) == (False, True)  # dropped; read the new queue
+    fourth = live.begin()
+    assert live.finish(fourth, ok=False) == (False, False)  # failed: no retry of its own
+    assert live.finish(fourth) == (False, False)  # and a ticket twice is ignored
+    assert (live.reads, live.shown_reads) == (4, 2)
+
+
+def test_the_scrollbar_is_repainted_whenever_its_drawing_changes() -> None:
+    """`thumb_eighths` equal means Textual draws the same bar: skipping the repaint is safe."""
+    size, window, position = 30, 30, 400.0
+    drawn = []
+    for length in range(600, 1400, 7):
+        bar = ScrollBarRender.render_bar(
+            size=size, virtual_size=length, window_size=window, position=position
+        )
+        cells = [(segment.text, segment.style) for segment in bar.segments]
+        drawn.append((thumb_eighths(size, length, window, position), cells))
+    pairs = list(zip(drawn, drawn[1:], strict=False))
+    assert all(a[1] == b[1] for a, b in pairs if a[0] == b[0])
+    assert any(a[0] != b[0] for a, b in pairs) and any(a[0] == b[0] for a, b in pairs)

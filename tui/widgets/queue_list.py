@@ -7,17 +7,13 @@ and each line is rendered to a cached `Strip` (keyed by the row's content) only 
 on screen.
 
 Live updates (`changed()`) re-read, in one background read at a time on a connection of the
-list's own, the pages on screen, and the directory when it is due; then only the lines whose
-row changed are repainted. Reading the directory walks the whole queue, so under a busy feed
-it is re-read at most every `INDEX_GAP_S`, or `INDEX_BACKOFF` times its own read time when
-that is longer: the rows on screen stay current and the count catches up.
+list's own, the pages on screen, and the directory when it is due (tui/widgets/queue_live.py);
+then only the lines whose row changed are repainted.
 """
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
-from math import ceil
 
 from rich.segment import Segment
 from rich.style import Style
@@ -28,23 +24,24 @@ from textual.geometry import Region, Size
 from textual.message import Message
 from textual.reactive import reactive
 from textual.scroll_view import ScrollView
-from textual.scrollbar import ScrollBar
 from textual.strip import Strip
 
 from core.clock import Clock
 from core.store import Desk
-from core.store.queue import QueueFilter, QueueIndex, QueueRow, queue_index, queue_page
+from core.store.queue import QueueFilter, QueueIndex, QueueRow, queue_page
 from tui.bindings import QUEUE_LIST, bindings_for
 from tui.format import GLYPH, badge, badge_kind, fit, fit_right, status_words, waiting
 from tui.text import clean_line
+from tui.widgets.queue_live import (
+    DirectorySchedule,
+    QueueRead,
+    move_scrollbar,
+    read_queue,
+    set_length,
+)
 from tui.workers import LatestRead, ReadTicket, ReportsWorkerErrors
 
 PAGE = 64
-#: Under a feed, the directory is re-read at most once per this many times its own last read
-#: time, and at most every INDEX_GAP_S: the rows on screen are re-read on every change; the
-#: count, and rows past its end, follow within that.
-INDEX_BACKOFF = 10
-INDEX_GAP_S = 0.25
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,17 +78,6 @@ def columns(width: int) -> list[Column]:
     return cols
 
 
-def thumb_eighths(size: int, virtual: float, window: float, position: float) -> tuple[int, int]:
-    """Where a vertical scrollbar of `size` cells draws its thumb, in eighths of a cell: the
-    arithmetic of Textual's `ScrollBarRender.render_bar`, so that a change of the queue's
-    length repaints the bar only when the thumb moves on screen."""
-    if not (window and size and virtual and size != virtual):
-        return (0, 0)
-    thumb = max(1.0, window / (virtual / size))
-    start = int((size - thumb) * (position / (virtual - window)) * 8)
-    return start, start + ceil(thumb * 8)
-
-
 class QueueList(ReportsWorkerErrors, ScrollView, can_focus=True):
     """A keyboard-driven list of conversations in queue order."""
 
@@ -123,14 +109,11 @@ class QueueList(ReportsWorkerErrors, ScrollView, can_focus=True):
 
     @dataclass
     class Loaded(Message):
-        """A background read ended: the directory and the pages around the screen."""
+        """A background read ended: the directory and the pages on screen."""
 
         ticket: ReadTicket
         #: None when the read failed.
-        index: QueueIndex | None
-        pages: dict[int, list[QueueRow]]
-        #: Seconds the directory took to read; None when it was not re-read.
-        index_seconds: float | None
+        read: QueueRead | None
 
     def __init__(
         self,
@@ -154,10 +137,7 @@ class QueueList(ReportsWorkerErrors, ScrollView, can_focus=True):
         self.live = LatestRead()
         self._reader: Desk | None = None
         self._closed = False
-        # The directory: stale since a change; when it was last read and what that cost.
-        self._index_stale = True
-        self._index_read_at = 0.0
-        self._index_seconds = 0.0
+        self._directory = DirectorySchedule()
         self._catch_up_due = False
         #: Reads whose result changed the screen, and lines repainted by them (tests, bench).
         self.repaints = 0
@@ -183,62 +163,44 @@ class QueueList(ReportsWorkerErrors, ScrollView, can_focus=True):
         self.cursor = 0
         self._selected_id = None
         self.scroll_to(y=0, animate=False, immediate=True)
-        self._index_stale = True
+        self._directory.changed()
         if self.live.invalidate():  # a read of the old queue still running is dropped
             self._start_read()
 
     def reload(self) -> None:
         """Re-read the queue, its directory included, in the background."""
-        self._index_stale = True
-        self._index_read_at = 0.0
+        self._directory.now()
         self.changed()
 
     def changed(self) -> None:
         """The desk changed: re-read what is on screen. Calls during a read cost one more
         read when it ends, however many they are."""
-        self._index_stale = True
+        self._directory.changed()
         if self.live.change():
             self._start_read()
 
     def _start_read(self) -> None:
         ticket = self.live.begin()
-        index = self.index
-        elapsed = time.monotonic() - self._index_read_at
-        if index is None or (self._index_stale and elapsed >= self._index_backoff()):
-            index = None  # read it
+        index = None if self.index is None or self._directory.due() else self.index
         top = int(self.scroll_y)
-        first, last = top // PAGE, (top + self.page_height - 1) // PAGE
-        pages = range(first, last + 1)  # the screen's (64 rows take ~1.5 ms to build)
+        pages = range(top // PAGE, (top + self.page_height - 1) // PAGE + 1)  # the screen's
         self._read(ticket, self.queue, index, pages)
-
-    def _index_backoff(self) -> float:
-        return max(INDEX_GAP_S, INDEX_BACKOFF * self._index_seconds)
 
     @work(thread=True, exit_on_error=False, group="queue-read")
     def _read(
         self, ticket: ReadTicket, queue: QueueFilter, index: QueueIndex | None, pages: range
     ) -> None:
-        rows: dict[int, list[QueueRow]] = {}
-        seconds: float | None = None
+        read: QueueRead | None = None
         try:
             if self._reader is None:
                 # Its own connection: the UI thread's page reads never wait for this one.
                 self._reader = Desk.open(self.desk.path, clock=self.clock, create=False)
-            with self._reader.reading():  # one snapshot
-                if index is None:
-                    started = time.perf_counter()
-                    index = queue_index(self._reader, queue, every=PAGE)
-                    seconds = time.perf_counter() - started
-                for page in pages:
-                    anchor = index.anchor(page)
-                    if anchor is not None:
-                        rows[page] = queue_page(self._reader, queue, start=anchor, limit=PAGE)
+            read = read_queue(self._reader, queue, index, pages, page_size=PAGE)
         except Exception:
-            index = None
             if not self._closed:
                 raise  # reported by report_worker
         finally:
-            self.post_message(self.Loaded(ticket, index, rows, seconds))
+            self.post_message(self.Loaded(ticket, read))
 
     def on_unmount(self) -> None:
         self._closed = True
@@ -247,28 +209,26 @@ class QueueList(ReportsWorkerErrors, ScrollView, can_focus=True):
 
     @on(Loaded)
     def _loaded(self, message: Loaded) -> None:
-        show, again = self.live.finish(message.ticket, ok=message.index is not None)
-        if show and message.index is not None:
-            if message.index_seconds is not None:
-                self._index_stale = False
-                self._index_read_at = time.monotonic()
-                self._index_seconds = message.index_seconds
-            self._show(message.index, message.pages)
+        read = message.read
+        show, again = self.live.finish(message.ticket, ok=read is not None)
+        if show and read is not None:
+            if read.index_seconds is not None:
+                self._directory.read(read.index_seconds)
+            self._show(read.index, read.pages)
         else:
             message.stop()  # nothing new for the screen
         if again:
             self._start_read()
-        elif self._index_stale and not self._catch_up_due and self.index is not None:
+        elif self._directory.stale and not self._catch_up_due and self.index is not None:
             # The count lags behind the rows on screen. While changes keep coming, a read for
             # one of them takes the directory once it is due; if none comes by a gap later,
             # a read of its own does.
             self._catch_up_due = True
-            wait = self._index_backoff() - (time.monotonic() - self._index_read_at)
-            self.set_timer(max(0.0, wait) + INDEX_GAP_S, self._catch_up, name="queue count")
+            self.set_timer(self._directory.catch_up_in(), self._catch_up, name="queue count")
 
     def _catch_up(self) -> None:
         self._catch_up_due = False
-        if self._index_stale and not self._closed and not self.live.running:
+        if self._directory.stale and not self._closed and not self.live.running:
             self.changed()
 
     def _show(self, index: QueueIndex, pages: dict[int, list[QueueRow]]) -> None:
@@ -279,7 +239,7 @@ class QueueList(ReportsWorkerErrors, ScrollView, can_focus=True):
         for page, rows in pages.items():
             self._pages[page] = rows
         self._follow_selection()  # may scroll: then ScrollView repaints every line
-        if self._fit_virtual_size() or int(self.scroll_y) != top:
+        if set_length(self, self.total + 1) or int(self.scroll_y) != top:
             changed = list(range(len(before)))
         else:
             after = self._rows_on_screen()
@@ -291,45 +251,6 @@ class QueueList(ReportsWorkerErrors, ScrollView, can_focus=True):
         if changed:
             self.repaints += 1
             self.lines_repainted += len(changed)
-
-    def _fit_virtual_size(self) -> bool:
-        """Make the scrollable space as long as the queue; True when that repaints every line.
-
-        Setting `virtual_size` lays the screen out again and repaints the whole list: under a
-        feed the count moves every tick. While the scrollbar is there before and after and the
-        list need not scroll back, only the scrollbar is told the new length.
-        """
-        height = self.total + 1
-        if height == self.virtual_size.height:
-            return False
-        view = self.size.height
-        if min(self.virtual_size.height, height) > view and self.scroll_y <= height - view:
-            self.set_reactive(QueueList.virtual_size, Size(self.size.width, height))
-            self._update_scrollbar(length=height)
-            return False
-        self.virtual_size = Size(self.size.width, height)
-        return True
-
-    def _update_scrollbar(
-        self, *, length: int | None = None, position: float | None = None
-    ) -> None:
-        """Tell the scrollbar the list's length or scroll position, and repaint it only when
-        its thumb moves on screen: the bar is as tall as the list, and under a feed the
-        length (and, with the cursor following its conversation, the position) moves by a
-        row at a time, which seldom moves the thumb by an eighth of a cell."""
-        bar = self.vertical_scrollbar
-        drawn = thumb_eighths(
-            bar.size.height, bar.window_virtual_size, bar.window_size, bar.position
-        )
-        if length is not None:
-            bar.set_reactive(ScrollBar.window_virtual_size, length)
-        if position is not None:
-            bar.set_reactive(ScrollBar.position, bar.validate_position(position))
-        if (
-            thumb_eighths(bar.size.height, bar.window_virtual_size, bar.window_size, bar.position)
-            != drawn
-        ):
-            bar.refresh()
 
     def _rows_on_screen(self) -> list[QueueRow | None]:
         """The rows of the lines on screen as cached now (no reads: a page not cached is None)."""
@@ -479,7 +400,7 @@ class QueueList(ReportsWorkerErrors, ScrollView, can_focus=True):
     def watch_scroll_y(self, old: float, new: float) -> None:
         # ScrollView's, but the scrollbar is repainted only when its thumb moves.
         if self.show_vertical_scrollbar:
-            self._update_scrollbar(position=new)
+            move_scrollbar(self.vertical_scrollbar, position=new)
         if round(old) != round(new):
             self.refresh(self.size.region)
 
