@@ -3,13 +3,14 @@
 The tail is driven by hand here (`poll_feed()`, with the timer set far out), so that every
 count is exact: how many ticks, how many reads of the feed, how many background reads and
 repaints a burst cost. Another `Desk` connection to the same file stands for another process.
-No assertion is about time.
+No assertion is about time. The fixtures `db` (a copy of the demo desk) and `other` (a second
+writer on it) are in tests/tui/conftest.py.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,11 +19,10 @@ from textual.pilot import Pilot
 from textual.scrollbar import ScrollBarRender
 
 from core.engine import Engine
-from core.store import Desk
-from tests.console_helpers import SIZE, customer_writes, demo_copy, frozen_clock, wait_until
+from tests.console_helpers import SIZE, customer_writes, frozen_clock, wait_until
+from tests.tui.test_console import open_conversation
 from tui import app as app_module
 from tui.app import DeskApp, make_app
-from tui.screens.conversation import ConversationScreen
 from tui.screens.queue import QueueScreen
 from tui.widgets import queue_live
 from tui.widgets.queue_list import QueueList
@@ -33,19 +33,6 @@ from tui.workers import LatestRead
 BY_HAND = 3600.0
 #: Alice's open, trusted conversation with Diego Fischer in the demo desk.
 TRUSTED_OPEN = 384
-
-
-@pytest.fixture
-def db(tmp_path: Path) -> Path:
-    return demo_copy(tmp_path)
-
-
-@pytest.fixture
-def other(db: Path) -> Iterator[Engine]:
-    """A second writer on the same file: another process, as far as the console can tell."""
-    desk = Desk.open(db, clock=frozen_clock(), create=False)
-    yield Engine(desk)
-    desk.close()
 
 
 @pytest.fixture
@@ -208,17 +195,13 @@ async def test_a_burst_from_another_process_costs_one_read_and_one_repaint(
 
 
 async def test_changes_during_a_read_cost_one_more_read_not_one_each(
-    db: Path, other: Engine, monkeypatch: pytest.MonkeyPatch
+    db: Path, other: Engine, hold: Hold
 ) -> None:
-    hold = Hold(monkeypatch)
     app = console(db, queue_view="all")
     async with app.run_test(size=SIZE) as pilot:
         queue = await queue_ready(pilot)
         before = counts(app, queue)
-        first = new_chat(other, "First Arrival", "Hello")
-        hold.engage()
-        app.poll_feed()
-        await wait_until(hold.entered.is_set)  # the queue's read is under way, held
+        first = await hold.read_for_new_chat(app, other, "First Arrival")
         later: list[int] = []
         for n in range(3):  # three more batches while it is held
             later.append(new_chat(other, f"Later Arrival {n}", "Hello"))
@@ -231,17 +214,13 @@ async def test_changes_during_a_read_cost_one_more_read_not_one_each(
 
 
 async def test_a_read_of_the_queue_left_behind_is_dropped(
-    db: Path, other: Engine, monkeypatch: pytest.MonkeyPatch
+    db: Path, other: Engine, hold: Hold, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The agent switches queue while a read of the old one is held: its rows never show."""
-    hold = Hold(monkeypatch)
     app = console(db, queue_view="all")
     async with app.run_test(size=SIZE) as pilot:
         queue = await queue_ready(pilot)
-        new_chat(other, "Someone New", "Hello")
-        hold.engage()
-        app.poll_feed()
-        await wait_until(hold.entered.is_set)
+        await hold.read_for_new_chat(app, other, "Someone New")
         await pilot.press("v")  # the next view: Mine
         assert "Mine" in str(app.screen.query_one("#filter-bar").render())
         shown: list[list[int]] = []
@@ -266,6 +245,11 @@ async def batch_handed_over(app: DeskApp) -> None:
     await wait_until(lambda: app.feed_batches == batches + 1)
 
 
+@pytest.fixture
+def hold(monkeypatch: pytest.MonkeyPatch) -> Hold:
+    return Hold(monkeypatch)
+
+
 class Hold:
     """Holds the queue's next background read in its directory read until released."""
 
@@ -286,8 +270,14 @@ class Hold:
         monkeypatch.setattr(queue_live, "INDEX_BACKOFF", 0)  # every read reads the directory
         monkeypatch.setattr(queue_live, "INDEX_GAP_S", 0)
 
-    def engage(self) -> None:
+    async def read_for_new_chat(self, app: DeskApp, other: Engine, name: str) -> int:
+        """A new chat from another process, and a tick: the queue's read it sets going is
+        held until `release()`. Returns the chat's id."""
+        chat = new_chat(other, name, "Hello")
         self._armed = True
+        assert app.poll_feed()
+        await wait_until(self.entered.is_set)
+        return chat
 
     def release(self) -> None:
         self._gate.set()
@@ -319,13 +309,8 @@ def preview(queue: QueueList, conversation_id: int) -> str | None:
 async def test_a_burst_for_the_open_conversation_costs_one_read(db: Path, other: Engine) -> None:
     app = console(db)
     async with app.run_test(size=SIZE) as pilot:
-        await queue_ready(pilot)
-        app.open_conversation(TRUSTED_OPEN)
-        await wait_until(lambda: isinstance(app.screen, ConversationScreen))
-        screen = app.screen
-        assert isinstance(screen, ConversationScreen)
-        await wait_until(lambda: screen.view is not None and bool(screen.timeline.items))
-        await settle(pilot)
+        screen = await open_conversation(pilot, TRUSTED_OPEN)
+        await tick(pilot)  # the tail's first tick: where the file is
         reads = screen.live.reads
         for body in ("Hello?", "Are you there?", "Order 1234"):
             customer_writes(other, "diego.fischer@example.org", body)
