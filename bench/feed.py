@@ -231,7 +231,8 @@ def run_phase(db: Path, *, presses: int = 0, feed_s: int = 0) -> tuple[Phase, di
         - children.children_system,
     }
     used["other processes"] = machine_cpu_s() - machine - sum(used.values())
-    return Phase(timer, counters, {k: v / wall for k, v in used.items()}), stats
+    # Clock ticks are coarse: a process that used nothing can come out a hair below zero.
+    return Phase(timer, counters, {k: max(0.0, v) / wall for k, v in used.items()}), stats
 
 
 def cpu_line(phase: Phase) -> str:
