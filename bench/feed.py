@@ -13,9 +13,13 @@ to the first frame written after the queue's page action has run, so the figure 
 wait for the event loop, the action, the render and the escape sequences.
 
 Figures: achieved customer rate against the target (ratio), how late the feed ran at worst;
-keypress-to-frame median and p95 on the idle desk and under the feed, measured in the same
-run, and their ratio; what the console read of the change feed meanwhile.
+keypress-to-frame median and p95 on the idle desk before the feed, under the feed and on the
+idle desk after it (the baseline is both idle runs, so that what else the machine did over
+the run shows on both sides), and the ratios; what the console did with the change feed
+meanwhile; the CPU the console, the feed and other processes took in each phase (when other
+processes took more than a quarter of a core, the figures measure the machine too).
 Targets: achieved/target >= 0.98; under load median <= 1.5x idle and p95 <= 100 ms.
+`--duration S` runs a shorter feed, for trying changes.
 """
 
 from __future__ import annotations
