@@ -7,114 +7,16 @@ tests/artifacts/.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Iterator
-from pathlib import Path
-from typing import Any
-
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Page
 
 from core.engine import Engine
-from core.store import Desk
-from sim.demo_desk import build_demo
-from tests.e2e.server import free_port, start_server
+from tests.e2e.browser import customer_messages, login_as, onboard, send, shot
 
 pytestmark = pytest.mark.e2e
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-ROOT = Path(__file__).resolve().parents[2]
-ARTIFACTS = ROOT / "tests" / "artifacts"
 JULIE = "julie.martin@example.org"
 OMAR = "omar.nguyen@mail.example.net"
-TIMEOUT_MS = 15_000
-
-if not CHROMIUM.exists():
-    pytest.skip("Debian's chromium is not installed at /usr/bin/chromium", allow_module_level=True)
-
-
-@pytest.fixture(scope="module")
-def desk_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_demo(tmp_path_factory.mktemp("browser") / "demo.db")
-
-
-@pytest.fixture(scope="module")
-def server(desk_db: Path) -> Iterator[str]:
-    port = free_port()
-    process = start_server(desk_db, port, desk_db.with_name("serve.log"))
-    yield f"http://127.0.0.1:{port}"
-    process.terminate()
-    process.wait(timeout=20)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield launched
-        launched.close()
-
-
-@pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
-    context = browser.new_context(viewport={"width": 1200, "height": 800})
-    context.set_default_timeout(TIMEOUT_MS)
-    opened = context.new_page()
-    errors: list[str] = []
-    opened.on("pageerror", lambda exc: errors.append(str(exc)))
-    yield opened
-    context.close()
-    assert not errors, errors
-
-
-@pytest.fixture
-def agent(desk_db: Path) -> Iterator[Engine]:
-    desk = Desk.open(desk_db, create=False)
-    yield Engine(desk)
-    desk.close()
-
-
-def shot(page: Page, name: str) -> None:
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"))
-
-
-def customer_messages(agent: Engine, email: str) -> tuple[int, list]:
-    """The customer's newest open conversation and its items, as the agent sees them.
-
-    The profile may have other open chats (a fixture chat claimed with the same email is never
-    joined by a logged-in session: docs/trust-model.md)."""
-    profile = agent.find_profile(email)
-    conversation = max(
-        (c for c in agent.past_conversations(profile.id) if c.status in ("OPEN", "WAITING")),
-        key=lambda c: c.id,
-    )
-    items = agent.timeline(conversation.id)
-    return conversation.id, items
-
-
-def login_as(page: Page, server: str, name: str) -> None:
-    page.goto(f"{server}/demo/login")
-    page.get_by_role("button", name=name).click()
-    page.wait_for_url(f"{server}/demo")
-    page.wait_for_selector("body[data-widget=ready]")
-
-
-def send(page: Page, text: str) -> None:
-    box = page.locator("textarea.input")
-    box.fill(text)
-    box.press("Enter")
-    page.locator(".msg.customer", has_text=text).wait_for()
 
 
 def test_scenario_1_logged_in_customer_is_greeted_and_trusted(
@@ -194,60 +96,6 @@ def test_scenario_4_chat_with_email_then_log_in_with_the_same_email(
     # The desk's rules thank the customer for logging in mid-chat; the widget shows it.
     page.locator(".msg.bot", has_text="your messages are now verified").wait_for()
     shot(page, "browser-scenario4-trusted")
-
-
-def shown_ids(page: Page) -> list[int]:
-    """The server ids of the messages in the widget, top to bottom."""
-    return [
-        int(i)
-        for i in page.eval_on_selector_all(
-            "#gladapp >>> .msg[data-id]", "nodes => nodes.map(n => n.dataset.id)"
-        )
-    ]
-
-
-def test_messages_stand_in_server_order_when_the_send_answer_comes_late(
-    page: Page, server: str, agent: Engine
-) -> None:
-    """The answer to a send held back while the agent's reply to it comes on the event
-    stream: the customer's message still stands above the reply (the order of server ids)."""
-    page.goto(f"{server}/demo")
-    page.wait_for_selector("body[data-widget=ready]")
-    page.locator(".launcher").click()
-    page.locator("input.name").fill("Ines")
-    page.locator("input.contact").fill("ines.order@example.com")
-    page.locator("button.start").click()
-    page.locator(".composer").wait_for()
-    send(page, "Hello, a question about sizes")
-
-    def answer_late(route: Any) -> None:
-        if route.request.method != "POST":
-            route.continue_()
-            return
-        response = route.fetch()
-        sent = response.json()
-        agent.reply(sent["conversationId"], "alice", f"Reply to {sent['id']}")
-        time.sleep(1.0)  # the reply reaches the page on the event stream meanwhile
-        route.fulfill(response=response)
-
-    page.route("**/widget/v1/messages", answer_late)
-    for n in range(3):
-        text = f"Late answer number {n}"
-        box = page.locator("textarea.input")
-        box.fill(text)
-        box.press("Enter")
-        page.locator(".msg.customer.pending", has_text=text).wait_for()  # shown at once
-        page.locator(".msg.customer:not(.pending)", has_text=text).wait_for()
-        reply = page.locator(".msg.agent", has_text="Reply to").nth(n)
-        reply.wait_for()
-        ids = shown_ids(page)
-        assert ids == sorted(ids) and len(ids) == len(set(ids)), ids
-        texts = page.locator(".msg.customer, .msg.agent").all_inner_texts()
-        mine = max(i for i, t in enumerate(texts) if text in t)
-        theirs = max(i for i, t in enumerate(texts) if "Reply to" in t)
-        assert mine < theirs, texts
-    assert page.locator(".msg.pending").count() == 0
-    page.unroute("**/widget/v1/messages")
 
 
 def test_long_urls_wrap_at_their_parts_and_words_stay_whole(

@@ -33,7 +33,9 @@
   })();
   // Bidi overrides and control characters (but tab and newline) are dropped before display.
   var UNSAFE = /[\u0000-\u0008\u000B-\u001F\u007F-\u009F\u202A-\u202E\u2066-\u2069\u200E\u200F\u061C]/g;
-  var LINK = /https?:\/\/[^\s<>"']+[^\s<>"'.,;:!?)\]]/g;
+  // A link runs to a space, a quote or angle bracket, or an invisible character (so none
+  // hides inside the address); see `linkAt` for its end.
+  var LINK = /https?:\/\/[^\s<>"'\u00AD\u200B-\u200D\u2060-\u2064\uFEFF]+/g;
 
   var listeners = {};
   var config = null;
@@ -43,7 +45,9 @@
   var source = null;
   var cursor = 0;
   var available = null;
-  var shown = new Set();
+  var shown = new Set(); // the server ids of the messages in the log
+  var drawn = null; // the conversation the log shows
+  var catching = new Set(); // one list per reload under way: the messages streamed meanwhile
   var ui = null;
 
   function GladError(status, errors) {
@@ -157,7 +161,9 @@
     ".msg.customer { align-self: flex-end; background: #1f6f5c; color: #fff; border-bottom-right-radius: 4px; }",
     ".msg.pending { opacity: .6; }",
     ".msg.agent, .msg.bot, .msg.welcome { align-self: flex-start; background: #fff; border: 1px solid #dfe5e2; border-bottom-left-radius: 4px; }",
+    ".msg .text { display: block; }", // its own direction (dir=auto) and alignment
     ".msg a { color: #1f6f5c; font-weight: 600; }",
+    ".msg.customer a { color: #fff; }",
     ".note { align-self: center; font-size: 12px; color: #5d6a66; }",
     ".onboarding { padding: 12px 14px; border-top: 1px solid #e3e8e6; display: flex; flex-direction: column; gap: 8px; }",
     ".onboarding p { margin: 0; font-size: 13px; color: #3b4744; }",
@@ -180,17 +186,41 @@
     return node;
   }
 
-  // A URL as text with a line-break opportunity after each / ? & = # (not inside a word), so
+  // A URL as text with a line-break opportunity after each / ? & = # past its `scheme://`, so
   // a long link wraps at its parts, never mid-word unless one part is wider than the bubble.
   function linkText(url) {
     var out = document.createDocumentFragment();
-    url.split(/(?<=[\/?&=#])/).forEach(function (part, index) {
-      if (index > 0) {
-        out.appendChild(document.createElement("wbr"));
-      }
-      out.appendChild(document.createTextNode(part));
-    });
+    var start = url.indexOf("//") + 2;
+    out.appendChild(document.createTextNode(url.slice(0, start)));
+    url
+      .slice(start)
+      .split(/(?<=[\/?&=#])/)
+      .forEach(function (part, index) {
+        if (index > 0) {
+          out.appendChild(document.createElement("wbr"));
+        }
+        out.appendChild(document.createTextNode(part));
+      });
     return out;
+  }
+
+  function count(text, char) {
+    return text.split(char).length - 1;
+  }
+
+  // Where a matched link ends: not at a sentence's punctuation, nor at a closing bracket it
+  // did not open ("(see https://x.example/a)", but "https://x.example/Foo_(bar)" whole).
+  function linkAt(match) {
+    var url = match;
+    for (;;) {
+      var last = url.charAt(url.length - 1);
+      var opener = { ")": "(", "]": "[" }[last];
+      if (".,;:!?'".indexOf(last) >= 0 || (opener && count(url, opener) < count(url, last))) {
+        url = url.slice(0, -1);
+      } else {
+        return url;
+      }
+    }
   }
 
   // Text with its http(s) links made clickable; every piece goes in as text, never HTML.
@@ -198,17 +228,22 @@
     var out = document.createDocumentFragment();
     var value = clean(text);
     var last = 0;
-    value.replace(LINK, function (url, offset) {
-      out.appendChild(document.createTextNode(value.slice(last, offset)));
+    var found;
+    LINK.lastIndex = 0;
+    while ((found = LINK.exec(value)) !== null) {
+      var url = linkAt(found[0]);
+      if (url.length <= url.indexOf("//") + 2) {
+        continue;
+      }
+      out.appendChild(document.createTextNode(value.slice(last, found.index)));
       var link = document.createElement("a");
       link.href = url;
       link.appendChild(linkText(url));
-      link.target = "_top";
+      link.target = "_top"; // the page itself: a login link keeps this tab's widget session
       link.rel = "noopener noreferrer";
       out.appendChild(link);
-      last = offset + url.length;
-      return url;
-    });
+      last = found.index + url.length;
+    }
     out.appendChild(document.createTextNode(value.slice(last)));
     return out;
   }
@@ -325,28 +360,21 @@
       if (!text.trim()) {
         return;
       }
-      send.disabled = true;
+      // The box empties at once, so the next message can be typed (and a second Enter sends
+      // nothing twice); the message shows faded until the server answers with its id.
+      input.value = "";
       sendError.textContent = "";
-      // Shown at once, faded, until the server gives it its id and so its place: replies to
-      // it may arrive on the event stream before this answer does.
-      var pending = addMessage({ sender: "customer", body: text.trim(), pending: true });
-      api("POST", "/widget/v1/messages", { body: text })
-        .then(function (sent) {
-          input.value = "";
+      var pending = addPending(text.trim());
+      api("POST", "/widget/v1/messages", { body: text }).then(
+        function (sent) {
+          return delivered(pending, sent);
+        },
+        function (err) {
           pending.remove();
-          if (session && session.conversationId !== sent.conversationId) {
-            // Joined a conversation (maybe one already open for this customer): redraw it.
-            return reload();
-          }
-          addMessage({ id: sent.id, sender: "customer", body: text.trim() });
-        })
-        .catch(function (err) {
-          pending.remove();
+          input.value = input.value ? text + "\n" + input.value : text;
           sendError.textContent = clean(err.detail || err.message);
-        })
-        .then(function () {
-          send.disabled = false;
-        });
+        }
+      );
     });
 
     ui = {
@@ -367,57 +395,112 @@
     };
   }
 
-  // Messages stand in the order of their server ids, whatever order they arrive in (the answer
-  // to a send and the event stream race); each id is shown once. The welcome has no id and
-  // comes first; a pending message (no id yet) waits at the end. Returns the bubble.
-  function addMessage(message) {
-    if (message.id != null && shown.has(message.id)) {
-      return null;
-    }
-    if (message.id != null) {
-      shown.add(message.id);
-    }
+  // -- the conversation log ----------------------------------------------------------------
+  //
+  // The log holds the welcome (no id), then the messages in the order of their server ids
+  // (`data-id`), each id once, then the messages still being sent (`.pending`, in the order
+  // they were sent). The answer to a send and the event stream race: a reply can come before
+  // the answer to the message it replies to, so every message goes in at the place its id
+  // gives it, whatever order they arrive in. Notes ("closed") stay where they were added.
+
+  function bubble(message) {
     var sender = message.sender;
     var kind = sender === "customer" ? "customer" : sender === "bot" ? "bot" : sender === "welcome" ? "welcome" : "agent";
-    var bubble = el("div", "msg " + kind + (message.pending ? " pending" : ""));
+    var node = el("div", "msg " + kind);
     if (sender !== "customer") {
-      bubble.appendChild(el("span", "who", sender === "agent" ? "Agent" : session ? session.storeName : "Chat"));
+      node.appendChild(el("span", "who", sender === "agent" ? "Agent" : session ? session.storeName : "Chat"));
     }
     var body = el("span", "text");
-    if (sender === "customer") {
-      body.textContent = clean(message.body);
-    } else {
-      body.appendChild(linkified(message.body));
-    }
-    bubble.appendChild(body);
-    if (message.id != null) {
-      bubble.dataset.id = String(message.id);
-    }
-    ui.log.insertBefore(bubble, placeFor(message));
-    ui.log.scrollTop = ui.log.scrollHeight;
-    return bubble;
+    body.dir = "auto"; // a right-to-left message lays out right to left, inside its bubble only
+    body.appendChild(linkified(message.body));
+    node.appendChild(body);
+    return node;
   }
 
-  // The node a new message goes before: the first shown message with a greater id, else the
-  // first pending one, else none (the end).
-  function placeFor(message) {
-    if (message.id == null) {
-      return null;
+  // Keeps the log at its newest message, unless the reader has scrolled up to read.
+  function follow(change, force) {
+    var log = ui.log;
+    var atEnd = log.scrollHeight - log.scrollTop - log.clientHeight < 40;
+    change();
+    if (atEnd || force) {
+      log.scrollTop = log.scrollHeight;
     }
+  }
+
+  // The node a message with this id goes before: the first one with a greater id, else the
+  // first pending one, else none (the end).
+  function placeFor(id) {
     var children = ui.log.children;
     for (var i = 0; i < children.length; i++) {
       var other = children[i];
-      var otherId = other.dataset.id;
-      if ((otherId !== undefined && Number(otherId) > message.id) || other.classList.contains("pending")) {
+      if (other.classList.contains("pending") || (other.dataset.id !== undefined && Number(other.dataset.id) > id)) {
         return other;
       }
     }
     return null;
   }
 
+  // Puts a message bubble at the place of its id; false when that id is already shown.
+  function place(node, id) {
+    if (shown.has(id)) {
+      return false;
+    }
+    shown.add(id);
+    node.dataset.id = String(id);
+    ui.log.insertBefore(node, placeFor(id));
+    return true;
+  }
+
+  // A message from the server ({id, sender, body}) or the welcome (no id, first).
+  function addMessage(message) {
+    if (message.id == null) {
+      ui.log.insertBefore(bubble(message), ui.log.firstChild);
+      return;
+    }
+    if (!shown.has(message.id)) {
+      follow(function () {
+        place(bubble(message), message.id);
+      });
+    }
+  }
+
+  function addPending(text) {
+    var node = bubble({ sender: "customer", body: text });
+    node.classList.add("pending");
+    follow(function () {
+      ui.log.appendChild(node);
+    }, true);
+    return node;
+  }
+
+  // A pending message the server took as `id`: it leaves the pending ones for its place.
+  function settle(node, id) {
+    node.classList.remove("pending");
+    if (!place(node, id)) {
+      node.remove();
+    }
+  }
+
+  // The answer to a send. A message that joined a conversation other than the one drawn (a
+  // verified customer's chat already open elsewhere) redraws the log with that conversation.
+  function delivered(node, sent) {
+    settle(node, sent.id);
+    if (session) {
+      session.conversationId = sent.conversationId;
+    }
+    if (sent.newConversation || sent.conversationId === drawn) {
+      drawn = sent.conversationId;
+      return null;
+    }
+    return reload(sent.conversationId).catch(function (err) {
+      ui.sendError.textContent = clean(err.detail || err.message);
+    });
+  }
+
   function addNote(text) {
-    ui.log.appendChild(el("div", "note", text));
-    ui.log.scrollTop = ui.log.scrollHeight;
+    follow(function () {
+      ui.log.appendChild(el("div", "note", text));
+    });
   }
 
   function setAvailability(value) {
@@ -429,20 +512,23 @@
     ui.statusText.textContent = value ? "We're online" : "Away \u2014 leave a message";
   }
 
-  // Redraw the conversation from the server: welcome or greeting, then the messages.
+  // Redraw the conversation from the server: welcome or greeting, then `messages`; what is
+  // still being sent stays at the end.
   function render(messages) {
     if (!ui || !session) {
       return;
     }
     ui.title.textContent = clean(session.storeName);
+    var pending = Array.prototype.slice.call(ui.log.querySelectorAll(".pending"));
     ui.log.replaceChildren();
     shown = new Set();
-    if (session.greeting) {
-      addMessage({ sender: "welcome", body: session.greeting });
-    } else {
-      addMessage({ sender: "welcome", body: session.firstMessage });
-    }
+    drawn = session.conversationId;
+    addMessage({ sender: "welcome", body: session.greeting || session.firstMessage });
     (messages || []).forEach(addMessage);
+    pending.forEach(function (node) {
+      ui.log.appendChild(node);
+    });
+    ui.log.scrollTop = ui.log.scrollHeight;
     ui.form.hidden = !session.onboardingRequired;
     ui.composer.hidden = !!session.onboardingRequired;
     ui.contactInput.type = session.onboardingIdentity === "phone" ? "tel" : "email";
@@ -450,13 +536,23 @@
     ui.contactInput.autocomplete = session.onboardingIdentity === "phone" ? "tel" : "email";
   }
 
-  function reload() {
-    return Promise.all([api("GET", "/widget/v1/session"), api("GET", "/widget/v1/messages")]).then(function (got) {
-      session = got[0];
-      cursor = Math.max(cursor, got[1].cursor);
-      render(got[1].messages);
-      return session;
-    });
+  // Read the session and its conversation again and redraw. Messages the stream brings while
+  // the read is under way may be newer than what it read: when the conversation is still
+  // `keep` (the one being followed), they are drawn too, so none is lost in the redraw.
+  function reload(keep) {
+    var caught = [];
+    catching.add(caught);
+    return Promise.all([api("GET", "/widget/v1/session"), api("GET", "/widget/v1/messages")])
+      .then(function (got) {
+        session = got[0];
+        cursor = Math.max(cursor, got[1].cursor);
+        var same = keep != null && session.conversationId === keep;
+        render(same ? got[1].messages.concat(caught) : got[1].messages);
+        return session;
+      })
+      .finally(function () {
+        catching.delete(caught);
+      });
   }
 
   // -- the event stream -------------------------------------------------------------------
@@ -470,6 +566,9 @@
     source.addEventListener("message:received", function (event) {
       var data = JSON.parse(event.data);
       cursor = Math.max(cursor, Number(event.lastEventId) || 0);
+      catching.forEach(function (caught) {
+        caught.push(data);
+      });
       addMessage(data);
       emit("message:received", data);
     });
@@ -535,7 +634,11 @@
   }
 
   function restart() {
-    return resume().then(reload).then(connect);
+    return resume()
+      .then(function () {
+        return reload(null);
+      })
+      .then(connect);
   }
 
   function whenReady() {
@@ -577,7 +680,7 @@
       ready = resume()
         .then(function () {
           buildUi();
-          return reload();
+          return reload(null);
         })
         .then(function () {
           connect();
@@ -608,8 +711,12 @@
             }
           });
         }
+        // The same person (claimed, now verified) goes on in the same conversation.
+        var following = drawn;
         return api("PUT", "/widget/v1/user", body)
-          .then(reload)
+          .then(function () {
+            return reload(following);
+          })
           .then(publicSession);
       });
     },
@@ -617,7 +724,9 @@
     clearUser: function () {
       return whenReady().then(function () {
         return api("DELETE", "/widget/v1/user")
-          .then(reload)
+          .then(function () {
+            return reload(null);
+          })
           .then(publicSession);
       });
     },
