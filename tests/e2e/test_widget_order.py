@@ -102,10 +102,33 @@ def test_the_bot_and_agent_replies_stand_below_the_message_when_its_answer_comes
     on the event stream before the answer to the send."""
     login_as(page, server, "Aoife Okafor")
     page.locator(".launcher").click()
-    page.route(SENDS, answering(agent, late_s=1.0))
+    held: list[Any] = []
+
+    def hold(route: Any) -> None:  # answered below, once the replies are on the page
+        if route.request.method != "POST":
+            route.continue_()
+            return
+        response = route.fetch()
+        sent = response.json()
+        agent.reply(sent["conversationId"], "alice", f"Reply to {sent['id']}")
+        held.append((route, response))
+
+    page.route(SENDS, hold)
     type_and_enter(page, "I would like to return the linen shirt")
-    page.locator(".msg.customer.pending").wait_for()  # shown at once, faded
+    page.locator(".msg.agent", has_text="Reply to").wait_for()
+    page.locator(".msg.bot", has_text="I can see your recent orders").wait_for()
+    # The message stands, faded, above the replies it drew, while its answer is held.
+    log = page.locator(".msg").all_inner_texts()
+    mine = next(i for i, text in enumerate(log) if "return the linen shirt" in text)
+    assert page.locator(".msg.pending").all_inner_texts() == [log[mine]]
+    assert mine < next(i for i, text in enumerate(log) if "I can see your recent orders" in text)
+    assert mine < next(i for i, text in enumerate(log) if "Reply to" in text)
+    shot(page, "browser-order-replies-before-the-answer")
+    [(route, response)] = held
+    route.fulfill(response=response)
     shown = settled(page, 1)
+    page.unroute(SENDS)
+    page.route(SENDS, answering(agent, late_s=1.0))
     bodies = [body for _, body in shown]
     first = bodies.index("I would like to return the linen shirt")
     bot = next(i for i, b in enumerate(bodies) if b.startswith("Hi Aoife, I can see"))

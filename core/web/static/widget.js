@@ -47,6 +47,7 @@
   var available = null;
   var shown = new Set(); // the server ids of the messages in the log
   var drawn = null; // the conversation the log shows
+  var sends = 0; // messages sent from this page, numbering the pending ones
   var catching = new Set(); // one list per reload under way: the messages streamed meanwhile
   var ui = null;
 
@@ -427,13 +428,23 @@
     }
   }
 
-  // The node a message with this id goes before: the first one with a greater id, else the
-  // first pending one, else none (the end).
-  function placeFor(id) {
+  // The node a message with this id goes before: the first with a greater id; for a message
+  // that was pending, also the first message sent after it that is still pending. Other
+  // pending ones are passed: a reply that comes while its message is being sent stands
+  // below it, as it will once that message has its id.
+  function placeFor(node, id) {
     var children = ui.log.children;
+    var sent = node.dataset.sent === undefined ? null : Number(node.dataset.sent);
     for (var i = 0; i < children.length; i++) {
       var other = children[i];
-      if (other.classList.contains("pending") || (other.dataset.id !== undefined && Number(other.dataset.id) > id)) {
+      if (other === node) {
+        continue;
+      }
+      if (other.dataset.id !== undefined) {
+        if (Number(other.dataset.id) > id) {
+          return other;
+        }
+      } else if (sent !== null && other.classList.contains("pending") && Number(other.dataset.sent) > sent) {
         return other;
       }
     }
@@ -446,8 +457,8 @@
       return false;
     }
     shown.add(id);
+    ui.log.insertBefore(node, placeFor(node, id));
     node.dataset.id = String(id);
-    ui.log.insertBefore(node, placeFor(id));
     return true;
   }
 
@@ -467,6 +478,7 @@
   function addPending(text) {
     var node = bubble({ sender: "customer", body: text });
     node.classList.add("pending");
+    node.dataset.sent = String(++sends);
     follow(function () {
       ui.log.appendChild(node);
     }, true);
