@@ -98,67 +98,137 @@ def test_scenario_4_chat_with_email_then_log_in_with_the_same_email(
     shot(page, "browser-scenario4-trusted")
 
 
+#: For each text piece of the last bubble matching a selector: its text and how many lines
+#: it spans (one line each: it was not broken). A link's pieces are its parts (`<wbr>` apart)
+#: cut after their hyphens; plain text is cut at its spaces.
+LINES_OF_PIECES = """selector => {
+    const bubble = [...document.querySelector('#gladapp').shadowRoot
+        .querySelectorAll(selector)].pop();
+    const walker = document.createTreeWalker(bubble.querySelector('.text'), NodeFilter.SHOW_TEXT);
+    const out = [];
+    for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+        const inLink = node.parentElement.tagName === 'A';
+        const pieces = node.textContent.split(inLink ? /(?<=-)/ : /(?<= )/);
+        let at = 0;
+        for (const piece of pieces) {
+            const word = piece.trimEnd();
+            if (word) {
+                const range = document.createRange();
+                range.setStart(node, at);
+                range.setEnd(node, at + word.length);
+                out.push([word, range.getClientRects().length, inLink]);
+            }
+            at += piece.length;
+        }
+    }
+    return out;
+}"""
+
+
 def test_long_urls_wrap_at_their_parts_and_words_stay_whole(
     page: Page, server: str, agent: Engine
 ) -> None:
     page.set_viewport_size({"width": 420, "height": 760})
-    page.goto(f"{server}/demo")
-    page.wait_for_selector("body[data-widget=ready]")
-    page.locator(".launcher").click()
-    page.locator("input.name").fill("Wren")
-    page.locator("input.contact").fill("wren.urls@example.com")
-    page.locator("button.start").click()
-    page.locator(".composer").wait_for()
-    send(page, "Where can I read about returns?")
+    onboard(page, server, "Wren", "wren.urls@example.com")
+    tail = "international-shipping-and-customs/" + "x" * 60
+    mine = f"I read https://shop.example.com/help/orders/{tail}?lang=en&size=m but"
+    send(page, mine)
     conversation_id, _ = customer_messages(agent, "wren.urls@example.com")
-    url = "https://shop.example.com/help/returns/international-shipping-and-customs/" + "x" * 60
-    agent.reply(conversation_id, "alice", f"Everything is explained here: {url} thanks")
+    url = f"https://shop.example.com/help/returns/{tail}"
+    wiki = "https://en.wikipedia.org/wiki/Linen_(fabric)"
+    agent.reply(
+        conversation_id, "alice", f"Everything is explained here: {url}, thanks (see {wiki})."
+    )
     reply = page.locator(".msg.agent", has_text="explained")
     reply.wait_for()
-    link = reply.locator("a")
-    assert link.get_attribute("href") == url and link.inner_text().replace("\n", "") == url
-    assert link.get_attribute("rel") == "noopener noreferrer"
-    # the bubble stays inside the panel: nothing runs off to the side
-    box, panel = reply.bounding_box(), page.locator(".panel").bounding_box()
-    assert box is not None and panel is not None
-    assert box["x"] + box["width"] <= panel["x"] + panel["width"]
-    # plain words are never split: each word's text is on one line
-    words = page.evaluate(
-        """() => {
-            const bubble = [...document.querySelector('#gladapp').shadowRoot
-                .querySelectorAll('.msg.agent')].pop();
-            const text = bubble.querySelector('.text').firstChild;  // "Everything is ..."
-            const out = [];
-            let at = 0;
-            for (const word of text.textContent.split(' ')) {
-                if (word) {
-                    const range = document.createRange();
-                    range.setStart(text, at);
-                    range.setEnd(text, at + word.length);
-                    out.push(range.getClientRects().length);
-                }
-                at += word.length + 1;
-            }
-            return out;
-        }"""
-    )
-    assert words and all(rects == 1 for rects in words), words
-    # the link breaks between its parts: each short part of it stays on one line
-    parts = page.evaluate(
-        """() => {
-            const link = [...document.querySelector('#gladapp').shadowRoot
-                .querySelectorAll('.msg.agent a')].pop();
-            return [...link.childNodes].filter(n => n.nodeType === Node.TEXT_NODE).map(n => {
-                const range = document.createRange();
-                range.selectNodeContents(n);
-                return [n.textContent, range.getClientRects().length];
-            });
-        }"""
-    )
-    short = [(text, rects) for text, rects in parts if len(text) < 20 and "-" not in text]
-    assert [text for text, _ in short] == ["https:/", "/", "shop.example.com/", "help/", "returns/"]
-    assert all(rects == 1 for _, rects in short), parts
+    links = reply.locator("a")
+    assert [links.nth(i).get_attribute("href") for i in range(2)] == [url, wiki]
+    assert links.first.inner_text().replace("\n", "") == url
+    assert links.first.get_attribute("rel") == "noopener noreferrer"
+    assert reply.locator(".text").inner_text().replace("\n", "").endswith(f"(see {wiki}).")
+    own = page.locator(".msg.customer a")
+    assert own.get_attribute("href") == mine.split(" ")[2]
+    # a link on the customer's dark bubble is light
+    assert own.evaluate("a => getComputedStyle(a).color") == "rgb(255, 255, 255)"
+    panel = page.locator(".panel").bounding_box()
+    assert panel is not None
+    for bubble in (reply, page.locator(".msg.customer")):
+        box = bubble.bounding_box()  # nothing runs off to the side
+        assert box is not None and box["x"] + box["width"] <= panel["x"] + panel["width"]
+    for selector, folder in ((".msg.agent", "returns/"), (".msg.customer", "orders/")):
+        pieces = page.evaluate(LINES_OF_PIECES, selector)
+        # Words are never split, nor a link's short parts ("https://", "help/", ...): only
+        # the one part wider than the bubble is.
+        whole = [(text, lines) for text, lines, _ in pieces if "x" * 30 not in text]
+        assert whole and all(lines == 1 for _, lines in whole), [p for p in pieces if p[1] != 1]
+        link_parts = [text for text, _, in_link in pieces if in_link][:5]
+        assert link_parts == ["https://", "shop.example.com/", "help/", folder, "international-"]
     shot(page, "browser-long-url")
+
+
+def test_hostile_text_is_shown_as_text(page: Page, server: str, agent: Engine) -> None:
+    """Markup and script, bidi overrides, zero-width characters, an endless word and
+    scheme tricks, from the customer and from the desk: all of it stays text."""
+    page.set_viewport_size({"width": 420, "height": 760})
+    onboard(page, server, "Eve", "eve.hostile@example.com")
+    markup = '<img src=x onerror="window.pwned=1"><script>window.pwned=2</script><b>bold</b>'
+    send(page, markup)
+    conversation_id, _ = customer_messages(agent, "eve.hostile@example.com")
+    replies = {
+        "markup": f"Got it: {markup}",
+        "bidi": "Your invoice: \u202egnp.exe\u202c and \u2067isolated\u2069 fine",
+        "zero-width": "Go to https://shop.example.com\u200b.evil.example/login now",
+        "schemes": "Try javascript:alert(1) or data:text/html,<b>x</b> or https:// alone",
+        "rtl": "\u05e9\u05dc\u05d5\u05dd, \u05de\u05d4 \u05e9\u05dc\u05d5\u05de\u05da?",
+        "long word": "a" * 400,
+    }
+    for body in replies.values():
+        agent.reply(conversation_id, "alice", body)
+    texts = page.locator(".msg.agent .text")
+    texts.nth(len(replies) - 1).wait_for()
+    shown = dict(zip(replies, texts.all_text_contents(), strict=True))
+    assert page.locator(".msg.customer .text").text_content() == markup
+    assert shown["markup"] == f"Got it: {markup}"
+    assert page.locator(".log img, .log script, .log b").count() == 0
+    assert page.evaluate("() => window.pwned") is None
+    # Bidi overrides and isolates are dropped: the file name reads as it was typed.
+    assert shown["bidi"] == "Your invoice: gnp.exe and isolated fine"
+    # A link ends at an invisible character: what is underlined is where it goes.
+    zero_width = page.locator(".msg.agent", has_text="Go to").locator("a")
+    assert zero_width.get_attribute("href") == "https://shop.example.com"
+    assert shown["zero-width"] == replies["zero-width"]
+    assert page.locator(".msg.agent", has_text="Try javascript").locator("a").count() == 0
+    # A right-to-left message runs right to left, inside its own bubble.
+    rtl = page.locator(".msg.agent .text", has_text="\u05e9\u05dc\u05d5\u05dd")
+    assert rtl.evaluate("node => getComputedStyle(node).direction") == "rtl"
+    assert shown["long word"] == "a" * 400
+    panel = page.locator(".panel").bounding_box()
+    for bubble in page.locator(".msg").all():
+        box = bubble.bounding_box()
+        assert box is not None and panel is not None
+        assert box["x"] >= panel["x"] and box["x"] + box["width"] <= panel["x"] + panel["width"]
+    page.locator(".log").evaluate("log => { log.scrollTop = log.scrollHeight - 700; }")
+    shot(page, "browser-hostile-text")
+
+
+def test_the_log_stays_where_the_reader_scrolled_until_they_write(
+    page: Page, server: str, agent: Engine
+) -> None:
+    onboard(page, server, "Theo", "theo.scroll@example.com")
+    send(page, "A long story, in many parts")
+    conversation_id, _ = customer_messages(agent, "theo.scroll@example.com")
+    for n in range(12):
+        agent.reply(conversation_id, "alice", f"Part {n} of the answer")
+    page.locator(".msg.agent", has_text="Part 11").wait_for()
+    log = page.locator(".log")
+    gap = "log => log.scrollHeight - log.scrollTop - log.clientHeight"
+    assert log.evaluate(gap) < 2  # it followed the answer down
+    log.evaluate("log => { log.scrollTop = 0; }")
+    agent.reply(conversation_id, "alice", "And a postscript")
+    page.locator(".msg.agent", has_text="postscript").wait_for()
+    assert log.evaluate("log => log.scrollTop") == 0  # the reader is left reading
+    send(page, "Thanks, all read")
+    assert log.evaluate(gap) < 2
 
 
 def test_pages_have_a_favicon(page: Page, server: str) -> None:
