@@ -229,6 +229,12 @@ def test_the_log_stays_where_the_reader_scrolled_until_they_write(
     assert log.evaluate("log => log.scrollTop") == 0  # the reader is left reading
     send(page, "Thanks, all read")
     assert log.evaluate(gap) < 2
+    # Closed meanwhile, opened again: it shows the newest message.
+    page.locator(".x").click()
+    agent.reply(conversation_id, "alice", "One more, while the chat was closed")
+    page.locator(".msg.agent", has_text="while the chat was closed").wait_for(state="attached")
+    page.locator(".launcher").click()
+    assert log.evaluate(gap) < 2
 
 
 def test_pages_have_a_favicon(page: Page, server: str) -> None:

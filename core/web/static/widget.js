@@ -749,6 +749,7 @@
       }
       ui.panel.hidden = false;
       ui.launcher.hidden = true;
+      ui.log.scrollTop = ui.log.scrollHeight; // messages that came while it was closed
       remember("open", "1");
       if (!session || !session.onboardingRequired) {
         ui.input.focus();
