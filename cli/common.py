@@ -1,5 +1,7 @@
 """What the `gladdesk` commands share: `DeskGroup` (a `DeskError` becomes one line and exit
-code 1), the --db path, opening the desk and the warning about a readable desk file."""
+code 1), the --db path (before or after a command's name: `accept_db_after`; commands that
+have no use for it: `desk_free`), opening the desk and the warning about a readable desk
+file."""
 
 from __future__ import annotations
 
@@ -7,7 +9,8 @@ import shlex
 import stat
 import sys
 from pathlib import Path
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import click
 
@@ -33,15 +36,49 @@ def db_path(ctx: click.Context) -> Path:
     return ctx.find_root().obj  # type: ignore[no-any-return]
 
 
+_DB_GIVEN = "gladdesk.db_given"
+_Command = TypeVar("_Command", bound=click.Command)
+#: Commands that never open the --db desk, with what to say when one is named anyway.
+_DESK_FREE: dict[click.Command, str] = {}
+
+
+def db_given(ctx: click.Context) -> bool:
+    """Whether --db was written on the command line (before or after a command's name), not
+    taken from `$GLADDESK_DB` or the default."""
+    root = ctx.find_root()
+    before = root.get_parameter_source("db_path") == click.core.ParameterSource.COMMANDLINE
+    return before or bool(root.meta.get(_DB_GIVEN))
+
+
+def desk_free(why: str) -> Callable[[_Command], _Command]:
+    """Mark a command that never opens the --db desk (say `why`, and what to use instead):
+    naming one on the command line is then a usage error rather than silently unused.
+    `$GLADDESK_DB` is not an error: it is meant for every command."""
+
+    def mark(command: _Command) -> _Command:
+        _DESK_FREE[command] = why
+        return command
+
+    return mark
+
+
 def _db_after(ctx: click.Context, param: click.Parameter, value: Path | None) -> None:
     if value is not None:
-        ctx.find_root().obj = value
+        root = ctx.find_root()
+        root.obj = value
+        root.meta[_DB_GIVEN] = True
+    why = _DESK_FREE.get(ctx.command)
+    if why is not None and db_given(ctx):
+        raise click.UsageError(f"--db is not used here: {why}", ctx=ctx)
 
 
 def accept_db_after(command: click.Command) -> None:
     """Let `command` (and, for a group, each of its commands) take `--db PATH` after its
     name, as `gladdesk serve --db X` for `gladdesk --db X serve`; given in both places, the
-    later one wins. `cli.main` applies it to every command it registers."""
+    one after the command's name wins. A command marked `desk_free` rejects it, wherever it
+    is written. `cli.main` applies this to every command in its COMMANDS."""
+    if any("--db" in param.opts for param in command.params):
+        return  # already done (a command registered twice) or a --db of its own
     command.params.append(
         click.Option(
             ["--db"],
@@ -49,7 +86,9 @@ def accept_db_after(command: click.Command) -> None:
             default=None,
             expose_value=False,
             callback=_db_after,
-            help="The desk database file (may also come before the command).",
+            # the default shows in the top-level help (`gladdesk --help`)
+            help="The desk database file (may also come before the command's name).",
+            hidden=command in _DESK_FREE,
         )
     )
     if isinstance(command, click.Group):
@@ -57,11 +96,12 @@ def accept_db_after(command: click.Command) -> None:
             accept_db_after(sub)
 
 
-def open_desk(ctx: click.Context, *, create: bool = False) -> Any:
-    """Open the --db desk; a missing file is an error unless `create`."""
+def open_desk(ctx: click.Context) -> Any:
+    """Open the --db desk. A missing file is an error (a mistyped path never makes a new
+    desk: `gladdesk init` does)."""
     from core.store import Desk
 
-    desk = Desk.open(db_path(ctx), create=create)
+    desk = Desk.open(db_path(ctx), create=False)
     warn_if_readable(ctx)
     return desk
 

@@ -6,12 +6,15 @@ from pathlib import Path
 
 import click
 
+from cli.common import desk_free
+
 
 @click.group("db")
 def db_group() -> None:
     """Desk database maintenance."""
 
 
+@desk_free("build-demo writes the demo desk where --out says")
 @db_group.command("build-demo")
 @click.option(
     "--out",

@@ -106,7 +106,7 @@ def keys_add(
     A secret file's trailing newline is ignored.
     """
     _check_one_source(alg, kid, secret_file, public_key_file, jwks_file, jwks_url)
-    desk = open_desk(ctx, create=True)
+    desk = open_desk(ctx)
     keyring = Keyring(desk, jwks_timeout_s=jwks_timeout_s)
     try:
         source = _key_source(alg, secret_file, public_key_file, jwks_file, jwks_url)
@@ -178,7 +178,7 @@ def _key_source(
 @click.pass_context
 def keys_list(ctx: click.Context, as_json: bool) -> None:
     """List keys (metadata and fingerprints only; never a secret)."""
-    desk = open_desk(ctx, create=True)
+    desk = open_desk(ctx)
     try:
         infos = Keyring(desk).list_keys()
     finally:
@@ -227,7 +227,7 @@ def keys_retire(ctx: click.Context, kid: str) -> None:
     trusted loses that trust now (its next message is not trusted)."""
     from core.engine import Engine, NoRules
 
-    desk = open_desk(ctx, create=True)
+    desk = open_desk(ctx)
     try:
         keyring = Keyring(desk)
         info = keyring.retire(kid)
@@ -261,7 +261,7 @@ def token(
     """Print a desk-signed User Identity JWT."""
     if (email is None) == (phone is None):
         raise click.UsageError("give exactly one of --email or --phone")
-    desk = open_desk(ctx, create=True)
+    desk = open_desk(ctx)
     try:
         text = Keyring(desk).mint(
             email=email, phone=phone, name=name, ttl_s=ttl, jti=jti, app_id=app_id
@@ -287,7 +287,7 @@ def verify(ctx: click.Context, token_text: str, session_id: str | None, app_id: 
     if token_text == "-":
         raw: bytes = sys.stdin.buffer.read(MAX_STDIN_BYTES + 1)
         token_text = raw.decode("utf-8", errors="replace").strip()
-    desk = open_desk(ctx, create=True)
+    desk = open_desk(ctx)
     try:
         identity = Keyring(desk).verify(
             token_text, session_id=session_id, app_id=app_id, origin="cli"

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from cli.common import db_path
+from cli.common import db_path, desk_free
 
 
 @click.command()
@@ -35,6 +35,11 @@ def console(ctx: click.Context, agent: str, keys_path: Path | None, view: str) -
     run_console(db_path(ctx), agent=agent, config_path=keys_path, queue_view=view)
 
 
+@desk_free(
+    "the demo works on its own copy of demo.db, in $GLADDESK_STATE_DIR (default"
+    " ~/.local/state/gladdesk/); the console on a desk of yours: gladdesk console --db PATH"
+    " --agent HANDLE"
+)
 @click.command()
 @click.option("--agent", default="alice", show_default=True, help="Agent handle to work as.")
 @click.option("--reset", is_flag=True, help="Start from a fresh copy of demo.db.")
@@ -90,6 +95,7 @@ def demo(
     )
 
 
+@desk_free("the trainer builds a throwaway desk of its own, removed when it ends")
 @click.command()
 @click.option("--order", default=None, help="Start at this authentication order (e.g. standard).")
 @click.pass_context
