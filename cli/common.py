@@ -8,8 +8,8 @@ from __future__ import annotations
 import shlex
 import stat
 import sys
-from pathlib import Path
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
