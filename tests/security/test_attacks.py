@@ -52,9 +52,9 @@ class Desk2:
     agent: Engine
 
 
-def gladdesk(db: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def gladdesk(db: Path | None, *args: str) -> subprocess.CompletedProcess[str]:
     done = subprocess.run(
-        [sys.executable, "-m", "tui", "--db", str(db), *args],
+        [sys.executable, "-m", "tui", *(["--db", str(db)] if db else []), *args],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -68,7 +68,7 @@ def gladdesk(db: Path, *args: str) -> subprocess.CompletedProcess[str]:
 def desk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Desk2]:
     folder = tmp_path_factory.mktemp("attacks")
     db = folder / "demo.db"
-    gladdesk(db, "db", "build-demo", "--out", str(db))
+    gladdesk(None, "db", "build-demo", "--out", str(db))
     with sqlite3.connect(db) as conn:
         conn.execute(
             "INSERT INTO apps (app_id, store_name, login_url, signup_url, first_message, greeting,"

@@ -80,7 +80,7 @@ def test_the_filter_redacts_bare_messages_too() -> None:
 def served(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     db = tmp_path / "demo.db"
     subprocess.run(
-        [sys.executable, "-m", "tui", "--db", str(db), "db", "build-demo", "--out", str(db)],
+        [sys.executable, "-m", "tui", "db", "build-demo", "--out", str(db)],
         cwd=ROOT,
         check=True,
         capture_output=True,
