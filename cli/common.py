@@ -42,7 +42,7 @@ _Command = TypeVar("_Command", bound=click.Command)
 _DESK_FREE: dict[click.Command, str] = {}
 
 
-def db_given(ctx: click.Context) -> bool:
+def _db_given(ctx: click.Context) -> bool:
     """Whether --db was written on the command line (before or after a command's name), not
     taken from `$GLADDESK_DB` or the default."""
     root = ctx.find_root()
@@ -68,7 +68,7 @@ def _db_after(ctx: click.Context, param: click.Parameter, value: Path | None) ->
         root.obj = value
         root.meta[_DB_GIVEN] = True
     why = _DESK_FREE.get(ctx.command)
-    if why is not None and db_given(ctx):
+    if why is not None and _db_given(ctx):
         raise click.UsageError(f"--db is not used here: {why}", ctx=ctx)
 
 
@@ -77,20 +77,18 @@ def accept_db_after(command: click.Command) -> None:
     name, as `gladdesk serve --db X` for `gladdesk --db X serve`; given in both places, the
     one after the command's name wins. A command marked `desk_free` rejects it, wherever it
     is written. `cli.main` applies this to every command in its COMMANDS."""
-    if any("--db" in param.opts for param in command.params):
-        return  # already done (a command registered twice) or a --db of its own
-    command.params.append(
-        click.Option(
-            ["--db"],
-            type=click.Path(path_type=Path),
-            default=None,
-            expose_value=False,
-            callback=_db_after,
-            # the default shows in the top-level help (`gladdesk --help`)
-            help="The desk database file (may also come before the command's name).",
-            hidden=command in _DESK_FREE,
+    if not any("--db" in param.opts for param in command.params):  # not already there
+        command.params.append(
+            click.Option(
+                ["--db"],
+                type=click.Path(path_type=Path),
+                default=None,
+                expose_value=False,
+                callback=_db_after,
+                help="The desk database file (may also come before the command's name).",
+                hidden=command in _DESK_FREE,
+            )
         )
-    )
     if isinstance(command, click.Group):
         for sub in command.commands.values():
             accept_db_after(sub)

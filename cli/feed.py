@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from cli.common import db_given, db_path, open_desk
+from cli.common import db_path, open_desk
 from core.errors import DeskError
 
 if TYPE_CHECKING:
@@ -210,8 +210,6 @@ def _check_options(
             raise click.UsageError("--app goes with --url (a server to drive)")
     elif skip_agents:
         raise click.UsageError("--skip-agent has no effect with --url: agents do not act over HTTP")
-    elif db_given(ctx):
-        raise click.UsageError("--db has no effect with --url: the server works on its own desk")
 
 
 def _server(

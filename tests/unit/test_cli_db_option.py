@@ -192,14 +192,6 @@ def test_refusing_db_leaves_everything_as_it_was(tmp_path: Path) -> None:
     assert list(tmp_path.iterdir()) == []
 
 
-def test_feed_over_http_refuses_a_db(tmp_path: Path) -> None:
-    result = run(
-        "feed", "--url", "http://127.0.0.1:9", "--scenario", "new-customer", "--db", "x.db"
-    )
-    assert result.exit_code == 2
-    assert "Error: --db has no effect with --url" in result.output
-
-
 def _digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
