@@ -482,9 +482,9 @@ def test_a_new_desk_its_wal_and_keystore_are_private(tmp_path: Path, umask_022: 
 
 def test_the_cli_creates_a_private_desk(tmp_path: Path, umask_022: None) -> None:
     path = tmp_path / "new.db"
-    result = CliRunner().invoke(main, ["--db", str(path), "token", "--email", JULIE])
-    assert result.exit_code != 2, result.output
-    assert mode(path) == 0o600
+    result = CliRunner().invoke(main, ["--db", str(path), "init"])
+    assert result.exit_code == 0, result.output
+    assert mode(path) == 0o600 and mode(Path(f"{path}.keys")) == 0o600
     assert "warning" not in result.stderr
 
 

@@ -26,6 +26,7 @@ from tui.screens.conversation import TIMELINE_PAGE, ConversationScreen
 from tui.screens.dialogs import ConfirmScreen, HelpScreen, SearchScreen, TransferScreen
 from tui.screens.queue import QueueScreen
 from tui.widgets.queue_list import MARK_WIDTH, QueueList, columns
+from tui.widgets.timeline import TimelineView
 
 #: Alice's conversations in the demo desk: 384 trusted & open, 376 scenario 4 (mixed); 361's
 #: trust window ended before the fixtures end.
@@ -62,7 +63,14 @@ async def open_conversation(pilot: Pilot, conversation_id: int) -> ConversationS
     await wait_until(lambda: isinstance(app.screen, ConversationScreen))
     screen = app.screen
     assert isinstance(screen, ConversationScreen)
-    await wait_until(lambda: screen.view is not None and bool(screen.timeline.items))
+    # the screen is current before it is composed: look for its timeline only once it is there
+    await wait_until(
+        lambda: (
+            screen.view is not None
+            and bool(screen.query(TimelineView))
+            and bool(screen.timeline.items)
+        )
+    )
     await settle(pilot)
     return screen
 
@@ -761,7 +769,7 @@ async def test_search_opens_a_conversation_at_the_message_found(db: Path) -> Non
         screen = app.screen
         assert isinstance(screen, ConversationScreen)
         assert screen.conversation_id == hit.conversation_id
-        await wait_until(lambda: bool(screen.timeline.items))
+        await wait_until(lambda: bool(screen.query(TimelineView)) and bool(screen.timeline.items))
         await settle(pilot)
         assert screen.timeline.focus_item == hit.item_id
         line = screen.timeline.focus_line()
