@@ -39,7 +39,8 @@ lint: $(STAMP)
 
 test: lint
 	@# pytest exits 5 when it collected nothing: that is a failure, not a pass.
-	$(BIN)/python -m pytest -q $(PYTEST_ARGS); status=$$?; \
+	@# One worker per core, each taking whole test files (module fixtures start once).
+	$(BIN)/python -m pytest -q -n auto --dist loadfile $(PYTEST_ARGS); status=$$?; \
 	if [ $$status -eq 5 ]; then echo "make test: pytest ran no tests" >&2; exit 1; fi; exit $$status
 
 # The inner loop: unit tests of core, sim and cli (no Textual screens, no e2e processes).
