@@ -218,6 +218,9 @@ class ConversationScreen(ReportsWorkerErrors, Screen[None]):
             self._start_refresh()
 
     def _start_refresh(self) -> None:
+        if not self.query(TimelineView):
+            # Not composed yet (or torn down at exit): no read starts; the first load reads all.
+            return
         items = self.timeline.items
         self._refresh(self.live.begin(), items[-1].id if items else 0)
 
