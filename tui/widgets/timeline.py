@@ -128,31 +128,25 @@ class TimelineView(ScrollView, can_focus=True):
         self._show_focus_or_end()
 
     def _show_focus_or_end(self) -> None:
-        line = (
-            next(
-                (
-                    n
-                    for n, line in enumerate(self._lines)
-                    if line.first and self.items[line.item].id == self.focus_item
-                ),
-                None,
-            )
-            if self._focus_pending
-            else None
-        )
+        row = self._focus_row() if self._focus_pending else None
         self._focus_pending = False
-        if line is None:
+        if row is None:
             self.scroll_end(animate=False)
             return
-        top = line + (1 if self.has_older else 0) - self.scrollable_content_region.height // 3
+        top = row - self.scrollable_content_region.height // 3
         self.scroll_to(y=max(0, top), animate=False, immediate=True)
+
+    def _focus_row(self) -> int | None:
+        """The virtual row of the focus item's first line, if it is loaded."""
+        for n, line in enumerate(self._lines):
+            if line.first and self.items[line.item].id == self.focus_item:
+                return n + (1 if self.has_older else 0)
+        return None
 
     def focus_line(self) -> int | None:
         """The first line of the focus item on screen (0 = the top row), if it is shown."""
-        for n, line in enumerate(self._lines):
-            if line.first and self.items[line.item].id == self.focus_item:
-                return n + (1 if self.has_older else 0) - int(self.scroll_y)
-        return None
+        row = self._focus_row()
+        return None if row is None else row - int(self.scroll_y)
 
     def append_items(self, items: Sequence[TimelineItem]) -> int:
         """Add newer items (live updates); follow them if the view was at the bottom."""
