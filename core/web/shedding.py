@@ -27,9 +27,10 @@ from core.web.limits import Refusals, refuse
 HELD_CALL = ("GET", "/widget/v1/events")
 
 
-def stream_keys(session_id: str, network: str) -> tuple[str, str]:
-    """The keys a refused event stream is held under: its session's and its address's."""
-    return f"streams session:{session_id}", f"streams addr:{network}"
+def stream_key(scope: str, who: str) -> str:
+    """The key a refused event stream is held under: `scope` as `TooManyStreams` names it
+    (`session` or `address`), `who` the session id or the client's network."""
+    return f"streams {scope}:{who}"
 
 
 class Shedding:
@@ -71,5 +72,5 @@ class Shedding:
             query = scope.get("query_string", b"").decode("latin-1")
             token = next((v for k, v in parse_qsl(query) if k == "token"), None)
         session_id = self.sessions_of(token) if token else None
-        session_key, address_key = stream_keys(session_id or "", network)
-        return [session_key, address_key] if session_id is not None else [address_key]
+        keys = [stream_key("address", network)]
+        return keys if session_id is None else [stream_key("session", session_id), *keys]

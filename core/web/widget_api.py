@@ -32,7 +32,7 @@ from core.web.auth import (
 from core.web.auth import bearer_token as _bearer
 from core.web.errors import ApiError, api_error_from_desk
 from core.web.hub import Subscription, TooManyStreams
-from core.web.shedding import stream_keys
+from core.web.shedding import stream_key
 from core.web.site_keys import await_jwks_fetches
 from core.web.state import (
     KnownToken,
@@ -398,9 +398,8 @@ async def events(
         subscription = state.hub.subscribe(auth.session_id, auth.network)
     except TooManyStreams as exc:
         if exc.budget:  # spent until it refills: answer that before routing meanwhile
-            session_key, address_key = stream_keys(auth.session_id, auth.network)
-            key = session_key if exc.scope == "session" else address_key
-            state.refusals.hold(key, exc.wait_s, exc.reason)
+            who = auth.session_id if exc.scope == "session" else auth.network
+            state.refusals.hold(stream_key(exc.scope, who), exc.wait_s, exc.reason)
         raise ApiError(
             429, "rate_limited", str(exc), headers={"Retry-After": str(exc.retry_after_s)}
         ) from None

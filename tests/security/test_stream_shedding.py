@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 
 from core.web.hub import STREAM_OPENS_PER_SESSION_PER_MIN, TooManyStreams
 from core.web.limits import Refusals
-from core.web.shedding import Shedding
+from core.web.shedding import Shedding, stream_key
 from core.web.state import WebState
 from tests.web_helpers import error
 
@@ -138,8 +138,12 @@ def test_other_calls_pass_through_untouched() -> None:
         seen.append(scope["path"])
 
     refusals = Refusals()
-    refusals.hold("streams addr:127.0.0.9", 60.0, "too many")
+    refusals.hold(stream_key("address", "127.0.0.9"), 60.0, "too many")
     shedding = Shedding(app, refusals, lambda token: None)
+    sent: list[dict[str, Any]] = []
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
 
     async def call(method: str, path: str) -> None:
         scope = {
@@ -150,8 +154,10 @@ def test_other_calls_pass_through_untouched() -> None:
             "query_string": b"",
             "client": ("127.0.0.9", 5000),
         }
-        await shedding(scope, None, None)  # type: ignore[arg-type]
+        await shedding(scope, None, send)  # type: ignore[arg-type]
 
+    asyncio.run(call("GET", "/widget/v1/events"))  # the held call: answered, not passed on
+    assert seen == [] and sent[0]["status"] == 429
     asyncio.run(call("GET", "/widget/v1/session"))
     asyncio.run(call("POST", "/widget/v1/messages"))
     assert seen == ["/widget/v1/session", "/widget/v1/messages"]
