@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 import click
 
 from core.errors import DeskError
+from core.store.desk import is_postgres_url
 
 DEFAULT_DB = "desk.db"
 
@@ -30,9 +31,27 @@ class DeskGroup(click.Group):
             sys.exit(1)
 
 
+class DeskLocation(click.ParamType):
+    """`--db`: a desk file (a Path) or a PostgreSQL database (its `postgresql://` URL, kept
+    as text: a Path would fold its `//`)."""
+
+    name = "PATH|URL"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, Path) or is_postgres_url(value):
+            return value
+        text = str(value)
+        if not text:
+            self.fail("empty: name a desk file or a postgresql:// URL", param, ctx)
+        return Path(text)
+
+
+DESK = DeskLocation()
+
+
 def db_path(ctx: click.Context) -> Path:
-    """The --db path: given after the command, else before it, else `$GLADDESK_DB`, else
-    `desk.db`."""
+    """The --db desk: given after the command, else before it, else `$GLADDESK_DB`, else
+    `desk.db`. A Path, or the URL (str) of a PostgreSQL desk (`is_postgres_url`)."""
     return ctx.find_root().obj  # type: ignore[no-any-return]
 
 
@@ -81,11 +100,12 @@ def accept_db_after(command: click.Command) -> None:
         command.params.append(
             click.Option(
                 ["--db"],
-                type=click.Path(path_type=Path),
+                type=DESK,
                 default=None,
                 expose_value=False,
                 callback=_db_after,
-                help="The desk database file (may also come before the command's name).",
+                help="The desk: a database file or a postgresql:// URL (may also come before"
+                " the command's name).",
                 hidden=command in _DESK_FREE,
             )
         )
@@ -112,6 +132,8 @@ def warn_if_readable(ctx: click.Context) -> None:
         return
     root.meta["gladdesk.mode_checked"] = True
     path = db_path(ctx)
+    if is_postgres_url(path):
+        return  # who may read it is the server's to say
     try:
         mode = stat.S_IMODE(path.stat().st_mode)
     except OSError:

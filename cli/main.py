@@ -11,7 +11,7 @@ from pathlib import Path
 import click
 
 from cli import admin, audit, config, db, export, feed, identity, report, serve, terminal
-from cli.common import DEFAULT_DB, DeskGroup, accept_db_after
+from cli.common import DEFAULT_DB, DESK, DeskGroup, accept_db_after
 
 __all__ = ["main"]
 
@@ -20,14 +20,14 @@ __all__ = ["main"]
 @click.option(
     "--db",
     "db_path",
-    type=click.Path(path_type=Path),
+    type=DESK,
     default=DEFAULT_DB,
     envvar="GLADDESK_DB",
     show_default=True,
-    help="The desk database file.",
+    help="The desk: a database file, or a postgresql:// URL.",
 )
 @click.pass_context
-def main(ctx: click.Context, db_path: Path) -> None:
+def main(ctx: click.Context, db_path: Path | str) -> None:
     """gladdesk: a chat support desk for agents who work in the terminal."""
     ctx.obj = db_path
 

@@ -24,6 +24,13 @@ class StoreError(DeskError):
     code = "store"
 
 
+class StoreUnavailable(StoreError):
+    """The desk's database server cannot be reached now (PostgreSQL down or restarting):
+    nothing was done; the same call may succeed in a moment."""
+
+    code = "unavailable"
+
+
 class FileLineError(DeskError):
     """A file that cannot be used: names the file, the line (when known) and the reason."""
 

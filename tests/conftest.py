@@ -12,6 +12,7 @@ from core.identity.api_users import add_api_user
 from core.store import Desk
 from core.web import create_app
 from sim.demo_desk import build_demo
+from tests import pg
 from tests.helpers import seed_desk
 from tests.web_helpers import basic, copy_desk
 
@@ -21,9 +22,37 @@ def clock() -> ManualClock:
     return ManualClock(1_795_000_000_000)  # 2026-11-18T10:26:40Z
 
 
+@pytest.fixture(scope="session")
+def pg_server(worker_id: str) -> Iterator[pg.Server]:
+    """The session's PostgreSQL databases (skips when no server answers: tests/pg.py)."""
+    yield from pg.start(worker_id)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def backend(request: pytest.FixtureRequest) -> str:
+    """Which store a test's desk is in: each test taking `desk` runs on both."""
+    return str(request.param)
+
+
 @pytest.fixture
-def desk(tmp_path: Path, clock: ManualClock) -> Iterator[Desk]:
-    desk = Desk.open(tmp_path / "desk.db", clock=clock)
+def desk_location(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[str | Path]:
+    """Where a new, empty desk goes: a file in tmp_path, or a fresh PostgreSQL database
+    (whose secrets and rules live in tmp_path)."""
+    if backend == "sqlite":
+        yield tmp_path / "desk.db"
+        return
+    server: pg.Server = request.getfixturevalue("pg_server")
+    monkeypatch.setenv("GLADDESK_STATE_DIR", str(tmp_path / "state"))
+    url = server.fresh()
+    yield url
+    server.drop(url)
+
+
+@pytest.fixture
+def desk(desk_location: str | Path, clock: ManualClock) -> Iterator[Desk]:
+    desk = Desk.open(desk_location, clock=clock)
     seed_desk(desk)
     yield desk
     desk.close()

@@ -74,7 +74,7 @@ def set_agents(desk: Desk, sql_set: str, handles: tuple[str, ...] = ()) -> None:
             conn.execute(f"UPDATE agents SET {sql_set}")
 
 
-def run_cli(db: Path, *args: str) -> Result:
+def run_cli(db: Path | str, *args: str) -> Result:
     """`gladdesk --db DB ARGS...` through click's runner (stdout and stderr apart)."""
     from click.testing import CliRunner
 
@@ -83,7 +83,7 @@ def run_cli(db: Path, *args: str) -> Result:
     return CliRunner().invoke(main, ["--db", str(db), *args])
 
 
-def cli_ok(db: Path, *args: str) -> str:
+def cli_ok(db: Path | str, *args: str) -> str:
     """What `gladdesk --db DB ARGS...` prints, failing the test unless it exits 0."""
     result = run_cli(db, *args)
     assert result.exit_code == 0, result.output

@@ -38,7 +38,7 @@ def insert_token_audit(
         " app_id, session_state, profile_id)"
         " SELECT :at, :code, :kid, :session, :address, :detail, :origin,"
         "  coalesce(:app, s.app_id), s.identity_state, s.profile_id"
-        " FROM (SELECT 1) LEFT JOIN widget_sessions s ON s.id = :session",
+        " FROM (SELECT 1) AS one LEFT JOIN widget_sessions s ON s.id = :session",
         {
             "at": at,
             "code": code,

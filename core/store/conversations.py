@@ -56,7 +56,7 @@ def unassigned_opened_from(conn: Tx, app_id: str, opened_from: str, *, up_to: in
     row = conn.execute(
         "SELECT count(*) FROM (SELECT 1 FROM conversations"
         " WHERE opened_from = ? AND app_id = ? AND opened_from IS NOT NULL"
-        " AND assignee_id IS NULL AND status != 'CLOSED' LIMIT ?)",
+        " AND assignee_id IS NULL AND status != 'CLOSED' LIMIT ?) AS waiting",
         (opened_from, app_id, up_to),
     ).fetchone()
     return int(row[0])
@@ -212,7 +212,7 @@ def holds_due(conn: Tx, now: int) -> list[int]:
 
 def add_tag(desk: Desk, conn: Tx, conversation_id: int, tag: str) -> None:
     conn.execute(
-        "INSERT OR IGNORE INTO conversation_tags (conversation_id, tag) VALUES (?, ?)",
+        "INSERT INTO conversation_tags (conversation_id, tag) VALUES (?, ?) ON CONFLICT DO NOTHING",
         (conversation_id, tag),
     )
     desk.touch(conversation_id)

@@ -10,10 +10,11 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from core.clock import CLOCK_OFFSET_SETTING, Clock, OffsetClock, SystemClock
 from core.errors import StoreError
@@ -26,6 +27,8 @@ Tx = sqlite3.Connection
 
 SQLITE_HEADER = b"SQLite format 3\x00"
 BUSY_TIMEOUT_MS = 10_000
+#: A LIMIT that keeps every row (SQLite reads -1 so, PostgreSQL refuses it).
+ALL_ROWS = 1 << 62
 #: queue_key of a conversation nobody waits on: its last activity pushed behind every waiting one.
 NOT_WAITING_OFFSET = 1 << 50
 
@@ -108,8 +111,14 @@ class _Transaction:
 class Desk:
     """An open desk database. Thread-safe: one connection guarded by a lock."""
 
+    #: Which engine holds the desk: "sqlite" here, "postgresql" for `PgDesk`.
+    dialect = "sqlite"
+
     def __init__(self, path: Path, conn: sqlite3.Connection, clock: Clock) -> None:
+        #: Where secrets (`.keys`) and rules (`.rules.toml`) live: beside the desk file.
         self.path = path
+        #: What `Desk.open` takes to open this desk again (the file, or a database URL).
+        self.location: str = str(path)
         self.conn = conn
         self.clock = clock
         #: Whether `clock` is the desk's own (opened without one: see `record_clock_offset`).
@@ -125,11 +134,16 @@ class Desk:
 
     @classmethod
     def open(cls, path: str | Path, *, clock: Clock | None = None, create: bool = True) -> Desk:
-        """Open (creating or migrating) the desk at `path`.
+        """Open (creating or migrating) the desk at `path`: a file, or a `postgresql://` URL
+        (`core.store.postgres`).
 
         A file that is not a desk, or one from a newer gladdesk, raises StoreError and is left
         exactly as it was.
         """
+        if is_postgres_url(path):
+            from core.store.postgres import PgDesk
+
+            return PgDesk.open_url(str(path), clock=clock, create=create)
         path = Path(path)
         _check_file(path, create=create)
         existed = path.exists()
@@ -173,7 +187,7 @@ class Desk:
         if clock is not None:
             return cls(path, conn, clock)
         try:
-            desk = cls(path, conn, _recorded_clock(path, conn))
+            desk = cls(path, conn, recorded_clock(str(path), conn))
         except StoreError:
             conn.close()
             raise
@@ -340,6 +354,13 @@ class Desk:
         row = self.query_one("PRAGMA data_version")
         return int(row[0]) if row else 0
 
+    #: Whether `on_change` is told of other processes' commits (PostgreSQL's NOTIFY); on
+    #: SQLite a tail checks `data_version()` instead.
+    pushes_changes = False
+
+    def on_change(self, callback: Callable[[], None]) -> None:
+        raise StoreError("an SQLite desk does not push changes: check data_version()")
+
     def last_event_id(self) -> int:
         row = self.query_one("SELECT coalesce(max(id), 0) FROM events")
         return int(row[0]) if row else 0
@@ -355,7 +376,7 @@ class Desk:
         What a process joining the desk must not write before: every action appends a row.
         Bounded, so a desk with millions of events answers from the end of its index."""
         row = self.query_one(
-            "SELECT max(at) FROM (SELECT at FROM events ORDER BY id DESC LIMIT 1000)"
+            "SELECT max(at) FROM (SELECT at FROM events ORDER BY id DESC LIMIT 1000) AS recent"
         )
         return int(row[0]) if row and row[0] is not None else None
 
@@ -391,13 +412,21 @@ class Desk:
         with self._lock:
             self.conn.execute("VACUUM")
 
+    def sync_sequences(self) -> None:
+        """After rows were copied in with their ids (SQLite continues after the largest)."""
+
     @property
     def keystore_path(self) -> Path:
         """Secrets (HS256 secrets, the desk's private key) live beside the database, never in it."""
         return self.path.with_name(self.path.name + ".keys")
 
 
-def _recorded_clock(path: Path, conn: sqlite3.Connection) -> Clock:
+def is_postgres_url(target: object) -> bool:
+    """Whether `--db` names a PostgreSQL database rather than a file."""
+    return isinstance(target, str) and target.startswith(("postgresql://", "postgres://"))
+
+
+def recorded_clock(location: str, conn: Any) -> Clock:
     """The desk's own time: the wall clock, or shifted by the offset the desk records."""
     row = conn.execute(
         "SELECT value FROM settings WHERE key = ?", (CLOCK_OFFSET_SETTING,)
@@ -408,6 +437,6 @@ def _recorded_clock(path: Path, conn: sqlite3.Connection) -> Clock:
         return OffsetClock(int(row[0]))
     except ValueError:
         raise StoreError(
-            f"{path}: setting {CLOCK_OFFSET_SETTING} is {str(row[0])[:40]!r}, not a whole number"
+            f"{location}: setting {CLOCK_OFFSET_SETTING} is {str(row[0])[:40]!r}, not a whole number"
             " of milliseconds"
         ) from None

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from core.models import TimelineItem
-from core.store.desk import Desk, Row, Tx
+from core.store.desk import ALL_ROWS, Desk, Row, Tx
 
 
 def insert_item(
@@ -66,7 +66,7 @@ def timeline_rows(conn: Tx, conversation_id: int, *, after_id: int, limit: int) 
         f"SELECT {TimelineItem.COLUMNS} FROM items i"
         " LEFT JOIN agents a ON a.id = i.agent_id"
         " WHERE i.conversation_id = ? AND i.id > ? ORDER BY i.id LIMIT ?",
-        (conversation_id, after_id, limit),
+        (conversation_id, after_id, limit if limit >= 0 else ALL_ROWS),
     ).fetchall()
 
 

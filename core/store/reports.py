@@ -29,7 +29,7 @@ def activity_span(conn: sqlite3.Connection, low: int, high: int) -> tuple[int, i
         "  WHERE created_at >= ? AND created_at < ?"
         " UNION ALL"
         " SELECT min(at), max(at) FROM token_audit WHERE at >= ? AND at < ?"
-        f" AND {_CUSTOMER_FACING})",
+        f" AND {_CUSTOMER_FACING}) AS spans",
         (low, high, low, high),
     ).fetchone()
     return None if row[0] is None else (row[0], row[1])

@@ -64,8 +64,8 @@ def end_trust(conn: Tx, session_id: str, now: int) -> None:
     """TRUSTED -> CLAIMED, the window closed at `now` at the latest."""
     conn.execute(
         "UPDATE widget_sessions SET identity_state = 'CLAIMED', expiry_notified = 1,"
-        " trusted_until = min(coalesce(trusted_until, ?), ?), trust_late_in = NULL"
-        " WHERE id = ?",
+        " trusted_until = CASE WHEN trusted_until < ? THEN trusted_until ELSE ? END,"
+        " trust_late_in = NULL WHERE id = ?",
         (now, now, session_id),
     )
 
@@ -149,7 +149,7 @@ VISIBLE_EVENTS_SQL = (
     "   SELECT f.id FROM session_access a"
     "   JOIN conversations c ON c.id = a.conversation_id"
     "   JOIN events f ON f.conversation_id = a.conversation_id AND f.id > :after"
-    "   WHERE a.session_id = :session AND (a.via = 'started' OR (:trusted"
+    "   WHERE a.session_id = :session AND (a.via = 'started' OR (:trusted = 1"
     "     AND c.profile_id = :profile AND c.app_id = :app"
     "     AND (c.status != 'CLOSED' OR f.kind = 'conversation.closed')))"
     "     AND f.kind IN ('item.created', 'conversation.created',"

@@ -71,7 +71,7 @@ def test_rotation_two_active_keys_then_retire_one(site: Site) -> None:
 
 def test_retire_is_seen_by_another_keyring_on_another_connection(site: Site) -> None:
     token = sign(claims())
-    other_desk = Desk.open(site.desk.path, clock=site.clock)
+    other_desk = Desk.open(site.desk.location, clock=site.clock)
     try:
         watcher = Keyring(other_desk, check_interval_ms=0)
         assert watcher.verify(token).kid == "hs1"
@@ -90,7 +90,7 @@ def test_retire_by_another_process_reaches_a_running_keyring(site: Site) -> None
             "-c",
             "from cli.main import main; main()",
             "--db",
-            str(site.desk.path),
+            site.desk.location,
             "keys",
             "retire",
             "hs1",

@@ -392,7 +392,8 @@ def test_explicit_reload_reports_whether_new_rules_took_effect(tmp_path: Path) -
 def test_rules_for_desk_beside_the_database(desk: Desk) -> None:
     assert rules_for_desk(desk) is None
     path = rules_path_for(desk)
-    assert path == desk.path.with_name("desk.db.rules.toml")
+    assert path == desk.path.with_name(desk.path.name + ".rules.toml")  # beside the file or
+    # the PostgreSQL desk's local base path
     path.write_text(one_rule("", "route = 'Returns'"))
     book = rules_for_desk(desk)
     assert book is not None and book.evaluate(FACTS) == [RuleAction("route", "Returns")]
@@ -401,7 +402,8 @@ def test_rules_for_desk_beside_the_database(desk: Desk) -> None:
         rules_for_desk(desk)
 
 
-def test_rules_for_desk_from_the_setting(desk: Desk, tmp_path: Path) -> None:
+def test_rules_for_desk_from_the_setting(desk: Desk) -> None:
+    tmp_path = desk.path.parent  # the setting is relative to the folder of the desk's files
     desk.set_setting("rules_path", "conf/my-rules.toml")
     with pytest.raises(RulesError, match="no such rules file"):
         rules_for_desk(desk)

@@ -39,7 +39,7 @@ def test_an_engine_sees_an_app_change_once_it_reads_the_change_feed(
     assert engine.init_session("shop").onboarding_required
     assert engine.app("shop")["store_name"] == "Shop"  # now cached
     mark = desk.last_event_id()
-    cli(desk.path, "apps", "set", "shop", "--store-name", "Shop Two", "--onboarding", "off")
+    cli(desk.location, "apps", "set", "shop", "--store-name", "Shop Two", "--onboarding", "off")
     assert engine.app("shop")["store_name"] == "Shop"  # the cache does not look by itself
     news = desk.events_after(mark)
     assert [e.kind for e in news] == ["app.changed"]
@@ -51,13 +51,13 @@ def test_an_engine_sees_an_app_change_once_it_reads_the_change_feed(
 
 def test_each_change_appends_its_feed_row(desk: Desk) -> None:
     mark = desk.last_event_id()
-    cli(desk.path, "inboxes", "add", "VIP")
-    cli(desk.path, "agents", "add", "dana", "--name", "Dana", "--inbox", "VIP")
-    cli(desk.path, "agents", "set", "dana", "--capacity", "2")
-    cli(desk.path, "agents", "disable", "dana")
-    cli(desk.path, "agents", "enable", "dana")
-    cli(desk.path, "apps", "add", "two", "--store-name", "Two")
-    cli(desk.path, "inboxes", "default", "VIP")
+    cli(desk.location, "inboxes", "add", "VIP")
+    cli(desk.location, "agents", "add", "dana", "--name", "Dana", "--inbox", "VIP")
+    cli(desk.location, "agents", "set", "dana", "--capacity", "2")
+    cli(desk.location, "agents", "disable", "dana")
+    cli(desk.location, "agents", "enable", "dana")
+    cli(desk.location, "apps", "add", "two", "--store-name", "Two")
+    cli(desk.location, "inboxes", "default", "VIP")
     kinds = [e.kind for e in desk.events_after(mark)]
     assert kinds == [
         "inbox.added",
@@ -80,27 +80,27 @@ def customer(engine: Engine, email: str, text: str = "Hello?") -> str | None:
 
 
 def test_an_agent_limited_to_inboxes_gets_only_their_chats(engine: Engine, desk: Desk) -> None:
-    cli(desk.path, "agents", "set", "alice", "--inbox", "Returns")
-    cli(desk.path, "agents", "set", "bruno", "--inbox", "Returns")
+    cli(desk.location, "agents", "set", "alice", "--inbox", "Returns")
+    cli(desk.location, "agents", "set", "bruno", "--inbox", "Returns")
     # Chat (the default inbox) goes to chen alone, however loaded
     assert [customer(engine, f"c{n}@example.com") for n in range(3)] == ["chen"] * 3
-    cli(desk.path, "inboxes", "default", "Returns")
+    cli(desk.location, "inboxes", "default", "Returns")
     assert customer(engine, "r1@example.com") in ("alice", "bruno")
     # chen works every inbox: the least loaded of the three takes Returns chats too
-    cli(desk.path, "agents", "set", "chen", "--capacity", "3")
+    cli(desk.location, "agents", "set", "chen", "--capacity", "3")
     assert customer(engine, "r2@example.com") in ("alice", "bruno")
 
 
 def test_a_queued_chat_waits_for_an_agent_of_its_inbox(engine: Engine, desk: Desk) -> None:
-    cli(desk.path, "agents", "set", "alice", "--inbox", "Returns", "--capacity", "1")
+    cli(desk.location, "agents", "set", "alice", "--inbox", "Returns", "--capacity", "1")
     for handle in ("bruno", "chen"):
-        cli(desk.path, "agents", "disable", handle)
+        cli(desk.location, "agents", "disable", handle)
     assert customer(engine, "a@example.com") is None  # Chat: nobody works it
-    cli(desk.path, "inboxes", "default", "Returns")
+    cli(desk.location, "inboxes", "default", "Returns")
     assert customer(engine, "b@example.com") == "alice"
     assert customer(engine, "c@example.com") is None  # alice is full
     assert engine.assign_queued() == 0
-    cli(desk.path, "agents", "enable", "bruno")
+    cli(desk.location, "agents", "enable", "bruno")
     assert engine.assign_queued() == 2  # bruno works every inbox: both wait no more
 
 
@@ -108,7 +108,7 @@ def test_a_disabled_agent_gets_no_new_chats_and_keeps_their_open_ones(
     engine: Engine, desk: Desk, clock: ManualClock
 ) -> None:
     assert customer(engine, "one@example.com") == "alice"
-    out = cli(desk.path, "agents", "disable", "alice")
+    out = cli(desk.location, "agents", "disable", "alice")
     assert "1 open chat(s) are still theirs" in out
     assert {customer(engine, f"n{n}@example.com") for n in range(4)} == {"bruno", "chen"}
     [mine] = [c for c in engine.export_conversations() if c["assignee"] == "alice"]
@@ -116,7 +116,7 @@ def test_a_disabled_agent_gets_no_new_chats_and_keeps_their_open_ones(
     with pytest.raises(Conflict, match="agent 'alice' is disabled"):
         engine.transfer(mine["id"] + 1, "bruno", to_agent="alice")
     engine.transfer(mine["id"], "bruno", to_agent="chen")  # a colleague moves it on
-    cli(desk.path, "agents", "enable", "alice")
+    cli(desk.location, "agents", "enable", "alice")
     assert customer(engine, "back@example.com") == "alice"
 
 
@@ -125,7 +125,7 @@ def test_the_widget_sees_no_agent_when_all_are_disabled(desk: Desk) -> None:
 
     assert agents_available(desk)
     for handle in ("alice", "bruno", "chen"):
-        cli(desk.path, "agents", "disable", handle)
+        cli(desk.location, "agents", "disable", handle)
     assert not agents_available(desk)
 
 
@@ -136,7 +136,7 @@ def test_new_and_returning_customers_get_their_own_greeting(
     engine: Engine, desk: Desk, clock: ManualClock
 ) -> None:
     cli(
-        desk.path,
+        desk.location,
         "apps",
         "set",
         "shop",

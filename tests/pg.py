@@ -1,0 +1,92 @@
+"""PostgreSQL for the tests: a throwaway database per test session (and per xdist worker),
+migrated once and used as the template of a fresh database per test.
+
+The server: `$GLADDESK_TEST_PG` (a URL whose user may create databases), else the local
+server `.ci/run` prepares (`postgresql://gladdesk:gladdesk@127.0.0.1:5432/postgres`). When
+none answers, PostgreSQL tests skip and say why.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+from collections.abc import Iterator
+from urllib.parse import urlsplit
+
+import pytest
+
+DEFAULT_URL = "postgresql://gladdesk:gladdesk@127.0.0.1:5432/postgres"
+ENV = "GLADDESK_TEST_PG"
+
+
+def server_url() -> str:
+    return os.environ.get(ENV) or DEFAULT_URL
+
+
+def database_url(name: str) -> str:
+    """The server's URL naming database `name`."""
+    return urlsplit(server_url())._replace(path="/" + name).geturl()
+
+
+class Server:
+    """Creates and drops the session's databases on the test server."""
+
+    def __init__(self, prefix: str) -> None:
+        import psycopg
+
+        self.prefix = prefix
+        self.admin = psycopg.connect(server_url(), autocommit=True, connect_timeout=3)
+        self.template = f"{prefix}_tmpl"
+        self._numbers = itertools.count(1)
+        self._drop(self.template)
+        self.admin.execute(
+            f'CREATE DATABASE "{self.template}" ENCODING UTF8 LC_COLLATE "C"'
+            f' LC_CTYPE "C" TEMPLATE template0'
+        )
+        from core.store import Desk
+
+        with Desk.open(database_url(self.template)):
+            pass  # migrated once: every test's database is a copy of it
+
+    def _drop(self, name: str) -> None:
+        self.admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    def fresh(self) -> str:
+        """A new database holding an empty desk; its URL."""
+        name = f"{self.prefix}_{next(self._numbers)}"
+        self._drop(name)
+        self.admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{self.template}"')
+        return database_url(name)
+
+    def empty(self) -> str:
+        """A new database without a desk in it (for `init`, `db copy`); its URL."""
+        name = f"{self.prefix}_{next(self._numbers)}"
+        self._drop(name)
+        self.admin.execute(f'CREATE DATABASE "{name}" TEMPLATE template0')
+        return database_url(name)
+
+    def drop(self, url: str) -> None:
+        self._drop(urlsplit(url).path.lstrip("/"))
+
+    def close(self) -> None:
+        self._drop(self.template)
+        self.admin.close()
+
+
+def start(worker: str) -> Iterator[Server]:
+    """The session's server, or a skip saying why there is none."""
+    try:
+        import psycopg
+
+        psycopg.connect(server_url(), connect_timeout=3).close()
+    except Exception as exc:  # noqa: BLE001 - any failure to connect means: skip, and why
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        pytest.skip(
+            f"no PostgreSQL server to test against ({reason}); set {ENV} to a URL whose"
+            " user may create databases, or run .ci/run, which starts one"
+        )
+    server = Server(f"gladdesk_test_{worker}_{os.getpid()}")
+    try:
+        yield server
+    finally:
+        server.close()
