@@ -140,7 +140,10 @@ def test_help_shows_db_where_it_is_used(path: CommandPath) -> None:
     if path in DESK_FREE:
         assert "--db" not in text
     else:
-        assert "--db PATH The desk database file (may also come before the command's name)" in text
+        assert (
+            "--db PATH|URL The desk: a database file or a postgresql:// URL (may also come"
+            " before the command's name)" in text
+        )
 
 
 @pytest.fixture
