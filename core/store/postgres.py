@@ -38,7 +38,7 @@ from psycopg.adapt import Loader
 from psycopg.types.numeric import IntDumper
 
 from core.clock import Clock, SystemClock
-from core.errors import StoreError, StoreUnavailable
+from core.errors import DeskError, StoreError, StoreUnavailable
 from core.store.desk import Desk, Event, is_postgres_url, recorded_clock
 
 __all__ = ["PgDesk", "is_postgres_url", "redact_url", "sidecar_base"]
@@ -228,6 +228,10 @@ class PgTx:
             cursor = self.raw.execute(text, params)  # type: ignore[arg-type]
         except psycopg.OperationalError as exc:
             raise StoreUnavailable(f"the desk's database is unreachable: {exc}") from exc
+        except psycopg.DataError as exc:
+            if "NUL" in str(exc):  # SQLite keeps NUL in text; PostgreSQL cannot
+                raise DeskError("text cannot contain NUL characters") from None
+            raise
         lastrowid = None
         if returning:
             row = cursor.fetchone()
