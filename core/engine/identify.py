@@ -158,7 +158,7 @@ class Identification:
                 "previous_conversation_id": previous_conversation,
             },
         )
-        marker = self.desk.emit(
+        marker = self.desk.emit_marker(
             "session.identified",
             at=self.desk.clock.now_ms(),
             session_id=session_id,

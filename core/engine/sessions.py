@@ -249,7 +249,7 @@ class WidgetSessions:
                 identity_state="ANONYMOUS",
             )
             widget_sessions.revoke_all(conn, session_id)
-            marker = self.desk.emit("session.cleared", session_id=session_id)
+            marker = self.desk.emit_marker("session.cleared", session_id=session_id)
             widget_sessions.clear_identity(conn, session_id, marker)
             return self.view(conn, live_session(conn, session_id))
 

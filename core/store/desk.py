@@ -308,8 +308,21 @@ class Desk:
         session_id: str | None = None,
         profile_id: int | None = None,
         agent_id: int | None = None,
+    ) -> None:
+        """Append to the change feed. Call inside `transaction()`. The row is there at the
+        commit (PostgreSQL appends it then); `emit_marker` when its id is needed."""
+        self._append(kind, at, conversation_id, item_id, session_id, profile_id, agent_id)
+
+    def _append(
+        self,
+        kind: str,
+        at: int | None,
+        conversation_id: int | None,
+        item_id: int | None,
+        session_id: str | None,
+        profile_id: int | None,
+        agent_id: int | None,
     ) -> int:
-        """Append to the change feed. Call inside `transaction()`."""
         assert self._depth, "emit() outside a transaction"
         if conversation_id is not None:
             self._touched.add(conversation_id)
@@ -327,6 +340,18 @@ class Desk:
             ),
         )
         return int(cursor.lastrowid or 0)
+
+    def emit_marker(
+        self,
+        kind: str,
+        *,
+        at: int | None = None,
+        session_id: str | None = None,
+        profile_id: int | None = None,
+    ) -> int:
+        """Append to the change feed and return the row's id (a session's horizon). Inside
+        `transaction()`. (`emit` may append at the commit, on PostgreSQL.)"""
+        return self._append(kind, at, None, None, session_id, profile_id, None)
 
     def touch(self, conversation_id: int) -> None:
         """Note that a conversation changed: one `conversation.updated` row per transaction,

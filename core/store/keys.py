@@ -210,7 +210,7 @@ def mark_changed(desk: Desk, at: int) -> None:
     """Emit `keys.changed` and record it as the keyring version. Inside a transaction."""
     key = changes_key(desk.path)
     _local_changes[key] = _local_changes.get(key, 0) + 1
-    event_id = desk.emit(KEYS_CHANGED, at=at)
+    event_id = desk.emit_marker(KEYS_CHANGED, at=at)
     desk.conn.execute(
         "INSERT INTO settings (key, value) VALUES (?, ?)"
         " ON CONFLICT (key) DO UPDATE SET value = excluded.value",

@@ -254,13 +254,18 @@ class PgTx:
 
 
 class _Local(threading.local):
+    """This thread's open transaction: its connection, nesting, the change-feed rows it will
+    append at commit, and whether it holds the feed's lock."""
+
     tx: PgTx | None = None
     depth = 0
-    emitted = False
+    locked = False
     touched: set[int]
+    pending: list[tuple[Any, ...]]
 
     def __init__(self) -> None:
         self.touched = set()
+        self.pending = []
 
 
 class _PgTransaction:
@@ -287,8 +292,9 @@ class _PgTransaction:
         except BaseException:
             desk._write_lock.release()
             raise
-        local.tx, local.depth, local.emitted = PgTx(raw), 1, False
+        local.tx, local.depth, local.locked = PgTx(raw), 1, False
         local.touched.clear()
+        local.pending.clear()
         return local.tx
 
     def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
@@ -297,23 +303,33 @@ class _PgTransaction:
         local.depth -= 1
         if local.depth:
             return
-        tx, local.tx = local.tx, None
+        tx = local.tx
         assert tx is not None
         try:
             if exc_type is None:
-                try:
-                    tx.raw.execute("COMMIT")
-                except psycopg.OperationalError as error:
-                    raise StoreUnavailable(
-                        f"the desk's database is unreachable: {error}"
-                    ) from error
+                self._commit(tx)
             else:
                 # a broken connection rolled back already; the pool drops it
                 with contextlib.suppress(psycopg.Error):
                     tx.raw.execute("ROLLBACK")
         finally:
+            local.tx = None
+            local.pending.clear()
             desk._putconn(tx.raw)
             desk._write_lock.release()
+
+    def _commit(self, tx: PgTx) -> None:
+        """Append the pending feed rows, then commit; on any failure roll back and raise."""
+        try:
+            if self.desk._local.pending:
+                self.desk._flush()
+            tx.raw.execute("COMMIT")
+        except BaseException as error:
+            with contextlib.suppress(psycopg.Error):
+                tx.raw.execute("ROLLBACK")
+            if isinstance(error, psycopg.OperationalError):
+                raise StoreUnavailable(f"the desk's database is unreachable: {error}") from error
+            raise
 
 
 class PgDesk(Desk):
@@ -474,20 +490,13 @@ class PgDesk(Desk):
         session_id: str | None = None,
         profile_id: int | None = None,
         agent_id: int | None = None,
-    ) -> int:
+    ) -> None:
+        """Append to the change feed at this transaction's commit (see `_flush`)."""
         local = self._local
         assert local.depth and local.tx is not None, "emit() outside a transaction"
-        tx = local.tx
-        if not local.emitted:
-            # Feed rows commit in id order (see the module's docstring), then wake the tails.
-            tx.execute("SELECT pg_advisory_xact_lock(?)", (FEED_LOCK,))
-            tx.execute("SELECT pg_notify(?, '')", (CHANNEL,))
-            local.emitted = True
         if conversation_id is not None:
             local.touched.add(conversation_id)
-        cursor = tx.execute(
-            "INSERT INTO events (kind, at, conversation_id, item_id, session_id, profile_id,"
-            " agent_id) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        local.pending.append(
             (
                 kind,
                 self.clock.now_ms() if at is None else at,
@@ -496,9 +505,40 @@ class PgDesk(Desk):
                 session_id,
                 profile_id,
                 agent_id,
-            ),
+            )
         )
-        return int(cursor.lastrowid or 0)
+
+    def emit_marker(
+        self,
+        kind: str,
+        *,
+        at: int | None = None,
+        session_id: str | None = None,
+        profile_id: int | None = None,
+    ) -> int:
+        """Append to the change feed now and return the row's id (what a session's horizon
+        is set to): the feed's lock is then held from here to the commit."""
+        self.emit(kind, at=at, session_id=session_id, profile_id=profile_id)
+        return self._flush()
+
+    def _flush(self) -> int:
+        """Insert the transaction's pending feed rows, in the order emitted, under the feed's
+        lock (taken once per transaction, kept to its commit: ids commit in order), and notify
+        the tails; the last row's id."""
+        local = self._local
+        tx = local.tx
+        assert tx is not None
+        if not local.locked:
+            tx.execute("SELECT pg_advisory_xact_lock(?), pg_notify(?, '')", (FEED_LOCK, CHANNEL))
+            local.locked = True
+        rows, local.pending = local.pending, []
+        values = ", ".join(["(?, ?, ?, ?, ?, ?, ?)"] * len(rows))
+        cursor = tx.execute(
+            "INSERT INTO events (kind, at, conversation_id, item_id, session_id, profile_id,"
+            f" agent_id) VALUES {values} RETURNING id",
+            [value for row in rows for value in row],
+        )
+        return int(cursor.fetchall()[-1][0])
 
     def touch(self, conversation_id: int) -> None:
         if conversation_id not in self._local.touched:

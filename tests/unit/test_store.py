@@ -160,19 +160,22 @@ def test_items_need_an_existing_conversation(desk: Desk) -> None:
 def test_events_feed_is_append_only_and_ordered(desk: Desk) -> None:
     start = desk.last_event_id()
     with desk.transaction():
-        first = desk.emit("item.created", conversation_id=1, item_id=1)
-        second = desk.emit("conversation.updated", conversation_id=1)
-    assert second > first > start
+        desk.emit("item.created", conversation_id=1, item_id=1)
+        desk.emit("conversation.updated", conversation_id=1)
+        marker = desk.emit_marker("session.cleared", session_id="s")
+    assert marker > start
     events = desk.events_after(start)
     assert [(e.kind, e.conversation_id) for e in events] == [
         ("item.created", 1),
         ("conversation.updated", 1),
+        ("session.cleared", None),
     ]
+    assert events[-1].id == marker
     with pytest.raises(sqlite3.IntegrityError), desk.transaction() as conn:
         conn.execute("UPDATE events SET kind = 'x'")
     with pytest.raises(sqlite3.IntegrityError), desk.transaction() as conn:
         conn.execute("DELETE FROM events")
-    assert len(desk.events_after(start)) == 2
+    assert len(desk.events_after(start)) == 3
 
 
 def test_failed_transaction_changes_nothing(desk: Desk) -> None:
