@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import secrets
 from collections.abc import Iterator
 from urllib.parse import urlsplit
 
@@ -85,7 +86,8 @@ def start(worker: str) -> Iterator[Server]:
             f"no PostgreSQL server to test against ({reason}); set {ENV} to a URL whose"
             " user may create databases, or run .ci/run, which starts one"
         )
-    server = Server(f"gladdesk_test_{worker}_{os.getpid()}")
+    # unique on this server even beside other test sessions (and their workers) running now
+    server = Server(f"gladdesk_test_{worker}_{os.getpid()}_{secrets.token_hex(3)}")
     try:
         yield server
     finally:
