@@ -5,6 +5,8 @@ from __future__ import annotations
 import gc
 import ipaddress
 import logging
+import os
+from typing import Any
 
 import click
 
@@ -31,9 +33,21 @@ from core.addresses import is_loopback
     "Seconds a JWKS-URL fetch may take in all (connect, answer, body); a token with an"
     " unknown kid waits at most this long."
 )
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 64),
+    default=1,
+    show_default=True,
+    help="Server processes sharing the port (each with its own connections to the desk).",
+)
 @click.pass_context
 def serve(
-    ctx: click.Context, host: str, port: int, jwks_timeout_s: float, proxies: str | None
+    ctx: click.Context,
+    host: str,
+    port: int,
+    jwks_timeout_s: float,
+    proxies: str | None,
+    workers: int,
 ) -> None:
     """HTTP server: widget API, widget.js, the /demo portal and the admin REST API."""
     import uvicorn
@@ -42,15 +56,25 @@ def serve(
     from core.web.log_redaction import RedactTokens
     from core.web.portal import follow_served_address, served_base_url
 
-    app = create_app(db_path(ctx), jwks_timeout_s=jwks_timeout_s)
+    if workers > 1 and port == 0:
+        raise click.UsageError("--workers needs a fixed --port (the workers share it)")
+    location = db_path(ctx)
+    app = create_app(location, jwks_timeout_s=jwks_timeout_s)
     warn_if_readable(ctx)
     # On the demo desk, the portal's login and signup links lead here (port 0: not known yet).
     if port and follow_served_address(app.state.web.desk, served_base_url(host, port)):
         click.echo(f"gladdesk: demo portal at {served_base_url(host, port)}/demo", err=True)
-    # What is loaded now lives as long as the server: keep it out of the garbage collector's
-    # full passes, which otherwise walk every module's objects (65 ms pauses under a flood).
-    gc.collect()
-    gc.freeze()
+    target: Any = app
+    if workers > 1:
+        # Each worker process builds its own app (its own desk connections and change-feed
+        # tail) from what this one checked: the desk opened, the portal links set.
+        app.state.web.desk.close()
+        os.environ[WORKER_DESK_ENV] = str(location)
+        os.environ[WORKER_JWKS_TIMEOUT_ENV] = repr(jwks_timeout_s)
+        target = f"{__name__}:worker_app"
+        click.echo(f"gladdesk: {workers} server processes on port {port}", err=True)
+    else:
+        _freeze_loaded()
     logging.getLogger("uvicorn.access").addFilter(RedactTokens())
     if not is_loopback(host):
         click.echo(
@@ -64,7 +88,9 @@ def serve(
             err=True,
         )
     uvicorn.run(
-        app,
+        target,
+        factory=workers > 1,
+        workers=workers if workers > 1 else None,
         host=host,
         port=port,
         log_level="info",
@@ -77,6 +103,31 @@ def serve(
         # Event streams never finish on their own: give them a moment, then close them.
         timeout_graceful_shutdown=3,
     )
+
+
+#: How `serve --workers N` tells its worker processes which desk to serve.
+WORKER_DESK_ENV = "GLADDESK_SERVE_DESK"
+WORKER_JWKS_TIMEOUT_ENV = "GLADDESK_SERVE_JWKS_TIMEOUT"
+
+
+def worker_app() -> Any:
+    """The app of one `serve --workers N` process (uvicorn calls this in each)."""
+    from core.web.app import create_app
+    from core.web.log_redaction import RedactTokens
+
+    app = create_app(
+        os.environ[WORKER_DESK_ENV], jwks_timeout_s=float(os.environ[WORKER_JWKS_TIMEOUT_ENV])
+    )
+    logging.getLogger("uvicorn.access").addFilter(RedactTokens())
+    _freeze_loaded()
+    return app
+
+
+def _freeze_loaded() -> None:
+    """What is loaded now lives as long as the server: keep it out of the garbage collector's
+    full passes, which otherwise walk every module's objects (65 ms pauses under a flood)."""
+    gc.collect()
+    gc.freeze()
 
 
 #: Proxies listed at most by --forwarded-allow-ips.
