@@ -1,0 +1,58 @@
+"""Agents' personal access tokens for the agent API: random strings stored only as a hash.
+
+Made and checked like API users' tokens (`core.identity.api_users`): 256 bits from `secrets`,
+a plain SHA-256 to store them, a constant-time comparison. A request's token is looked up
+by its hash on every request, so a token revoked (`gladdesk agents disable`) or replaced
+(`gladdesk agents token --rotate`) is refused from the next request on.
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+
+from core.engine.text import hash_token
+from core.store import Desk
+from core.store.agent_accounts import AgentAccount, account_by_token_hash, token_hash_of
+
+#: Agent tokens start with this, so that a leaked one is recognisable (and told apart from an
+#: API user's `gdk_` token).
+AGENT_TOKEN_PREFIX = "gda_"
+#: Longest token looked at; anything longer is refused before hashing.
+MAX_AGENT_TOKEN_CHARS = 200
+
+
+def new_agent_token() -> tuple[str, str]:
+    """(token, the hash to store): the token is shown once and never stored."""
+    token = AGENT_TOKEN_PREFIX + secrets.token_urlsafe(32)
+    return token, hash_token(token)
+
+
+def _plausible(token: object) -> bool:
+    return (
+        isinstance(token, str)
+        and token.startswith(AGENT_TOKEN_PREFIX)
+        and len(token) <= MAX_AGENT_TOKEN_CHARS
+    )
+
+
+def agent_for_token(desk: Desk, token: object) -> AgentAccount | None:
+    """The enabled agent whose token `token` is, read from the desk now; None for anything
+    else (no such token, a revoked or replaced one, a disabled agent, not a token at all)."""
+    if not _plausible(token):
+        return None
+    assert isinstance(token, str)
+    digest = hash_token(token)
+    account = account_by_token_hash(desk, digest)
+    if account is None:
+        return None
+    if not hmac.compare_digest(account.token_hash, digest) or account.disabled:
+        return None
+    return account
+
+
+def token_still_valid(desk: Desk, account: AgentAccount) -> bool:
+    """Whether the token that opened `account` is still theirs (an open event stream asks
+    this whenever the change feed says the agent's token or account changed)."""
+    current = token_hash_of(desk, account.id)
+    return current is not None and hmac.compare_digest(current, account.token_hash)
