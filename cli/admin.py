@@ -345,7 +345,9 @@ def agents_enable(ctx: click.Context, handle: str) -> None:
 
 @agents_group.command("token")
 @click.argument("handle")
-@click.option("--rotate", is_flag=True, help="Replace the agent's token; the old one stops at once.")
+@click.option(
+    "--rotate", is_flag=True, help="Replace the agent's token; the old one stops at once."
+)
 @click.option("--json", "as_json", is_flag=True, help='Print {"handle": ..., "token": ...}.')
 @click.pass_context
 def agents_token(ctx: click.Context, handle: str, rotate: bool, as_json: bool) -> None:

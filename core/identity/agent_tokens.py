@@ -13,7 +13,7 @@ import secrets
 
 from core.engine.text import hash_token
 from core.store import Desk
-from core.store.agent_accounts import AgentAccount, account_by_token_hash, token_hash_of
+from core.store.agent_accounts import AgentAccount, account_by_token_hash
 
 #: Agent tokens start with this, so that a leaked one is recognisable (and told apart from an
 #: API user's `gdk_` token).
@@ -51,8 +51,11 @@ def agent_for_token(desk: Desk, token: object) -> AgentAccount | None:
     return account
 
 
-def token_still_valid(desk: Desk, account: AgentAccount) -> bool:
-    """Whether the token that opened `account` is still theirs (an open event stream asks
-    this whenever the change feed says the agent's token or account changed)."""
-    current = token_hash_of(desk, account.id)
-    return current is not None and hmac.compare_digest(current, account.token_hash)
+def agent_still_signed_in(desk: Desk, account: AgentAccount) -> AgentAccount | None:
+    """The agent as they are now, while the token that opened `account` is still theirs and
+    they are enabled; None once it was revoked or replaced (an open event stream asks this
+    on every change-feed batch)."""
+    current = account_by_token_hash(desk, account.token_hash)
+    if current is None or current.disabled or current.id != account.id:
+        return None
+    return current if hmac.compare_digest(current.token_hash, account.token_hash) else None

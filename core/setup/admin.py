@@ -32,7 +32,11 @@ from core.store.keys import key_infos
 DEFAULT_INBOX_SETTING = "default_inbox"
 #: Change-feed kinds of an agent's token (with the agent's id): a running server ends the
 #: event streams of a revoked or replaced token on them.
-TOKEN_ISSUED, TOKEN_ROTATED, TOKEN_REVOKED = "agent.token_issued", "agent.token_rotated", "agent.token_revoked"
+TOKEN_ISSUED, TOKEN_ROTATED, TOKEN_REVOKED = (
+    "agent.token_issued",
+    "agent.token_rotated",
+    "agent.token_revoked",
+)
 DEFAULT_FIRST_MESSAGES = (FIRST_MESSAGE, FIRST_MESSAGE_WITH_LOGIN)
 
 

@@ -52,12 +52,6 @@ def account_by_token_hash(desk: Desk, token_hash: str) -> AgentAccount | None:
     )
 
 
-def token_hash_of(desk: Desk, agent_id: int) -> str | None:
-    """The agent's current token hash; None when they have no token (or no such agent)."""
-    row = desk.query_one("SELECT token_hash FROM agents WHERE id = ?", (agent_id,))
-    return None if row is None or row[0] is None else str(row[0])
-
-
 def worked_inbox_ids(desk: Desk, agent_id: int) -> tuple[int, ...] | None:
     """The ids of the inboxes the agent works, in inbox order; None when they work every
     inbox (no `agent_inboxes` rows)."""
