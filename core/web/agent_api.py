@@ -88,6 +88,14 @@ class AgentCall:
         except DeskError as exc:
             raise api_error_from_desk(exc, attr=attr) from None
 
+    async def named(self, lookup: Callable[[str], int], name: str, attr: str) -> int:
+        """The id of an agent or inbox named in the request; an unknown name is bad input
+        (400 naming `attr`), not a missing conversation."""
+        try:
+            return await self.state.call(lookup, name)  # type: ignore[no-any-return]
+        except NotFound as exc:
+            raise ApiError(400, "invalid", str(exc), attr=attr) from None
+
     async def act(self, conversation_id: int, action: Callable[[], Any]) -> Any:
         """An engine action on a conversation the agent may see (one transaction with that
         check); widget streams are woken at once."""
@@ -190,7 +198,7 @@ async def queue(
     size = min(limit, MAX_PAGE)
     engine = call.state.engine
     if inbox is not None:
-        inbox_id = await call.run(engine.inbox_id, inbox, attr="inbox")
+        inbox_id = await call.named(engine.inbox_id, inbox, "inbox")
     wanted = QueueFilter(
         agent_id=call.account.id if view == "mine" else None,
         inbox_id=inbox_id if inbox is not None else None,
@@ -346,15 +354,10 @@ async def transfer(
     if payload.to is None and payload.inbox is None:
         raise ApiError(400, "required", "give to (an agent's handle) or inbox, or both", attr="to")
     engine = call.state.engine
-    for attr, lookup, value in (
-        ("to", engine.agent_id, payload.to),
-        ("inbox", engine.inbox_id, payload.inbox),
-    ):
-        if value is not None:
-            try:
-                await call.state.call(lookup, value)
-            except NotFound as exc:  # bad input, not a missing conversation
-                raise ApiError(400, "invalid", str(exc), attr=attr) from None
+    if payload.to is not None:
+        await call.named(engine.agent_id, payload.to, "to")
+    if payload.inbox is not None:
+        await call.named(engine.inbox_id, payload.inbox, "inbox")
     await call.act(
         conversation_id,
         lambda: engine.transfer(
