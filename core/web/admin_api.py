@@ -17,7 +17,7 @@ from core.clock import iso
 from core.contacts import normalize_email, normalize_phone
 from core.errors import DeskError, NotFound
 from core.models import TimelineItem
-from core.web.auth import agent_of, api_user_of, bearer_token
+from core.web.auth import ADMIN_UNAUTHORIZED, agent_of, api_user_of, bearer_token
 from core.web.errors import ApiError, api_error_from_desk
 from core.web.state import WebState, web_state
 
@@ -99,7 +99,7 @@ async def api_user(
     if bearer_token(authorization) is None:
         await api_user_of(request, authorization)
         return web_state(request)
-    account = await agent_of(request)
+    account = await agent_of(request, challenge=ADMIN_UNAUTHORIZED)
     if not account.admin:
         raise ApiError(
             403,

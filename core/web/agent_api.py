@@ -32,7 +32,7 @@ from core.web.agent_models import (
     ConversationOut,
     ItemsOut,
     MeOut,
-    ProfileOut,
+    ProfilePaneOut,
     QueueOut,
     ReplyRequest,
     SearchOut,
@@ -267,9 +267,9 @@ async def conversation_items(
 
 
 @router.get(
-    "/profiles/{profile_id}", response_model=ProfileOut, openapi_extra=TOKEN, responses=ERRORS
+    "/profiles/{profile_id}", response_model=ProfilePaneOut, openapi_extra=TOKEN, responses=ERRORS
 )
-async def profile(call: Agent, profile_id: Annotated[int, Path(ge=1, le=MAX_ID)]) -> ProfileOut:
+async def profile(call: Agent, profile_id: Annotated[int, Path(ge=1, le=MAX_ID)]) -> ProfilePaneOut:
     """The profile pane: who the customer is, their conversations this agent may see, and
     the tokens their open chats' sessions had rejected. 404 when the agent may see none of
     their conversations."""

@@ -91,7 +91,7 @@ class QueueOut(BaseModel):
     next: str | None
 
 
-class RejectionOut(BaseModel):
+class RejectionNoteOut(BaseModel):
     at: str | None
     code: str
     kid: str | None
@@ -126,7 +126,7 @@ class ConversationOut(BaseModel):
     claimedName: str | None
     trustedUntil: str | None
     #: The latest tokens rejected in its live sessions, newest first.
-    rejections: list[RejectionOut]
+    rejections: list[RejectionNoteOut]
 
 
 class ItemsOut(BaseModel):
@@ -149,10 +149,10 @@ class PastConversationOut(BaseModel):
     customerMessages: int
 
 
-class ProfileOut(CustomerOut):
+class ProfilePaneOut(CustomerOut):
     #: Their conversations this agent may see, newest first.
     conversations: list[PastConversationOut]
-    rejections: list[RejectionOut]
+    rejections: list[RejectionNoteOut]
 
 
 class ProfileHitOut(BaseModel):
@@ -215,8 +215,8 @@ def queue_row_out(row: QueueRow) -> QueueRowOut:
     )
 
 
-def rejections_out(notes: tuple[RejectionNote, ...]) -> list[RejectionOut]:
-    return [RejectionOut(at=iso(n.at), code=n.code, kid=n.kid) for n in notes]
+def rejections_out(notes: tuple[RejectionNote, ...]) -> list[RejectionNoteOut]:
+    return [RejectionNoteOut(at=iso(n.at), code=n.code, kid=n.kid) for n in notes]
 
 
 def customer_out(profile: ProfileView) -> CustomerOut:
@@ -266,9 +266,9 @@ def past_out(past: PastConversation) -> PastConversationOut:
     )
 
 
-def profile_out(found: AgentProfile) -> ProfileOut:
+def profile_out(found: AgentProfile) -> ProfilePaneOut:
     base = customer_out(found.profile)
-    return ProfileOut(
+    return ProfilePaneOut(
         **base.model_dump(),
         conversations=[past_out(p) for p in found.conversations],
         rejections=rejections_out(found.rejections),

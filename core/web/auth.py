@@ -173,9 +173,15 @@ async def api_user_of(request: Request, authorization: str | None) -> str:
 # -- agents (the agent API, docs/agent-api.md) ------------------------------------------------
 
 AGENT_UNAUTHORIZED = {"WWW-Authenticate": 'Bearer realm="gladdesk agents"'}
+#: The admin API takes either: an API user's Basic credentials or an admin agent's token.
+ADMIN_UNAUTHORIZED = {
+    "WWW-Authenticate": UNAUTHORIZED["WWW-Authenticate"] + ', Bearer realm="gladdesk agents"'
+}
 
 
-async def agent_of(request: Request) -> AgentAccount:
+async def agent_of(
+    request: Request, *, challenge: dict[str, str] = AGENT_UNAUTHORIZED
+) -> AgentAccount:
     """The enabled agent whose personal access token the request carries as `Authorization:
     Bearer`, read from the desk for this request (a token revoked a moment ago is refused).
     401 when it is missing, unknown or revoked; 429 once this address, or this same wrong
@@ -197,4 +203,4 @@ async def agent_of(request: Request) -> AgentAccount:
         if token is None
         else "unknown or revoked agent token; ask for a new one: gladdesk agents token HANDLE"
     )
-    raise ApiError(401, "unauthorized", detail, headers=AGENT_UNAUTHORIZED)
+    raise ApiError(401, "unauthorized", detail, headers=challenge)
