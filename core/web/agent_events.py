@@ -11,7 +11,6 @@ caps and budgets (`core.web.hub`), under `agent:<id>` as their session.
 
 from __future__ import annotations
 
-import asyncio
 from collections import OrderedDict
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
@@ -27,13 +26,14 @@ from core.web.agent_api import ERRORS, TOKEN, Agent
 from core.web.errors import ApiError
 from core.web.hub import Subscription, TooManyStreams
 from core.web.sse import (
-    KEEPALIVE_S,
     MAX_EVENT_ID,
     RETRY_MS,
     STREAM_HEADERS,
     EventStream,
     parse_last_event_id,
     sse_frame,
+    wait_or_keepalive,
+    watching_disconnect,
 )
 from core.web.state import WebState, client_network
 
@@ -135,18 +135,8 @@ async def _stream(
     account: AgentAccount,
     cursor: int,
 ) -> AsyncIterator[bytes]:
-    gone = asyncio.Event()
-
-    async def watch_disconnect() -> None:
-        # As the widget's stream does: notice a closed connection before the next write.
-        while (await request.receive())["type"] != "http.disconnect":
-            pass
-        gone.set()
-        subscription.wake.set()
-
-    watcher = asyncio.create_task(watch_disconnect())
     shown: OrderedDict[int, None] = OrderedDict()
-    try:
+    async with watching_disconnect(request, subscription.wake) as gone:
         yield f"retry: {RETRY_MS}\n\n".encode()
         while not gone.is_set():
             subscription.wake.clear()
@@ -163,10 +153,6 @@ async def _stream(
                 cursor = batch[-1].id
             if len(batch) >= BATCH:
                 continue
-            try:
-                async with asyncio.timeout(KEEPALIVE_S):  # not wait_for: see EventHub.run
-                    await subscription.wake.wait()
-            except TimeoutError:
-                yield b": keep-alive\n\n"
-    finally:
-        watcher.cancel()
+            keepalive = await wait_or_keepalive(subscription.wake)
+            if keepalive is not None:
+                yield keepalive

@@ -4,10 +4,13 @@ under the stream caps back however it ends."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
+from fastapi import Request
 from fastapi.responses import StreamingResponse
 
 from core.web.errors import ApiError
@@ -20,6 +23,40 @@ KEEPALIVE_S = 15.0
 RETRY_MS = 2000
 #: The headers of an event stream: never cached, never buffered by a proxy.
 STREAM_HEADERS = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
+KEEPALIVE = b": keep-alive\n\n"
+
+
+@asynccontextmanager
+async def watching_disconnect(
+    request: Request, wake: asyncio.Event
+) -> AsyncIterator[asyncio.Event]:
+    """An event set (and `wake` set with it) when the client goes away, for as long as the
+    block runs. Starlette does not watch for disconnects on ASGI 2.4 servers: a closed stream
+    would linger until its next write."""
+    gone = asyncio.Event()
+
+    async def watch() -> None:
+        while (await request.receive())["type"] != "http.disconnect":
+            pass
+        gone.set()
+        wake.set()
+
+    watcher = asyncio.create_task(watch())
+    try:
+        yield gone
+    finally:
+        watcher.cancel()
+
+
+async def wait_or_keepalive(wake: asyncio.Event) -> bytes | None:
+    """Wait for `wake`, at most KEEPALIVE_S; the keep-alive comment to send when it did not
+    come (None when it did)."""
+    try:
+        async with asyncio.timeout(KEEPALIVE_S):  # not wait_for: see EventHub.run
+            await wake.wait()
+    except TimeoutError:
+        return KEEPALIVE
+    return None
 
 
 def sse_frame(kind: str, data: Any, event_id: int | None = None) -> bytes:

@@ -7,7 +7,6 @@ reach the previous customer's conversation; this layer only authenticates and tr
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
@@ -34,13 +33,14 @@ from core.web.hub import Subscription, TooManyStreams
 from core.web.shedding import stream_key
 from core.web.site_keys import await_jwks_fetches
 from core.web.sse import (
-    KEEPALIVE_S,
     MAX_EVENT_ID,
     RETRY_MS,
     STREAM_HEADERS,
     EventStream,
     parse_last_event_id,
     sse_frame,
+    wait_or_keepalive,
+    watching_disconnect,
 )
 from core.web.state import (
     KnownToken,
@@ -421,19 +421,8 @@ async def _stream(
     state: WebState, request: Request, subscription: Subscription, cursor: int
 ) -> AsyncIterator[bytes]:
     session_id = subscription.session_id
-    gone = asyncio.Event()
-
-    async def watch_disconnect() -> None:
-        # Starlette does not watch for disconnects on ASGI 2.4 servers: a closed stream would
-        # linger until its next write. Watch here and wake the loop.
-        while (await request.receive())["type"] != "http.disconnect":
-            pass
-        gone.set()
-        subscription.wake.set()
-
-    watcher = asyncio.create_task(watch_disconnect())
     sent_availability: bool | None = None
-    try:
+    async with watching_disconnect(request, subscription.wake) as gone:
         yield f"retry: {RETRY_MS}\n\n".encode()
         while not gone.is_set():
             subscription.wake.clear()
@@ -453,10 +442,6 @@ async def _stream(
                 yield sse_frame("availability:change", {"available": sent_availability})
             if len(batch) >= 200:
                 continue
-            try:
-                async with asyncio.timeout(KEEPALIVE_S):  # not wait_for: see EventHub.run
-                    await subscription.wake.wait()
-            except TimeoutError:
-                yield b": keep-alive\n\n"
-    finally:
-        watcher.cancel()
+            keepalive = await wait_or_keepalive(subscription.wake)
+            if keepalive is not None:
+                yield keepalive

@@ -5,6 +5,7 @@ and config files carrying the role but never the token."""
 from __future__ import annotations
 
 import json
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -133,3 +134,19 @@ def test_roles_on_the_command_line_and_in_config_files(db: Path, tmp_path: Path)
     path.write_text(exported.replace('role = "admin"', 'role = "owner"'))
     refused = run(db, "config", "apply", str(path))
     assert refused.exit_code == 1 and "role" in refused.stderr and "owner" in refused.stderr
+
+
+def test_a_desk_from_before_agent_accounts_migrates_with_agents_and_no_tokens(
+    demo_db: Path,
+) -> None:
+    with sqlite3.connect(demo_db) as conn:  # the desk as it was at schema v6
+        conn.executescript(
+            "DROP INDEX agents_token_hash; ALTER TABLE agents DROP COLUMN role;"
+            " ALTER TABLE agents DROP COLUMN token_hash;"
+            " ALTER TABLE agents DROP COLUMN token_created_at; PRAGMA user_version = 6;"
+        )
+    conn.close()
+    agents = json.loads(ok(demo_db, "agents", "list", "--json"))
+    assert agents and {(a["role"], a["token"]) for a in agents} == {("agent", False)}
+    token = ok(demo_db, "agents", "token", agents[0]["handle"]).strip()
+    assert signed_in(demo_db, token) == agents[0]["handle"]
