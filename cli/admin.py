@@ -227,14 +227,29 @@ _INBOX_OPTION = click.option(
 )
 
 
+_ROLE_OPTION = click.option(
+    "--role",
+    type=click.Choice(["agent", "admin"]),
+    default=None,
+    help="agent (default): their own and their inboxes' unassigned chats over the agent API;"
+    " admin: every chat, and the admin REST API with their token.",
+)
+
+
 @agents_group.command("add")
 @click.argument("handle")
 @click.option("--name", required=True, help="The agent's name, as customers and colleagues see it.")
 @click.option("--capacity", type=int, default=None, help="Chats at once (1 to 1000; default 5).")
 @_INBOX_OPTION
+@_ROLE_OPTION
 @click.pass_context
 def agents_add(
-    ctx: click.Context, handle: str, name: str, capacity: int | None, inboxes: tuple[str, ...]
+    ctx: click.Context,
+    handle: str,
+    name: str,
+    capacity: int | None,
+    inboxes: tuple[str, ...],
+    role: str | None,
 ) -> None:
     """Add an agent; HANDLE is what they give to `gladdesk console --agent`."""
     from core.setup import DeskAdmin
@@ -242,12 +257,15 @@ def agents_add(
     settings: dict[str, Any] = {"handle": handle, "name": name, "inboxes": list(inboxes)}
     if capacity is not None:
         settings["capacity"] = capacity
+    if role is not None:
+        settings["role"] = role
     with _named_as_options(), open_desk(ctx) as desk:
         agent = DeskAdmin(desk).add_agent(settings)
     works = ", ".join(agent.inboxes) or "every inbox"
+    admin = ", admin" if agent.role == "admin" else ""
     click.echo(
-        f"added agent {agent.handle!r} ({agent.name}, {agent.capacity} chats at once, {works});"
-        f" their console: gladdesk console --agent {agent.handle}"
+        f"added agent {agent.handle!r} ({agent.name}, {agent.capacity} chats at once, {works}"
+        f"{admin}); their console: gladdesk console --agent {agent.handle}"
     )
 
 
@@ -257,6 +275,7 @@ def agents_add(
 @click.option("--capacity", type=int, default=None, help="Chats at once (1 to 1000).")
 @_INBOX_OPTION
 @click.option("--all-inboxes", is_flag=True, help="The agent works every inbox.")
+@_ROLE_OPTION
 @click.pass_context
 def agents_set(
     ctx: click.Context,
@@ -265,18 +284,19 @@ def agents_set(
     capacity: int | None,
     inboxes: tuple[str, ...],
     all_inboxes: bool,
+    role: str | None,
 ) -> None:
     """Change agent HANDLE: only the settings given change."""
     from core.setup import DeskAdmin
 
     if inboxes and all_inboxes:
         raise click.UsageError("give --inbox or --all-inboxes, not both")
-    settings: dict[str, Any] = {"name": name, "capacity": capacity}
+    settings: dict[str, Any] = {"name": name, "capacity": capacity, "role": role}
     settings = {key: value for key, value in settings.items() if value is not None}
     if inboxes or all_inboxes:
         settings["inboxes"] = list(inboxes)
     if not settings:
-        raise click.UsageError("nothing to change: give --name, --capacity or --inbox")
+        raise click.UsageError("nothing to change: give --name, --capacity, --inbox or --role")
     with _named_as_options(), open_desk(ctx) as desk:
         _agent, changed = DeskAdmin(desk).set_agent(handle, settings)
     _changed(f"agent {handle!r}", changed)
@@ -297,7 +317,7 @@ def agents_disable(ctx: click.Context, handle: str) -> None:
     if not changed:
         click.echo(f"agent {handle!r} was already disabled; nothing changed")
         return
-    click.echo(f"disabled agent {handle!r}")
+    click.echo(f"disabled agent {handle!r}; their agent API token, if any, is revoked")
     if still_open:
         click.echo(
             f"note: {still_open} open chat(s) are still theirs; a colleague can transfer them"
@@ -314,18 +334,44 @@ def agents_enable(ctx: click.Context, handle: str) -> None:
 
     with _named_as_options(), open_desk(ctx) as desk:
         changed = DeskAdmin(desk).enable_agent(handle)
+    if not changed:
+        click.echo(f"agent {handle!r} was not disabled; nothing changed")
+        return
     click.echo(
-        f"enabled agent {handle!r}"
-        if changed
-        else f"agent {handle!r} was not disabled; nothing changed"
+        f"enabled agent {handle!r}; their old agent API token stays revoked: a new one with"
+        f" gladdesk agents token {handle}"
     )
+
+
+@agents_group.command("token")
+@click.argument("handle")
+@click.option(
+    "--rotate", is_flag=True, help="Replace the agent's token; the old one stops at once."
+)
+@click.option("--json", "as_json", is_flag=True, help='Print {"handle": ..., "token": ...}.')
+@click.pass_context
+def agents_token(ctx: click.Context, handle: str, rotate: bool, as_json: bool) -> None:
+    """Print a personal access token for HANDLE to use the agent API (docs/agent-api.md):
+    shown only this once (on stdout, alone on its line), stored hashed. Refused when they
+    already have one, unless --rotate."""
+    from core.setup import DeskAdmin
+
+    with _named_as_options(), open_desk(ctx) as desk:
+        token = DeskAdmin(desk).issue_token(handle, rotate=rotate)
+    replaced = "; the previous token no longer works" if rotate else ""
+    click.echo(
+        f"agent API token for {handle!r}, shown only this once{replaced}."
+        " Send it as: Authorization: Bearer <token>",
+        err=True,
+    )
+    click.echo(json.dumps({"handle": handle, "token": token}) if as_json else token)
 
 
 @agents_group.command("list")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @click.pass_context
 def agents_list(ctx: click.Context, as_json: bool) -> None:
-    """List the agents with their load and availability."""
+    """List the agents with their role, load, availability and whether they have a token."""
     from core.setup import DeskAdmin
 
     with _named_as_options(), open_desk(ctx) as desk:
@@ -334,13 +380,15 @@ def agents_list(ctx: click.Context, as_json: bool) -> None:
         agents,
         as_json=as_json,
         empty="no agents (add one: gladdesk agents add HANDLE --name NAME)",
-        header=("HANDLE", "NAME", "STATUS", "LOAD", "INBOXES"),
+        header=("HANDLE", "NAME", "ROLE", "STATUS", "LOAD", "INBOXES", "TOKEN"),
         row=lambda a: (
             a.config.handle,
             a.config.name,
+            a.config.role,
             "disabled" if a.config.disabled else "available" if a.available else "away",
             f"{a.open_conversations}/{a.config.capacity}",
             ",".join(a.config.inboxes) or "(all)",
+            "set" if a.has_token else "-",
         ),
     )
 

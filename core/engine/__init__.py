@@ -4,7 +4,7 @@
 
     Directory ─ Timeline ─ Access ─ Routing ─ Automation (the rules) ─ TrustWindow
         └──────── Opening (new conversations) ─ Identification ─ WidgetSessions
-                  AgentActions ─ DeskReads
+                  AgentActions ─ DeskReads ─ AgentAccess (what an agent may see)
 
 Every public method is one transaction and appends to the `events` change feed, so consoles
 and servers sharing the database file see it. Times come from `desk.clock` (ms). The engine
@@ -16,6 +16,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from core.engine.access import Access
+from core.engine.agent_access import AgentAccess, AgentScope
 from core.engine.agent_actions import AgentActions
 from core.engine.automation import Automation
 from core.engine.directory import Directory
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEFAULT_LOGIN_HOLD_S",
+    "AgentScope",
     "MAX_MESSAGE_CHARS",
     "Engine",
     "InvalidInput",
@@ -80,6 +82,8 @@ class Engine:
         )
         self.agents = AgentActions(desk, directory, timeline, routing)
         self.reads = DeskReads(desk)
+        #: The agent API's reads and actions, checked against what the agent may see.
+        self.agent_access = AgentAccess(desk, self.reads, self.agents)
         self._bind()
 
     @classmethod

@@ -12,7 +12,8 @@ The modules, by subject: `verifier` (checking tokens), `claims` (what a token mu
 URLs may be fetched, and a fetch with one deadline), `remote_keysets` (JWKS-URL keysets
 refreshed in the background), `material` (key ids, secrets, public keys), `keystore` (the
 secrets file), and `desk_keyring` (`Keyring`, all of it as one object). `api_users` (the
-admin API's users) is imported on its own: `core.identity.api_users`.
+admin API's users) and `agent_tokens` (agents' personal access tokens for the agent API) are
+imported on their own: `core.identity.api_users`, `core.identity.agent_tokens`.
 """
 
 from core.identity.claims import REJECTION_CODES, TokenRejected, VerifiedIdentity

@@ -24,11 +24,19 @@ from core.setup.model import (
     InboxStatus,
 )
 from core.store import Desk, Tx
+from core.store import agent_accounts as accounts
 from core.store import directory as lookups
 from core.store import setup as store
 from core.store.keys import key_infos
 
 DEFAULT_INBOX_SETTING = "default_inbox"
+#: Change-feed kinds of an agent's token (with the agent's id): a running server ends the
+#: event streams of a revoked or replaced token on them.
+TOKEN_ISSUED, TOKEN_ROTATED, TOKEN_REVOKED = (
+    "agent.token_issued",
+    "agent.token_rotated",
+    "agent.token_revoked",
+)
 DEFAULT_FIRST_MESSAGES = (FIRST_MESSAGE, FIRST_MESSAGE_WITH_LOGIN)
 
 
@@ -62,9 +70,11 @@ class DeskAdmin:
                         capacity=int(row["capacity"]),
                         inboxes=tuple(inboxes.get(int(row["id"]), ())),
                         disabled=bool(row["disabled"]),
+                        role=str(row["role"]),
                     ),
                     available=bool(row["available"]),
                     open_conversations=int(row["open_conversations"]),
+                    has_token=bool(row["has_token"]),
                 )
                 for row in store.agents(conn)
             ]
@@ -241,7 +251,40 @@ class DeskAdmin:
             if "disabled" in changed:
                 kind = "agent.disabled" if agent.disabled else "agent.enabled"
                 self.desk.emit(kind, agent_id=agent_id)
+                if agent.disabled and accounts.clear_token(conn, agent_id):
+                    # Revoked at once: servers read the hash on every request, and an open
+                    # event stream ends on this row.
+                    self.desk.emit(TOKEN_REVOKED, agent_id=agent_id)
         return agent, changed
+
+    def issue_token(self, handle: str, *, rotate: bool = False) -> str:
+        """A new personal access token for the agent API (docs/agent-api.md): returned once,
+        stored only as its hash. Refused (Conflict, nothing changed) when the agent already
+        has one and `rotate` is not given, and for a disabled agent; with `rotate`, the old
+        token stops working at once."""
+        from core.identity.agent_tokens import new_agent_token
+
+        token, token_hash = new_agent_token()
+        handle = fields.handle(handle)
+        with self.desk.transaction() as conn:
+            status = self.agent(handle)  # NotFound names the known handles
+            if status.config.disabled:
+                raise Conflict(
+                    f"agent {handle!r} is disabled; enable them first: gladdesk agents enable"
+                    f" {handle}"
+                )
+            found = lookups.agent_by_handle(conn, handle)
+            assert found is not None
+            agent_id = found[0]
+            had_token = accounts.has_token(conn, agent_id)
+            if had_token and not rotate:
+                raise Conflict(
+                    f"agent {handle!r} already has a token; replace it (the old one stops"
+                    f" working at once) with: gladdesk agents token {handle} --rotate"
+                )
+            accounts.set_token(conn, agent_id, token_hash, self.desk.clock.now_ms())
+            self.desk.emit(TOKEN_ROTATED if had_token else TOKEN_ISSUED, agent_id=agent_id)
+        return token
 
     def disable_agent(self, handle: str) -> bool:
         """No new chats for `handle`, and no console; their open chats stay theirs until
@@ -258,4 +301,5 @@ class DeskAdmin:
             "capacity": agent.capacity,
             "disabled": agent.disabled,
             "available": not agent.disabled,
+            "role": agent.role,
         }

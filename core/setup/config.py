@@ -314,7 +314,8 @@ def _agent_changes(file: ConfigFile, current: DeskConfig, inboxes: tuple[str, ..
         old = agents.get(agent.handle)
         if old is None:
             works = ", ".join(agent.inboxes) or "every inbox"
-            state = ", disabled" if agent.disabled else ""
+            state = ", admin" if agent.role == "admin" else ""
+            state += ", disabled" if agent.disabled else ""
             changes.append(
                 Change(
                     f"add agent {agent.handle!r} ({agent.name}, capacity {agent.capacity},"
@@ -387,6 +388,8 @@ def config_text(config: DeskConfig) -> str:
             del settings["inboxes"]
         if not agent.disabled:
             del settings["disabled"]
+        if agent.role == "agent":
+            del settings["role"]  # the default; an agent's token is never exported
         lines += _table("[[agents]]", settings)
     return "\n".join(lines) + "\n"
 

@@ -20,6 +20,7 @@ MAX_ORIGINS = 50
 MIN_CAPACITY, MAX_CAPACITY = 1, 1000
 MIN_TRUST_WINDOW_S, MAX_TRUST_WINDOW_S = 60, 86_400
 ONBOARDING = ("email", "phone", "off")
+ROLES = ("agent", "admin")
 
 _APP_ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 _HANDLE_RE = re.compile(r"[a-z0-9][a-z0-9._-]{0,31}")
@@ -203,6 +204,14 @@ def onboarding(value: object, key: str = "onboarding") -> str:
     text = _text(value, key)
     if text not in ONBOARDING:
         raise SettingError(key, f"{_shown(text)} is not one of: {', '.join(ONBOARDING)}")
+    return text
+
+
+def role(value: object, key: str = "role") -> str:
+    """An agent's role: `agent` or `admin` (docs/agent-api.md#permissions)."""
+    text = _text(value, key)
+    if text not in ROLES:
+        raise SettingError(key, f"{_shown(text)} is not one of: {', '.join(ROLES)}")
     return text
 
 

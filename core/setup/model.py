@@ -42,7 +42,7 @@ APP_KEYS = (
     "greeting_returning",
     *BUDGET_DEFAULTS,
 )
-AGENT_KEYS = ("handle", "name", "capacity", "inboxes", "disabled")
+AGENT_KEYS = ("handle", "name", "role", "capacity", "inboxes", "disabled")
 
 
 def _unknown(raw: Mapping[str, object], known: tuple[str, ...]) -> None:
@@ -172,6 +172,8 @@ class AgentConfig:
     capacity: int = DEFAULT_CAPACITY
     inboxes: tuple[str, ...] = ()
     disabled: bool = False
+    #: `agent`, or `admin`: sees every conversation and may use the admin REST API.
+    role: str = "agent"
 
     @classmethod
     def checked(cls, raw: Mapping[str, object]) -> AgentConfig:
@@ -193,12 +195,14 @@ class AgentConfig:
             capacity=fields.capacity(raw.get("capacity", DEFAULT_CAPACITY)),
             inboxes=tuple(inboxes),
             disabled=fields.flag(raw.get("disabled", False), "disabled"),
+            role=fields.role(raw.get("role", "agent")),
         )
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "handle": self.handle,
             "name": self.name,
+            "role": self.role,
             "capacity": self.capacity,
             "inboxes": list(self.inboxes),
             "disabled": self.disabled,
@@ -212,12 +216,15 @@ class AgentStatus:
     config: AgentConfig
     available: bool
     open_conversations: int
+    #: Whether they have a personal access token for the agent API (never the token).
+    has_token: bool = False
 
     def as_dict(self) -> dict[str, Any]:
         return {
             **self.config.as_dict(),
             "available": self.available,
             "open_conversations": self.open_conversations,
+            "token": self.has_token,
         }
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 from core.store.desk import Desk, Row, Tx, queue_key
@@ -249,3 +249,31 @@ def all_rows(conn: Tx, profile_id: int | None = None) -> list[Row]:
     return conn.execute(
         "SELECT * FROM conversations WHERE profile_id = ? ORDER BY id", (profile_id,)
     ).fetchall()
+
+
+def placements(conn: Tx, conversation_ids: Collection[int]) -> dict[int, tuple[int | None, int]]:
+    """conversation id -> (assignee id, inbox id) of those of `conversation_ids` that exist:
+    what the agent API's visibility rule looks at."""
+    ids = sorted(set(conversation_ids))
+    found: dict[int, tuple[int | None, int]] = {}
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        rows = conn.execute(
+            "SELECT id, assignee_id, inbox_id FROM conversations"
+            f" WHERE id IN ({', '.join('?' * len(chunk))})",
+            chunk,
+        )
+        for conversation_id, assignee_id, inbox_id in rows:
+            found[int(conversation_id)] = (
+                None if assignee_id is None else int(assignee_id),
+                int(inbox_id),
+            )
+    return found
+
+
+def profile_placements(conn: Tx, profile_id: int) -> dict[int, tuple[int | None, int]]:
+    """The same for every conversation of a profile (the `(profile_id, status)` index)."""
+    rows = conn.execute(
+        "SELECT id, assignee_id, inbox_id FROM conversations WHERE profile_id = ?", (profile_id,)
+    )
+    return {int(r[0]): (None if r[1] is None else int(r[1]), int(r[2])) for r in rows}

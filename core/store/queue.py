@@ -15,6 +15,7 @@ Queue keys order the queue: longest-waiting customers first (see `store.queue_ke
 from __future__ import annotations
 
 import heapq
+import itertools
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -48,6 +49,11 @@ class QueueFilter:
     statuses: tuple[str, ...] = OPEN_STATUSES
     #: "trusted": the latest customer message was trusted; "untrusted": it was not (or none).
     trust: str | None = None
+    #: Only what this agent may see (the agent API's rule, docs/agent-api.md#permissions):
+    #: conversations assigned to them, and unassigned ones of `visible_inboxes`.
+    visible_to: int | None = None
+    #: The inboxes whose unassigned conversations `visible_to` sees; None: every inbox.
+    visible_inboxes: tuple[int, ...] | None = None
 
     def __post_init__(self) -> None:
         if not self.statuses:
@@ -64,10 +70,16 @@ class QueueFilter:
             raise InvalidQuery(
                 f"queue filter: trust must be one of {', '.join(TRUST_FILTERS)}, not {self.trust!r}"
             )
-        for name in ("agent_id", "inbox_id"):
+        for name in ("agent_id", "inbox_id", "visible_to"):
             value = getattr(self, name)
-            if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
+            if value is not None and not _number(value):
                 raise InvalidQuery(f"queue filter: {name} must be a number")
+        if self.visible_inboxes is not None and (
+            not isinstance(self.visible_inboxes, tuple)
+            or not all(_number(v) for v in self.visible_inboxes)
+            or len(self.visible_inboxes) > MAX_PAGE
+        ):
+            raise InvalidQuery("queue filter: visible_inboxes must be a tuple of numbers")
         if self.unassigned is not True and self.unassigned is not False:
             raise InvalidQuery("queue filter: unassigned must be true or false")
         if self.unassigned and self.agent_id is not None:
@@ -90,9 +102,11 @@ class QueueFilter:
                 active = " AND c.status != 'CLOSED'" if status != "CLOSED" else ""
                 groups.append((f"c.status = ?{active}", [status]))
         out = []
-        for status_clause, status_params in groups:
-            clauses = [status_clause]
-            params = list(status_params)
+        for (status_clause, status_params), (scope, scope_params) in itertools.product(
+            groups, self._scopes()
+        ):
+            clauses = [status_clause, *scope]
+            params = [*status_params, *scope_params]
             if self.agent_id is not None:
                 clauses.append("c.assignee_id = ?")
                 params.append(self.agent_id)
@@ -107,6 +121,30 @@ class QueueFilter:
                 clauses.append("coalesce(c.last_customer_trusted, 0) = 0")
             out.append((" AND ".join(clauses), params))
         return out
+
+    def _scopes(self) -> list[tuple[list[str], list[object]]]:
+        """The ranges `visible_to` may see, each one index range: their own conversations,
+        and the unassigned ones of each inbox they work (of any inbox when they work all).
+        Ranges the other terms rule out are left out; none left: an empty queue."""
+        me = self.visible_to
+        if me is None:
+            return [([], [])]
+        scopes: list[tuple[list[str], list[object]]] = []
+        if not self.unassigned and self.agent_id in (None, me):
+            scopes.append((["c.assignee_id = ?"], [me]))
+        if self.agent_id is None:
+            inboxes = self.visible_inboxes
+            if self.inbox_id is not None:
+                inboxes = (self.inbox_id,) if inboxes is None or self.inbox_id in inboxes else ()
+            if inboxes is None:
+                scopes.append((["c.assignee_id IS NULL"], []))
+            for inbox_id in inboxes or ():
+                scopes.append((["c.assignee_id IS NULL", "c.inbox_id = ?"], [inbox_id]))
+        return scopes
+
+
+def _number(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 @dataclass(frozen=True, slots=True)

@@ -437,6 +437,28 @@ def _v6_message_search(conn: sqlite3.Connection) -> None:
     )
 
 
+def _v7_agent_accounts(conn: sqlite3.Connection) -> None:
+    """Agents signing in over the network (the agent API, docs/agent-api.md).
+
+    - `agents.role`: `agent` (their own and their inboxes' unassigned conversations) or
+      `admin` (every conversation, and the admin REST API with their token).
+    - `agents.token_hash`: the SHA-256 (hex) of the agent's personal access token, as API
+      users' tokens are stored; NULL when they have none (never issued, or revoked when the
+      agent was disabled). Unique, so a request finds its agent by one indexed lookup.
+    - `agents.token_created_at`: when that token was issued (ms); NULL with no token.
+    """
+    run_script(
+        conn,
+        """
+        ALTER TABLE agents ADD COLUMN role TEXT NOT NULL DEFAULT 'agent'
+            CHECK (role IN ('agent', 'admin'));
+        ALTER TABLE agents ADD COLUMN token_hash TEXT;
+        ALTER TABLE agents ADD COLUMN token_created_at INTEGER;
+        CREATE UNIQUE INDEX agents_token_hash ON agents (token_hash);
+        """,
+    )
+
+
 def run_script(conn: sqlite3.Connection, script: str) -> None:
     """Execute a multi-statement script inside the caller's transaction.
 
@@ -460,6 +482,7 @@ MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _v4_token_audit_context,
     _v5_desk_administration,
     _v6_message_search,
+    _v7_agent_accounts,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -356,6 +356,19 @@ def _v6_message_search(conn: Any) -> None:
     )
 
 
+def _v7_agent_accounts(conn: Any) -> None:
+    """Agents' roles and personal access tokens (see `core.store.schema._v7_agent_accounts`)."""
+    conn.execute(
+        """
+        ALTER TABLE agents ADD COLUMN role TEXT NOT NULL DEFAULT 'agent'
+            CHECK (role IN ('agent', 'admin'));
+        ALTER TABLE agents ADD COLUMN token_hash TEXT;
+        ALTER TABLE agents ADD COLUMN token_created_at BIGINT;
+        CREATE UNIQUE INDEX agents_token_hash ON agents (token_hash);
+        """
+    )
+
+
 MIGRATIONS: list[Callable[[Any], None]] = [
     _v1,
     _v2,
@@ -363,6 +376,7 @@ MIGRATIONS: list[Callable[[Any], None]] = [
     _v4_token_audit_context,
     _v5_desk_administration,
     _v6_message_search,
+    _v7_agent_accounts,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

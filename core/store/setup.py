@@ -28,7 +28,7 @@ APP_COLUMNS = (
     *BUDGET_DEFAULTS,
 )
 #: The agent columns a configuration sets, besides `handle`.
-AGENT_COLUMNS = ("name", "capacity", "disabled", "available")
+AGENT_COLUMNS = ("name", "capacity", "disabled", "available", "role")
 
 
 def _checked(values: Mapping[str, object], allowed: tuple[str, ...]) -> list[str]:
@@ -78,7 +78,8 @@ def update_app(conn: Tx, app_id: str, values: Mapping[str, object]) -> None:
 def agents(conn: Tx) -> list[Row]:
     """Every agent with their load, in the order they were added."""
     return conn.execute(
-        "SELECT id, handle, name, capacity, available, disabled, open_conversations"
+        "SELECT id, handle, name, capacity, available, disabled, open_conversations, role,"
+        " CASE WHEN token_hash IS NULL THEN 0 ELSE 1 END AS has_token"
         " FROM agents ORDER BY id"
     ).fetchall()
 

@@ -1,4 +1,5 @@
-"""The admin REST API for a site's backend: Basic auth with an API user's email and token.
+"""The admin REST API for a site's backend: Basic auth with an API user's email and token, or
+an admin agent's personal access token as Bearer (docs/agent-api.md#permissions).
 
 `POST /api/v1/user-identity-jwt` mints a desk-signed User Identity JWT for a customer the site
 has logged in; the reads let the site look customers and conversations up, read the
@@ -15,7 +16,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from core.clock import iso
 from core.contacts import normalize_email, normalize_phone
 from core.errors import DeskError, NotFound
-from core.web.auth import api_user_of
+from core.models import TimelineItem
+from core.web.auth import ADMIN_UNAUTHORIZED, agent_of, api_user_of, bearer_token
 from core.web.errors import ApiError, api_error_from_desk
 from core.web.state import WebState, web_state
 
@@ -86,14 +88,25 @@ class AuditOut(BaseModel):
     nextCursor: str | None
 
 
-BASIC: dict[str, Any] = {"security": [{"apiUser": []}]}
+BASIC: dict[str, Any] = {"security": [{"apiUser": []}, {"agentToken": []}]}
 
 
 async def api_user(
     request: Request, authorization: Annotated[str | None, Header()] = None
 ) -> WebState:
-    """Basic auth: the API user's email and the token `gladdesk api-users add` printed."""
-    await api_user_of(request, authorization)
+    """Basic auth: the API user's email and the token `gladdesk api-users add` printed; or
+    Bearer: the token of an agent whose role is admin (`gladdesk agents token`)."""
+    if bearer_token(authorization) is None:
+        await api_user_of(request, authorization)
+        return web_state(request)
+    account = await agent_of(request, challenge=ADMIN_UNAUTHORIZED)
+    if not account.admin:
+        raise ApiError(
+            403,
+            "forbidden",
+            f"agent {account.handle!r} is not an admin; the admin API takes an admin agent's"
+            " token or an API user's Basic credentials",
+        )
     return web_state(request)
 
 
@@ -173,21 +186,22 @@ async def conversation_items(
         items = await state.call(state.engine.timeline, conversation_id)
     except DeskError as exc:
         raise api_error_from_desk(exc, attr="conversation_id") from None
-    return [
-        ItemOut(
-            id=item.id,
-            conversationId=item.conversation_id,
-            type=item.type,
-            sender=item.sender,
-            event=item.event,
-            body=item.body,
-            timestamp=iso(item.at),
-            trusted=item.trusted,
-            glyph=item.glyph,
-            agent=item.agent,
-        )
-        for item in items
-    ]
+    return [item_out(item) for item in items]
+
+
+def item_out(item: TimelineItem) -> ItemOut:
+    return ItemOut(
+        id=item.id,
+        conversationId=item.conversation_id,
+        type=item.type,
+        sender=item.sender,
+        event=item.event,
+        body=item.body,
+        timestamp=iso(item.at),
+        trusted=item.trusted,
+        glyph=item.glyph,
+        agent=item.agent,
+    )
 
 
 @router.get("/reports/authentication", openapi_extra=BASIC)
@@ -197,6 +211,11 @@ async def authentication_report(
     until: Annotated[str | None, Query(max_length=40)] = None,
 ) -> dict[str, Any]:
     """The authentication report (docs/reports.md) as JSON: `?since=YYYY-MM-DD&until=YYYY-MM-DD`."""
+    return await report_answer(state, since, until)
+
+
+async def report_answer(state: WebState, since: str | None, until: str | None) -> dict[str, Any]:
+    """The authentication report as the admin and agent APIs answer it."""
     from starlette.concurrency import run_in_threadpool
 
     from core.report import report_json

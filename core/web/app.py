@@ -30,7 +30,7 @@ from core.errors import DeskError
 from core.identity import Keyring
 from core.identity.jwks_fetch import DEFAULT_JWKS_TIMEOUT_S
 from core.store import Desk
-from core.web import admin_api, portal, widget_api
+from core.web import admin_api, agent_api, agent_events, portal, widget_api
 from core.web.errors import (
     ApiError,
     handle_api_error,
@@ -151,7 +151,7 @@ def create_app(
     state.hub.listeners.append(state.desk_changed)
     app = FastAPI(
         title="gladdesk",
-        summary="Widget API, admin REST API and demo portal of a gladdesk desk.",
+        summary="Widget API, agent API, admin REST API and demo portal of a gladdesk desk.",
         version="1",
         lifespan=_lifespan(state, tick_s),
     )
@@ -209,9 +209,11 @@ def _add_error_handlers(app: FastAPI) -> None:
 
 
 def _add_routes(app: FastAPI) -> None:
-    """The widget API, the admin API, the portal, the widget script and the health check."""
+    """The widget API, the admin API, the agent API, the portal, the widget script and the health check."""
     app.include_router(widget_api.router)
     app.include_router(admin_api.router)
+    app.include_router(agent_api.router)
+    app.include_router(agent_events.router)
     app.include_router(portal.router)
 
     @app.get("/widget.js", include_in_schema=False)
@@ -252,6 +254,12 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
                 "type": "http",
                 "scheme": "basic",
                 "description": "API user email and API token (gladdesk api-users add).",
+            },
+            "agentToken": {
+                "type": "http",
+                "scheme": "bearer",
+                "description": "An agent's personal access token (gladdesk agents token);"
+                " an admin agent's also opens the admin API.",
             },
         }
         app.openapi_schema = schema

@@ -1,4 +1,5 @@
-"""Who is calling: a widget session (Bearer token) or an API user (Basic credentials).
+"""Who is calling: a widget session (Bearer token), an API user (Basic credentials) or an
+agent (Bearer personal access token, `agent_of`).
 
 A right credential is accepted even from an address that has failed many times: checking
 one is cheap (a hash, an indexed lookup, a constant-time compare), so it is checked first,
@@ -15,9 +16,12 @@ from typing import Any
 
 from fastapi import Request
 
+from core.engine.text import hash_token
 from core.errors import NotFound
+from core.identity.agent_tokens import MAX_AGENT_TOKEN_CHARS, agent_for_token
 from core.identity.api_users import check_api_user
 from core.models import SessionView
+from core.store.agent_accounts import AgentAccount
 from core.web.errors import ApiError
 from core.web.limits import FailureLimiter
 from core.web.state import KnownToken, WebState, client_network, origin_allowed, web_state
@@ -164,3 +168,39 @@ async def api_user_of(request: Request, authorization: str | None) -> str:
         " (create one: gladdesk api-users add EMAIL)",
         headers=UNAUTHORIZED,
     )
+
+
+# -- agents (the agent API, docs/agent-api.md) ------------------------------------------------
+
+AGENT_UNAUTHORIZED = {"WWW-Authenticate": 'Bearer realm="gladdesk agents"'}
+#: The admin API takes either: an API user's Basic credentials or an admin agent's token.
+ADMIN_UNAUTHORIZED = {
+    "WWW-Authenticate": UNAUTHORIZED["WWW-Authenticate"] + ', Bearer realm="gladdesk agents"'
+}
+
+
+async def agent_of(
+    request: Request, *, challenge: dict[str, str] = AGENT_UNAUTHORIZED
+) -> AgentAccount:
+    """The enabled agent whose personal access token the request carries as `Authorization:
+    Bearer`, read from the desk for this request (a token revoked a moment ago is refused).
+    401 when it is missing, unknown or revoked; 429 once this address, or this same wrong
+    token, failed too often (counted with the admin API's failed logins). A right token is
+    checked before any limit, so it is never locked out."""
+    state = web_state(request)
+    token = bearer_token(request.headers.get("authorization"))
+    account = None
+    if token is not None:
+        account = await state.call(agent_for_token, state.desk, token)
+    if account is not None:
+        return account
+    keys = ["addr:" + client_network(request)]
+    if token is not None:
+        keys.append("token:" + hash_token(token[:MAX_AGENT_TOKEN_CHARS])[:32])
+    refuse_failure(state.basic_failures, keys, "failed logins from this address or with this token")
+    detail = (
+        "missing agent token: send Authorization: Bearer <token> (gladdesk agents token HANDLE)"
+        if token is None
+        else "unknown or revoked agent token; ask for a new one: gladdesk agents token HANDLE"
+    )
+    raise ApiError(401, "unauthorized", detail, headers=challenge)

@@ -54,11 +54,13 @@ class TooManyStreams(Exception):
 
 
 class Subscription:
-    """One SSE stream's interest: its session and the conversation it is in."""
+    """One SSE stream's interest: its session and the conversation it is in, or (an agent's
+    stream, `every_event`) any change at all: it filters the feed itself."""
 
-    def __init__(self, session_id: str, address: str) -> None:
+    def __init__(self, session_id: str, address: str, *, every_event: bool = False) -> None:
         self.session_id = session_id
         self.address = address
+        self.every_event = every_event
         self.conversation_id: int | None = None
         self.wake = asyncio.Event()
 
@@ -90,10 +92,13 @@ class EventHub:
         #: caches of the desk's configuration follow it).
         self.listeners: list[Callable[[list[Event]], object]] = []
 
-    def subscribe(self, session_id: str, address: str) -> Subscription:
+    def subscribe(
+        self, session_id: str, address: str, *, every_event: bool = False
+    ) -> Subscription:
         """Register a stream, or raise `TooManyStreams` when its session or address is at its
         cap of open streams or has opened its budget of them this minute. A refused open
-        spends nothing. Called on the event loop only, so check and count are one step."""
+        spends nothing. Called on the event loop only, so check and count are one step.
+        An agent's stream counts under `agent:<id>` as its session."""
         for scope, open_now, cap in (
             ("session", self._by_session[session_id], self.per_session),
             ("address", self._by_address[address], self.per_address),
@@ -120,7 +125,7 @@ class EventHub:
                 )
         self.session_opens.spend(session_id)
         self.address_opens.spend(address)
-        subscription = Subscription(session_id, address)
+        subscription = Subscription(session_id, address, every_event=every_event)
         self._subscribers.add(subscription)
         self._by_session[session_id] += 1
         self._by_address[address] += 1
@@ -191,7 +196,8 @@ class EventHub:
             conversations = {e.conversation_id for e in events if e.conversation_id is not None}
             for subscription in self._subscribers:
                 if (
-                    subscription.session_id in sessions
+                    subscription.every_event
+                    or subscription.session_id in sessions
                     or subscription.conversation_id in conversations
                 ):
                     subscription.wake.set()

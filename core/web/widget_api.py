@@ -7,8 +7,6 @@ reach the previous customer's conversation; this layer only authenticates and tr
 
 from __future__ import annotations
 
-import asyncio
-import json
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
@@ -34,6 +32,16 @@ from core.web.errors import ApiError, api_error_from_desk
 from core.web.hub import Subscription, TooManyStreams
 from core.web.shedding import stream_key
 from core.web.site_keys import await_jwks_fetches
+from core.web.sse import (
+    MAX_EVENT_ID,
+    RETRY_MS,
+    STREAM_HEADERS,
+    EventStream,
+    parse_last_event_id,
+    sse_frame,
+    wait_or_keepalive,
+    watching_disconnect,
+)
 from core.web.state import (
     KnownToken,
     WebState,
@@ -44,11 +52,6 @@ from core.web.state import (
 )
 
 router = APIRouter(prefix="/widget/v1", tags=["widget"])
-
-#: Largest event id a client may resume after (`?after=` or `Last-Event-ID`).
-MAX_EVENT_ID = 2**62
-KEEPALIVE_S = 15.0
-RETRY_MS = 2000
 
 
 class Strict(BaseModel):
@@ -365,13 +368,6 @@ async def list_messages(request: Request) -> MessagesOut:
     )
 
 
-def _sse(kind: str, data: Any, event_id: int | None = None) -> bytes:
-    lines = [f"event: {kind}", "data: " + json.dumps(data, ensure_ascii=False)]
-    if event_id is not None:
-        lines.append(f"id: {event_id}")
-    return ("\n".join(lines) + "\n\n").encode()
-
-
 @router.get(
     "/events",
     response_class=StreamingResponse,
@@ -392,7 +388,7 @@ async def events(
     """
     auth = await authenticate(request, _bearer(authorization) or token)
     state = auth.state
-    cursor = after if last_event_id is None else _last_event_id(last_event_id)
+    cursor = after if last_event_id is None else parse_last_event_id(last_event_id)
     # The caps and budgets before any read, so that a reconnect loop refused costs no read.
     try:
         subscription = state.hub.subscribe(auth.session_id, auth.network)
@@ -413,60 +409,20 @@ async def events(
     except BaseException:
         state.hub.unsubscribe(subscription)
         raise
-    return _EventStream(
+    return EventStream(
         _stream(state, request, subscription, cursor),
         on_close=lambda: state.hub.unsubscribe(subscription),
         media_type="text/event-stream",
-        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+        headers=STREAM_HEADERS,
     )
-
-
-class _EventStream(StreamingResponse):
-    """A stream that gives its place back however it ends, even if it never started."""
-
-    def __init__(self, content: AsyncIterator[bytes], *, on_close: Any, **kwargs: Any) -> None:
-        super().__init__(content, **kwargs)
-        self._on_close = on_close
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        try:
-            await super().__call__(scope, receive, send)
-        finally:
-            self._on_close()
-
-
-def _last_event_id(value: str) -> int:
-    """The event id a reconnecting `EventSource` resumes after: ASCII digits, at most 2**62
-    (`str.isdigit` alone would let `"١٢"` or an id past SQLite's integers through)."""
-    text = value.strip()
-    if not (text.isascii() and text.isdigit()) or int(text) > MAX_EVENT_ID:
-        raise ApiError(
-            400,
-            "invalid",
-            f"Last-Event-ID must be an event id from this stream (0 to {MAX_EVENT_ID});"
-            " drop the header to start from now",
-            attr="Last-Event-ID",
-        )
-    return int(text)
 
 
 async def _stream(
     state: WebState, request: Request, subscription: Subscription, cursor: int
 ) -> AsyncIterator[bytes]:
     session_id = subscription.session_id
-    gone = asyncio.Event()
-
-    async def watch_disconnect() -> None:
-        # Starlette does not watch for disconnects on ASGI 2.4 servers: a closed stream would
-        # linger until its next write. Watch here and wake the loop.
-        while (await request.receive())["type"] != "http.disconnect":
-            pass
-        gone.set()
-        subscription.wake.set()
-
-    watcher = asyncio.create_task(watch_disconnect())
     sent_availability: bool | None = None
-    try:
+    async with watching_disconnect(request, subscription.wake) as gone:
         yield f"retry: {RETRY_MS}\n\n".encode()
         while not gone.is_set():
             subscription.wake.clear()
@@ -478,18 +434,14 @@ async def _stream(
             subscription.conversation_id = view.conversation_id
             for event in batch:
                 cursor = event.id
-                yield _sse(event.kind, event.data, event.id)
+                yield sse_frame(event.kind, event.data, event.id)
             if view.ended:
                 return
             if state.hub.available is not None and state.hub.available != sent_availability:
                 sent_availability = state.hub.available
-                yield _sse("availability:change", {"available": sent_availability})
+                yield sse_frame("availability:change", {"available": sent_availability})
             if len(batch) >= 200:
                 continue
-            try:
-                async with asyncio.timeout(KEEPALIVE_S):  # not wait_for: see EventHub.run
-                    await subscription.wake.wait()
-            except TimeoutError:
-                yield b": keep-alive\n\n"
-    finally:
-        watcher.cancel()
+            keepalive = await wait_or_keepalive(subscription.wake)
+            if keepalive is not None:
+                yield keepalive

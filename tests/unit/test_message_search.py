@@ -65,9 +65,12 @@ def test_a_new_message_is_found_at_once(desk: Desk) -> None:
 def test_an_existing_desk_gets_its_history_indexed(desk: Desk, demo_db: Path) -> None:
     before = [h.item_id for h in search_messages(desk, "refund", limit=50)]
     desk.close()
-    with sqlite3.connect(demo_db) as conn:  # the desk as it was before schema v6
+    with sqlite3.connect(demo_db) as conn:  # the desk as it was before schema v6 (and v7)
         conn.executescript(
-            "DROP TRIGGER items_ai; DROP TRIGGER items_ad; DROP TRIGGER items_au;"
+            "DROP INDEX agents_token_hash; ALTER TABLE agents DROP COLUMN role;"
+            " ALTER TABLE agents DROP COLUMN token_hash;"
+            " ALTER TABLE agents DROP COLUMN token_created_at;"
+            " DROP TRIGGER items_ai; DROP TRIGGER items_ad; DROP TRIGGER items_au;"
             " DROP TABLE items_fts; ALTER TABLE items DROP COLUMN message_text;"
             " PRAGMA user_version = 5;"
         )

@@ -203,11 +203,13 @@ def test_agents_and_inboxes(db: Path) -> None:
     assert agents["alice"] == {
         "handle": "alice",
         "name": "Alice Moreau",
+        "role": "agent",
         "capacity": 3,
         "inboxes": [],
         "disabled": False,
         "available": True,
         "open_conversations": 0,
+        "token": False,
     }
     assert agents["bob"]["inboxes"] == ["Returns"]
     inboxes = {i["name"]: i for i in listed(db, "inboxes")}
@@ -224,8 +226,8 @@ def test_agents_and_inboxes(db: Path) -> None:
     assert "disabled agent 'bob'" in ok(db, "agents", "disable", "bob")
     assert "already disabled" in ok(db, "agents", "disable", "bob")
     table = ok(db, "agents", "list").splitlines()
-    assert table[0].split() == ["HANDLE", "NAME", "STATUS", "LOAD", "INBOXES"]
-    assert table[2].split() == ["bob", "Bob", "disabled", "0/9", "(all)"]
+    assert table[0].split() == ["HANDLE", "NAME", "ROLE", "STATUS", "LOAD", "INBOXES", "TOKEN"]
+    assert table[2].split() == ["bob", "Bob", "agent", "disabled", "0/9", "(all)", "-"]
     assert [i["agents"] for i in listed(db, "inboxes")] == [["alice"], ["alice"]]
     assert "enabled agent 'bob'" in ok(db, "agents", "enable", "bob")
     assert listed(db, "agents")[1]["available"] is True

@@ -109,7 +109,7 @@ def test_pages_are_keyset_and_a_huge_limit_is_cut(
 def test_the_audit_is_in_the_openapi_schema(client: TestClient) -> None:
     schema = client.get("/openapi.json").json()
     operation = schema["paths"]["/api/v1/audit"]["get"]
-    assert operation["security"] == [{"apiUser": []}]
+    assert operation["security"] == [{"apiUser": []}, {"agentToken": []}]
     names = {parameter["name"] for parameter in operation["parameters"]}
     assert names - {"authorization"} == {"since", "code", "session", "app", "cursor", "limit"}
     assert "RejectionOut" in schema["components"]["schemas"]

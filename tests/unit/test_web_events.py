@@ -82,13 +82,18 @@ class Stream:
     stream blocked in a read on another thread does not).
     """
 
-    def __init__(self, url: str, token: str, last_event_id: int | None = None) -> None:
+    def __init__(
+        self, url: str, token: str, last_event_id: int | None = None, *, path: str | None = None
+    ) -> None:
+        """The widget's stream (the token as `?token=`), or the one at `path` (the token as
+        `Authorization: Bearer`)."""
         host, port = url.removeprefix("http://").split(":")
         self._sock = socket.create_connection((host, int(port)), timeout=WAIT_S)
-        resume = "" if last_event_id is None else f"Last-Event-ID: {last_event_id}\r\n"
-        self._sock.sendall(
-            f"GET /widget/v1/events?token={token} HTTP/1.0\r\nHost: {host}\r\n{resume}\r\n".encode()
-        )
+        head = "" if last_event_id is None else f"Last-Event-ID: {last_event_id}\r\n"
+        target = f"/widget/v1/events?token={token}"
+        if path is not None:
+            target, head = path, head + f"Authorization: Bearer {token}\r\n"
+        self._sock.sendall(f"GET {target} HTTP/1.0\r\nHost: {host}\r\n{head}\r\n".encode())
         self._file = self._sock.makefile("rb")
         status = self._file.readline().decode()
         headers = []
@@ -136,6 +141,11 @@ class Stream:
         while not self.events.empty():
             out.append(self.events.get_nowait())
         return out
+
+    def ended(self) -> bool:
+        """Whether the server ended the stream (waits for it, up to WAIT_S)."""
+        self._thread.join(WAIT_S)
+        return not self._thread.is_alive()
 
     def close(self) -> None:
         with contextlib.suppress(OSError):
