@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from cli.common import desk_free
+from cli.common import DESK, desk_free
 
 
 @click.group("db")
@@ -38,3 +38,27 @@ def build_demo_command(out: Path | None, fixtures: Path | None) -> None:
     default_out = DEMO_DB if IN_CHECKOUT else Path("demo.db")
     path = build_demo(out or default_out, fixtures or FIXTURES)
     click.echo(str(path))
+
+
+@desk_free("db copy names both desks with --from and --to")
+@db_group.command("copy")
+@click.option("--from", "source", type=DESK, required=True, help="The desk to copy (file or URL).")
+@click.option(
+    "--to",
+    "target",
+    type=DESK,
+    required=True,
+    help="A new desk: a missing file, or a PostgreSQL database without a desk in it.",
+)
+def copy_command(source: Path | str, target: Path | str) -> None:
+    """Copy a whole desk (database, keystore, rules) into a new one, on either backend, and
+    check that both export the same conversations, config, keys and agent loads."""
+    from core.setup.moving import copy_desk
+
+    copied = copy_desk(source, target)
+    total = sum(copied.rows.values())
+    click.echo(f"copied {copied.source} -> {copied.target}: {total:,} rows", err=True)
+    for name in copied.files:
+        click.echo(f"  with {name}", err=True)
+    click.echo("checked: the two desks export the same conversations, config and keys", err=True)
+    click.echo(copied.target)

@@ -437,6 +437,16 @@ class Desk:
         with self._lock:
             self.conn.execute("VACUUM")
 
+    @property
+    def shown(self) -> str:
+        """The desk's location as messages show it (a URL without its password)."""
+        return self.location
+
+    def insert_many(self, conn: Any, table: str, names: list[str], rows: list[Any]) -> None:
+        """Insert rows of `names` (a bulk copy: `core.store.copy`)."""
+        marks = ", ".join("?" * len(names))
+        conn.executemany(f"INSERT INTO {table} ({', '.join(names)}) VALUES ({marks})", rows)
+
     def sync_sequences(self) -> None:
         """After rows were copied in with their ids (SQLite continues after the largest)."""
 

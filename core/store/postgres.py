@@ -611,6 +611,17 @@ class PgDesk(Desk):
     def checkpoint(self) -> tuple[int, int]:
         return 0, 0
 
+    @property
+    def shown(self) -> str:
+        return redact_url(self.url)
+
+    def insert_many(self, conn: Any, table: str, names: list[str], rows: list[Any]) -> None:
+        """COPY the rows in (the fastest way in; identity columns take the given ids)."""
+        statement = f"COPY {table} ({', '.join(names)}) FROM STDIN"
+        with conn.raw.cursor() as cursor, cursor.copy(statement) as copy:
+            for row in rows:
+                copy.write_row(row)
+
     def sync_sequences(self) -> None:
         """After rows were copied in with their ids: identities continue after the largest."""
         with self.transaction() as tx:

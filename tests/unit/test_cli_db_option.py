@@ -39,6 +39,7 @@ DESK_FREE: dict[CommandPath, str] = {
     ("demo",): "its own copy of demo.db",
     ("train",): "throwaway desk",
     ("db", "build-demo"): "--out",
+    ("db", "copy"): "--from and --to",
 }
 
 
