@@ -11,6 +11,7 @@ from __future__ import annotations
 import itertools
 import os
 import secrets
+import time
 from collections.abc import Iterator
 from urllib.parse import urlsplit
 
@@ -39,6 +40,7 @@ class Server:
         self.admin = psycopg.connect(server_url(), autocommit=True, connect_timeout=3)
         self.template = f"{prefix}_tmpl"
         self._numbers = itertools.count(1)
+        self._leftover: set[str] = set()
         self._drop(self.template)
         self.admin.execute(
             f'CREATE DATABASE "{self.template}" ENCODING UTF8 LC_COLLATE "C"'
@@ -50,7 +52,18 @@ class Server:
             pass  # migrated once: every test's database is a copy of it
 
     def _drop(self, name: str) -> None:
-        self.admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        """Drop `name`, waiting out an autovacuum worker on it (which FORCE cannot end for a
+        role that is not a superuser); one still busy is dropped at the session's end."""
+        import psycopg
+
+        for _ in range(20):
+            try:
+                self.admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+                self._leftover.discard(name)
+                return
+            except psycopg.errors.InsufficientPrivilege:
+                time.sleep(0.1)
+        self._leftover.add(name)
 
     def fresh(self) -> str:
         """A new database holding an empty desk; its URL."""
@@ -70,6 +83,8 @@ class Server:
         self._drop(urlsplit(url).path.lstrip("/"))
 
     def close(self) -> None:
+        for name in sorted(self._leftover):
+            self._drop(name)
         self._drop(self.template)
         self.admin.close()
 

@@ -107,7 +107,7 @@ def free_agents(conn: Tx, inbox_id: int | None = None) -> list[Row]:
     return conn.execute(
         "SELECT a.id, a.handle, a.name FROM agents a"
         " WHERE a.available = 1 AND a.open_conversations < a.capacity"
-        " AND (? IS NULL"
+        " AND (CAST(? AS BIGINT) IS NULL"
         " OR NOT EXISTS (SELECT 1 FROM agent_inboxes m WHERE m.agent_id = a.id)"
         " OR EXISTS (SELECT 1 FROM agent_inboxes m WHERE m.agent_id = a.id AND m.inbox_id = ?))"
         " ORDER BY a.open_conversations, a.id",
