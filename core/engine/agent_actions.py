@@ -46,6 +46,7 @@ class AgentActions:
         text = check_body(body)
         agent_id = self.directory.agent_id(agent)
         with self.desk.transaction() as conn:
+            self.desk.lock_routing()
             conv = open_conversation(conn, conversation_id)
             if conv["assignee_id"] is None:
                 self.routing.assign(conn, conversation_id, agent_row(conn, agent_id))
@@ -79,6 +80,7 @@ class AgentActions:
         """
         agent_id = self.directory.agent_id(agent)
         with self.desk.transaction() as conn:
+            self.desk.lock_routing()
             conv = open_conversation(conn, conversation_id)
             holder = conv["assignee_id"]
             if holder == agent_id:
@@ -126,6 +128,7 @@ class AgentActions:
         target_agent = self.directory.agent_id(to_agent) if to_agent is not None else None
         target_inbox = self.directory.inbox_id(to_inbox) if to_inbox is not None else None
         with self.desk.transaction() as conn:
+            self.desk.lock_routing()
             conv = open_conversation(conn, conversation_id)
             if target_agent is not None and agent_row(conn, target_agent)["disabled"]:
                 raise Conflict(f"transfer: agent {to_agent!r} is disabled; pick another agent")
@@ -154,6 +157,7 @@ class AgentActions:
         """Close; a customer still waiting for a reply needs `force`."""
         agent_id = self.directory.agent_id(agent)
         with self.desk.transaction() as conn:
+            self.desk.lock_routing()
             conv = open_conversation(conn, conversation_id)
             if conv["waiting_since"] is not None and not force:
                 raise Conflict(
@@ -184,6 +188,7 @@ class AgentActions:
         """
         agent_id = self.directory.agent_id(agent)
         with self.desk.transaction() as conn:
+            self.desk.lock_routing()
             conv = conversation_row(conn, conversation_id)
             if conv["status"] != "CLOSED":
                 raise Conflict(f"conversation {conversation_id} is not closed")

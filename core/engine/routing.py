@@ -33,6 +33,7 @@ class Routing:
         """The available agent with spare capacity and the fewest open conversations, among
         those who work `inbox_id` when given; `prefer` wins when it can take the chat,
         `avoid` loses when another can."""
+        self.desk.lock_routing()
         candidates = agents.free_agents(conn, inbox_id)
         for row in candidates:
             if prefer is not None and row["id"] == prefer and row["id"] != avoid:
@@ -92,6 +93,7 @@ class Routing:
 
     def route(self, conn: Tx, conversation_id: int, *, inbox_override: str | None = None) -> None:
         """Route a held conversation now (the customer logged in, or the hold timed out)."""
+        self.desk.lock_routing()  # before the row's lock: an agent's close takes them so too
         updates: dict[str, Any] = {"routed_at": self.desk.clock.now_ms(), "hold_until": None}
         if inbox_override is not None:
             updates["inbox_id"] = self.directory.inbox_id(inbox_override)
@@ -109,6 +111,7 @@ class Routing:
             with self.desk.transaction() as conn:
                 return self.assign_queued(conn, limit=limit)
         assigned = 0
+        self.desk.lock_routing()
         if not agents.free_agents(conn):
             return assigned
         # Read past the first `limit`: those may all be in inboxes no free agent works.

@@ -447,6 +447,11 @@ class Desk:
         marks = ", ".join("?" * len(names))
         conn.executemany(f"INSERT INTO {table} ({', '.join(names)}) VALUES ({marks})", rows)
 
+    def lock_routing(self) -> None:
+        """Hold the desk's routing decisions (who takes which chat, agent load against
+        capacity) for this transaction: another process deciding waits for its commit. On
+        SQLite every write transaction already runs alone (BEGIN IMMEDIATE)."""
+
     def sync_sequences(self) -> None:
         """After rows were copied in with their ids (SQLite continues after the largest)."""
 

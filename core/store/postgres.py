@@ -47,6 +47,8 @@ __all__ = ["PgDesk", "is_postgres_url", "redact_url", "sidecar_base"]
 CHANNEL = "gladdesk_events"
 #: The advisory lock (pg_advisory_xact_lock key) that orders change-feed commits.
 FEED_LOCK = 0x6C616464_65736B  # "laddesk"
+#: The advisory lock routing decisions take (`lock_routing`).
+ROUTING_LOCK = 0x6C616464_726F75  # "laddrou"
 #: How long a call waits for a pooled connection before the desk counts as unreachable.
 CONNECT_TIMEOUT_S = 3.0
 POOL_MAX = 4
@@ -262,6 +264,7 @@ class _Local(threading.local):
     tx: PgTx | None = None
     depth = 0
     locked = False
+    routing = False
     touched: set[int]
     pending: list[tuple[Any, ...]]
 
@@ -294,7 +297,7 @@ class _PgTransaction:
         except BaseException:
             desk._write_lock.release()
             raise
-        local.tx, local.depth, local.locked = PgTx(raw), 1, False
+        local.tx, local.depth, local.locked, local.routing = PgTx(raw), 1, False, False
         local.touched.clear()
         local.pending.clear()
         return local.tx
@@ -623,6 +626,15 @@ class PgDesk(Desk):
         with conn.raw.cursor() as cursor, cursor.copy(statement) as copy:
             for row in rows:
                 copy.write_row(row)
+
+    def lock_routing(self) -> None:
+        """Routing decisions of every process take turns (an advisory lock to the commit):
+        two servers never hand one chat out twice nor push an agent past capacity."""
+        local = self._local
+        assert local.tx is not None, "lock_routing() outside a transaction"
+        if not local.routing:
+            local.tx.execute("SELECT pg_advisory_xact_lock(?)", (ROUTING_LOCK,))
+            local.routing = True
 
     def sync_sequences(self) -> None:
         """After rows were copied in with their ids: identities continue after the largest."""
