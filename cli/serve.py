@@ -116,7 +116,9 @@ def worker_app() -> Any:
     from core.web.log_redaction import RedactTokens
 
     app = create_app(
-        os.environ[WORKER_DESK_ENV], jwks_timeout_s=float(os.environ[WORKER_JWKS_TIMEOUT_ENV])
+        os.environ[WORKER_DESK_ENV],
+        jwks_timeout_s=float(os.environ[WORKER_JWKS_TIMEOUT_ENV]),
+        shared_budgets=True,  # the workers count one budget together
     )
     logging.getLogger("uvicorn.access").addFilter(RedactTokens())
     _freeze_loaded()

@@ -459,6 +459,24 @@ def _v7_agent_accounts(conn: sqlite3.Connection) -> None:
     )
 
 
+def _v8_shared_budgets(conn: sqlite3.Connection) -> None:
+    """Flood budgets every server process of a desk counts together (core/store/buckets.py,
+    docs/config.md#flood-budgets): a token bucket per key, its tokens when last counted,
+    that time and when it is full again (ms; a full bucket's row may go)."""
+    run_script(
+        conn,
+        """
+        CREATE TABLE rate_buckets (
+            key TEXT PRIMARY KEY,
+            tokens REAL NOT NULL,
+            counted_at INTEGER NOT NULL,
+            full_at INTEGER NOT NULL
+        );
+        CREATE INDEX rate_buckets_full ON rate_buckets (full_at);
+        """,
+    )
+
+
 def run_script(conn: sqlite3.Connection, script: str) -> None:
     """Execute a multi-statement script inside the caller's transaction.
 
@@ -483,6 +501,7 @@ MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _v5_desk_administration,
     _v6_message_search,
     _v7_agent_accounts,
+    _v8_shared_budgets,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

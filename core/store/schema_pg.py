@@ -369,6 +369,21 @@ def _v7_agent_accounts(conn: Any) -> None:
     )
 
 
+def _v8_shared_budgets(conn: Any) -> None:
+    """Flood budgets every server process counts together (see `core.store.schema`)."""
+    conn.execute(
+        """
+        CREATE TABLE rate_buckets (
+            key TEXT PRIMARY KEY,
+            tokens DOUBLE PRECISION NOT NULL,
+            counted_at BIGINT NOT NULL,
+            full_at BIGINT NOT NULL
+        );
+        CREATE INDEX rate_buckets_full ON rate_buckets (full_at);
+        """
+    )
+
+
 MIGRATIONS: list[Callable[[Any], None]] = [
     _v1,
     _v2,
@@ -377,6 +392,7 @@ MIGRATIONS: list[Callable[[Any], None]] = [
     _v5_desk_administration,
     _v6_message_search,
     _v7_agent_accounts,
+    _v8_shared_budgets,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

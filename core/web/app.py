@@ -40,7 +40,7 @@ from core.web.errors import (
     handle_validation_error,
 )
 from core.web.hub import EventHub
-from core.web.limits import MAX_BODY_BYTES, BodyLimitMiddleware
+from core.web.limits import MAX_BODY_BYTES, BodyLimitMiddleware, SharedBudgets
 from core.web.shedding import Shedding
 from core.web.state import WebState, origin_allowed, same_origin
 
@@ -135,11 +135,15 @@ def create_app(
     max_body_bytes: int = MAX_BODY_BYTES,
     inline_desk_calls: bool = True,
     jwks_timeout_s: float = DEFAULT_JWKS_TIMEOUT_S,
+    shared_budgets: bool | None = None,
 ) -> FastAPI:
     """The HTTP server over the desk at `db_path` (which must exist).
 
     `inline_desk_calls=False` sends every desk call to the thread pool (see `WebState.call`).
     `jwks_timeout_s`: the deadline of a JWKS-URL fetch (docs/tokens.md).
+    `shared_budgets`: count the flood budgets in the desk, with every other server process
+    of it (default: on PostgreSQL, where other servers may share the desk; `serve --workers`
+    turns it on for SQLite too), rather than in this process's memory.
     """
     desk = Desk.open(db_path, clock=clock, create=False)
     # Requests wait for JWKS fetches on the event loop (core.web.site_keys), never in a verify.
@@ -148,6 +152,8 @@ def create_app(
     state = WebState(
         desk=desk, engine=engine, hub=EventHub(desk, poll_s=poll_s), inline=inline_desk_calls
     )
+    if shared_budgets if shared_budgets is not None else desk.dialect == "postgresql":
+        state.budgets = SharedBudgets(desk)
     state.hub.listeners.append(state.desk_changed)
     app = FastAPI(
         title="gladdesk",

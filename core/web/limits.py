@@ -20,6 +20,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from core.budgets import BUDGET_KINDS
 from core.errors import RateLimited
+from core.store import Desk
+from core.store import buckets as shared_buckets
 
 #: Largest request body accepted, in bytes: a 4,000-character message JSON-escaped, or a
 #: JWT (8 KiB at most) with a name, fits with room to spare.
@@ -320,6 +322,46 @@ class Budgets:
             f"too many {BUDGET_NOUNS[kind]} from {who}; retry in {max(1, int(wait + 0.999))} s",
             retry_after_s=wait,
         )
+
+
+class SharedBudgets(Budgets):
+    """The same budgets counted in the desk (`core.store.buckets`): every server process of
+    the desk (`serve --workers N`, several servers on one PostgreSQL) spends from the same
+    buckets, so N processes let through what one would. A statement a bucket per call."""
+
+    #: Takes between two sweeps of the buckets that are full again.
+    SWEEP_EVERY = 1000
+
+    def __init__(self, desk: Desk) -> None:
+        super().__init__()
+        self.desk = desk
+        self._takes = 0
+
+    def take(self, kind: str, app: AppRow, address: str) -> None:
+        assert kind in BUDGET_KINDS, kind
+        app_id = str(app["app_id"])
+        wanted, scopes = [], {}
+        for scope, key in (("address", f"{kind}:{app_id}:{address}"), ("app", f"{kind}:{app_id}")):
+            per_min = int(app[f"{scope}_{kind}_per_min"])
+            if per_min > 0:
+                wanted.append(shared_buckets.Bucket(key, float(per_min), per_min / 60_000.0))
+                scopes[key] = scope
+        if not wanted:
+            return
+        now = self.desk.clock.now_ms()
+        try:
+            shared_buckets.take_all(self.desk, wanted, now)
+        except shared_buckets.Short as short:
+            scope = scopes[short.bucket.key]
+            who = "this address" if scope == "address" else f"all addresses on app {app_id!r}"
+            wait = short.wait_ms / 1000
+            raise RateLimited(
+                f"too many {BUDGET_NOUNS[kind]} from {who}; retry in {max(1, int(wait + 0.999))} s",
+                retry_after_s=wait,
+            ) from None
+        self._takes += 1
+        if self._takes % self.SWEEP_EVERY == 0:
+            shared_buckets.forget_full(self.desk, now)
 
 
 #: How a refusal names each budget.

@@ -136,3 +136,27 @@ def test_feed_rows_become_visible_in_id_order_with_concurrent_writers(
     every = [r[0] for r in desk.query("SELECT id FROM events ORDER BY id")]
     assert len(every) == 360
     assert seen == every  # nothing skipped, nothing twice, in order
+
+
+def test_both_schemas_have_the_same_tables_and_columns(
+    desk: Desk, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """core/store/schema.py and schema_pg.py stay in step, migration for migration."""
+    from core.store import schema, schema_pg
+    from core.store.copy import columns
+
+    assert len(schema.MIGRATIONS) == len(schema_pg.MIGRATIONS)
+    assert [m.__name__ for m in schema.MIGRATIONS] == [m.__name__ for m in schema_pg.MIGRATIONS]
+    if desk.dialect == "sqlite":
+        pytest.skip("compares the PostgreSQL desk with an SQLite one")
+    with Desk.open(tmp_path_factory.mktemp("sqlite") / "desk.db") as lite:
+        tables = [
+            r[0]
+            for r in lite.query(
+                "SELECT name FROM sqlite_master WHERE type = 'table'"
+                " AND name NOT LIKE 'sqlite%' AND name NOT LIKE 'items_fts%'"
+            )
+        ]
+        assert "rate_buckets" in tables and "events" in tables
+        for table in tables:
+            assert columns(desk, table) == columns(lite, table), table
