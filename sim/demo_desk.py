@@ -1,7 +1,9 @@
 """Build the demo desk (`demo.db`) from `fixtures/`, byte-for-byte reproducibly.
 
 Beside it go its keystore (`demo.db.keys`, the demo-only signing key) and its rules
-(`demo.db.rules.toml`, from `fixtures/rules.toml`).
+(`demo.db.rules.toml`, from `fixtures/rules.toml`). The same desk can be built into an empty
+PostgreSQL desk (a `postgresql://` URL): its keystore and rules then go beside the database's
+local sidecar path (`PgDesk.path`).
 
 Every time and id comes from the fixtures: the desk clock is frozen at `[clock] built_at`.
 """
@@ -21,6 +23,7 @@ from core.errors import DeskError, FileLineError
 from core.setup import ConfigError, ConfigFile, apply_config, read_config
 from core.setup.config import DEMO_ONLY
 from core.store import Desk, directory, queue_key, seed
+from core.store.desk import is_postgres_url
 from sim.project_files import DEMO_DB, FIXTURES
 
 #: Files a desk keeps beside its database: the keystore and the rules.
@@ -56,13 +59,7 @@ def build_demo(out: Path = DEMO_DB, fixtures: Path = FIXTURES) -> Path:
 
     Built in a temporary file and moved into place, so a failed build leaves `out` untouched.
     """
-    config, customers, conversations = _load(fixtures)
-    rules = fixtures / "rules.toml"
-    if rules.exists():
-        from core.rules import load_rules
-
-        # Broken rules fail the build before anything is written.
-        load_rules(rules, inboxes=frozenset(config.config.inboxes))
+    config, customers, conversations, rules = _load_checked(fixtures)
     out = Path(out)
     temp = out.with_name(f".{out.name}.building")
     for stale in (temp, Path(f"{temp}.keys"), Path(f"{temp}-wal"), Path(f"{temp}-shm")):
@@ -90,6 +87,41 @@ def build_demo(out: Path = DEMO_DB, fixtures: Path = FIXTURES) -> Path:
     if rules.exists():
         shutil.copyfile(rules, f"{out}.rules.toml")
     return out
+
+
+def _load_checked(fixtures: Path) -> tuple[ConfigFile, list[dict], list[dict], Path]:
+    """The fixtures, and the rules file (checked: broken rules fail the build before anything
+    is written)."""
+    config, customers, conversations = _load(fixtures)
+    rules = fixtures / "rules.toml"
+    if rules.exists():
+        from core.rules import load_rules
+
+        load_rules(rules, inboxes=frozenset(config.config.inboxes))
+    return config, customers, conversations, rules
+
+
+def build_demo_into(url: str, fixtures: Path = FIXTURES) -> str:
+    """Write the demo desk into the empty desk at PostgreSQL `url` (same rows, ids and times as
+    `demo.db`); its keystore and rules go beside `PgDesk.path`. Returns `url`.
+
+    One transaction: a failed build leaves the database as it was (the keystore and rules are
+    written after it commits)."""
+    if not is_postgres_url(url):
+        raise FixtureError(f"{url}: not a postgresql:// URL")
+    config, customers, conversations, rules = _load_checked(fixtures)
+    built_at = parse_iso(config.extras["clock"]["built_at"])
+    with Desk.open(url, clock=ManualClock(built_at)) as desk:
+        if desk.last_event_id() or directory.inboxes(desk):
+            raise FixtureError(f"{desk.location}: not an empty desk; build the demo into a new one")
+        try:
+            _fill(desk, config, customers, conversations, fixtures, built_at)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise FixtureError(f"{fixtures}: invalid fixture data: {exc!r}") from None
+        desk.sync_sequences()
+        if rules.exists():
+            shutil.copyfile(rules, f"{desk.path}.rules.toml")
+    return url
 
 
 def _fill(

@@ -11,10 +11,11 @@ from core.engine import Engine
 from core.identity.api_users import add_api_user
 from core.store import Desk
 from core.web import create_app
-from sim.demo_desk import build_demo
+from core.store.postgres import sidecar_base
+from sim.demo_desk import build_demo, build_demo_into
 from tests import pg
 from tests.helpers import seed_desk
-from tests.web_helpers import basic, copy_desk
+from tests.web_helpers import DeskAt, basic, copy_desk
 
 
 @pytest.fixture
@@ -65,25 +66,52 @@ def engine(desk: Desk) -> Engine:
 
 # -- the demo desk, shared by the web, feed and security tests ---------------------------
 
-
 @pytest.fixture(scope="module")
 def built_demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_demo(tmp_path_factory.mktemp("built") / "demo.db")
 
 
-@pytest.fixture
-def demo_db(built_demo: Path, tmp_path: Path) -> Path:
-    return copy_desk(built_demo, tmp_path)
+@pytest.fixture(scope="session")
+def built_pg_demo(
+    pg_server: pg.Server, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[pg.BuiltDesk]:
+    """The demo desk built once per session into a PostgreSQL database, the template of each
+    test's copy (`demo_db`), with its keystore and rules."""
+    state = tmp_path_factory.mktemp("pg-demo-state")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("GLADDESK_STATE_DIR", str(state))
+        url = build_demo_into(pg_server.fresh())
+        built = pg.BuiltDesk(url, sidecar_base(url))
+    yield built
+    pg_server.drop(url)
 
 
 @pytest.fixture
-def client(demo_db: Path) -> Iterator[TestClient]:
+def demo_db(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[DeskAt]:
+    """A copy of the demo desk of the test's own: a file in tmp_path, or a PostgreSQL database
+    (its keystore and rules in tmp_path/state)."""
+    if backend == "sqlite":
+        yield copy_desk(request.getfixturevalue("built_demo"), tmp_path)
+        return
+    server: pg.Server = request.getfixturevalue("pg_server")
+    built: pg.BuiltDesk = request.getfixturevalue("built_pg_demo")
+    monkeypatch.setenv("GLADDESK_STATE_DIR", str(tmp_path / "state"))
+    url = server.copy(built.url)
+    built.copy_sidecars(sidecar_base(url))
+    yield url
+    server.drop(url)
+
+
+@pytest.fixture
+def client(demo_db: DeskAt) -> Iterator[TestClient]:
     with TestClient(create_app(demo_db)) as test_client:
         yield test_client
 
 
 @pytest.fixture
-def api_auth(demo_db: Path) -> dict[str, str]:
+def api_auth(demo_db: DeskAt) -> dict[str, str]:
     with Desk.open(demo_db, create=False) as desk:
         token = add_api_user(desk, "Backend@Retale.example")
     return basic("backend@retale.example", token)

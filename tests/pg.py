@@ -9,10 +9,12 @@ none answers, PostgreSQL tests skip and say why.
 from __future__ import annotations
 
 import itertools
+import shutil
 import os
 import secrets
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
@@ -79,6 +81,15 @@ class Server:
         self.admin.execute(f'CREATE DATABASE "{name}" TEMPLATE template0')
         return database_url(name)
 
+    def copy(self, url: str) -> str:
+        """A new database made from the one `url` names (`CREATE DATABASE ... TEMPLATE`: a
+        file-level copy, nobody may be connected to it); its URL."""
+        name = f"{self.prefix}_{next(self._numbers)}"
+        self._drop(name)
+        source = urlsplit(url).path.lstrip("/")
+        self.admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{source}"')
+        return database_url(name)
+
     def drop(self, url: str) -> None:
         self._drop(urlsplit(url).path.lstrip("/"))
 
@@ -107,3 +118,19 @@ def start(worker: str) -> Iterator[Server]:
         yield server
     finally:
         server.close()
+
+
+class BuiltDesk:
+    """A desk built once into a database, the template of the tests' copies, and the local
+    path its keystore and rules hang off (`PgDesk.path`)."""
+
+    def __init__(self, url: str, sidecars: Path) -> None:
+        self.url = url
+        self.sidecars = sidecars
+
+    def copy_sidecars(self, to: Path) -> None:
+        """Give a copy of the database (whose `PgDesk.path` is `to`) the same keystore and
+        rules."""
+        to.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        for source in self.sidecars.parent.glob(self.sidecars.name + ".*"):
+            shutil.copy(source, to.with_name(to.name + source.name[len(self.sidecars.name) :]))

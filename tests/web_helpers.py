@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import base64
 import shutil
-import sqlite3
 from pathlib import Path
 from typing import Any
+
+from core.store import Desk
+
+#: Where a desk is: a file, or the URL of a PostgreSQL database (what `Desk.open` takes).
+DeskAt = Path | str
 
 
 def copy_desk(built: Path, folder: Path) -> Path:
@@ -28,14 +32,34 @@ def error(response: Any) -> dict[str, Any]:
     return body["errors"][0]  # type: ignore[no-any-return]
 
 
-def lift_budgets(db: Path, app_id: str | None = None) -> None:
+def rows(db: DeskAt, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    """What a read of the desk at `db` answers, as plain tuples (either backend)."""
+    with Desk.open(db, create=False) as desk:
+        return [tuple(row) for row in desk.query(sql, params)]
+
+
+def records(db: DeskAt, sql: str, params: tuple[Any, ...] = ()) -> list[dict[str, Any]]:
+    """What a read of the desk at `db` answers, each row as {column: value}."""
+    with Desk.open(db, create=False) as desk:
+        return [dict(zip(row.keys(), tuple(row), strict=True)) for row in desk.query(sql, params)]
+
+
+def last_event(db: DeskAt) -> int:
+    """The id of the desk's newest change-feed row."""
+    return int(rows(db, "SELECT coalesce(max(id), 0) FROM events")[0][0])
+
+
+def count(db: DeskAt, table: str) -> int:
+    return int(rows(db, f"SELECT count(*) FROM {table}")[0][0])
+
+
+def lift_budgets(db: DeskAt, app_id: str | None = None) -> None:
     """Turn an app's flood budgets off (every app's when `app_id` is None), for tests that
     play many customers from one address. Before the server first reads the app."""
     from core.budgets import BUDGET_DEFAULTS
 
     assignments = ", ".join(f"{name} = 0" for name in BUDGET_DEFAULTS)
-    with sqlite3.connect(db) as conn:
-        conn.execute(
+    with Desk.open(db, create=False) as desk, desk.transaction() as tx:
+        tx.execute(
             f"UPDATE apps SET {assignments} WHERE ? IS NULL OR app_id = ?", (app_id, app_id)
         )
-    conn.close()

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import sqlite3
 import stat
 import threading
 from collections.abc import Iterator
@@ -31,6 +30,7 @@ from core.store import Desk
 from core.web import widget_api
 from tests.e2e.server import free_port, start_server
 from tests.helpers import seed_desk
+from tests.web_helpers import DeskAt, last_event, records, rows
 
 JULIE = "julie.martin@example.org"
 #: Tables a refused request must leave exactly as they were.
@@ -48,17 +48,16 @@ HUGE_EVENT_ID = "9223372036854775808"
 BIG_TOKEN = "eyJ" + "a" * 20_000  # over the 8 KiB token limit, under the 32 KiB body limit
 
 
-def desk_rows(db: Path, tables: tuple[str, ...] = TABLES) -> dict[str, list[tuple[Any, ...]]]:
-    with sqlite3.connect(db) as conn:
+def desk_rows(db: DeskAt, tables: tuple[str, ...] = TABLES) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of `tables`, by their first column (a key, or the id a row was added by)."""
+    with Desk.open(db, create=False) as desk:
         return {
-            table: conn.execute(f"SELECT * FROM {table} ORDER BY rowid").fetchall()
+            table: sorted(
+                (tuple(row) for row in desk.query(f"SELECT * FROM {table}")),
+                key=lambda row: (row[0], repr(row)),
+            )
             for table in tables
         }
-
-
-def last_event(db: Path) -> int:
-    with sqlite3.connect(db) as conn:
-        return int(conn.execute("SELECT coalesce(max(id), 0) FROM events").fetchone()[0])
 
 
 def error(response: Any) -> dict[str, Any]:
@@ -93,7 +92,7 @@ def raw_json(text: str, auth: dict[str, str] | None = None) -> dict[str, Any]:
 
 
 def assert_refused(
-    response: Any, status: int, code: str, attr: str | None, db: Path, before: Any
+    response: Any, status: int, code: str, attr: str | None, db: DeskAt, before: Any
 ) -> dict[str, Any]:
     assert response.status_code == status, response.text
     problem = error(response)
@@ -121,7 +120,7 @@ SURROGATE = "\\ud800"  # as the JSON escape a hostile client sends
     ],
 )  # fmt: skip
 def test_a_lone_surrogate_in_any_widget_field_is_a_400(
-    client: TestClient, demo_db: Path, method: str, path: str, body: str, code: str, attr: str
+    client: TestClient, demo_db: DeskAt, method: str, path: str, body: str, code: str, attr: str
 ) -> None:
     auth = identified(client)
     before = desk_rows(demo_db), last_event(demo_db)
@@ -131,7 +130,7 @@ def test_a_lone_surrogate_in_any_widget_field_is_a_400(
 
 
 def test_a_lone_surrogate_in_a_jwt_is_rejected_and_audited(
-    client: TestClient, demo_db: Path
+    client: TestClient, demo_db: DeskAt
 ) -> None:
     auth = identified(client)
     before = desk_rows(demo_db, TABLES[:-1])
@@ -153,7 +152,7 @@ def test_a_lone_surrogate_in_a_jwt_is_rejected_and_audited(
     ],
 )
 def test_a_lone_surrogate_in_an_admin_field_is_a_400(
-    client: TestClient, demo_db: Path, body: str
+    client: TestClient, demo_db: DeskAt, body: str
 ) -> None:
     with Desk.open(demo_db, create=False) as desk:
         api_token = add_api_user(desk, "ops@example.org")
@@ -182,7 +181,7 @@ def test_a_lone_surrogate_in_an_admin_field_is_a_400(
     ],
 )
 def test_control_characters_in_a_message_are_refused_naming_the_field(
-    client: TestClient, demo_db: Path, body: str, named: str
+    client: TestClient, demo_db: DeskAt, body: str, named: str
 ) -> None:
     auth = identified(client)
     before = desk_rows(demo_db), last_event(demo_db)
@@ -192,19 +191,17 @@ def test_control_characters_in_a_message_are_refused_naming_the_field(
 
 
 def test_tabs_newlines_and_other_unicode_in_a_message_are_kept(
-    client: TestClient, demo_db: Path
+    client: TestClient, demo_db: DeskAt
 ) -> None:
     auth = identified(client)
     body = "שלום, the order\tnumber is\r\n٣٤٥ \u202eright-to-left\u202c — zoë 😀"
     sent = client.post("/widget/v1/messages", json={"body": body}, headers=auth)
     assert sent.status_code == 201, sent.text
-    with sqlite3.connect(demo_db) as conn:
-        stored = conn.execute("SELECT body FROM items WHERE id = ?", (sent.json()["id"],))
-        assert stored.fetchone()[0] == body
+    assert rows(demo_db, "SELECT body FROM items WHERE id = ?", (sent.json()["id"],)) == [(body,)]
 
 
 def test_an_agent_message_with_a_control_character_is_refused(
-    client: TestClient, demo_db: Path
+    client: TestClient, demo_db: DeskAt
 ) -> None:
     auth = identified(client)
     sent = client.post("/widget/v1/messages", json={"body": "help"}, headers=auth).json()
@@ -239,7 +236,7 @@ HOSTILE_NAME_CHARS = [
 
 @pytest.mark.parametrize("char", HOSTILE_NAME_CHARS)
 def test_a_name_with_a_control_or_bidi_character_is_refused_over_http(
-    client: TestClient, demo_db: Path, char: str
+    client: TestClient, demo_db: DeskAt, char: str
 ) -> None:
     auth = start(client)
     before = desk_rows(demo_db), last_event(demo_db)
@@ -299,7 +296,7 @@ def test_a_phone_with_an_extension_is_refused_not_truncated(phone: str, strict: 
         normalize_phone(phone, strict=strict)
 
 
-def test_a_phone_with_an_extension_is_refused_over_http(client: TestClient, demo_db: Path) -> None:
+def test_a_phone_with_an_extension_is_refused_over_http(client: TestClient, demo_db: DeskAt) -> None:
     auth = start(client)
     before = desk_rows(demo_db), last_event(demo_db)
     response = client.put(
@@ -339,7 +336,7 @@ def test_a_possible_but_unallocated_number_needs_strict_false() -> None:
     ],
 )
 def test_a_bad_last_event_id_is_a_400(
-    client: TestClient, demo_db: Path, value: bytes, monkeypatch: pytest.MonkeyPatch
+    client: TestClient, demo_db: DeskAt, value: bytes, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     auth = identified(client)
     before = desk_rows(demo_db), last_event(demo_db)
@@ -350,7 +347,7 @@ def test_a_bad_last_event_id_is_a_400(
 
 @contextmanager
 def stream_ends_soon(
-    db: Path, auth: dict[str, str], monkeypatch: pytest.MonkeyPatch
+    db: DeskAt, auth: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[None]:
     """Should the server start streaming (the bug), end the session so the stream, and the
     test, finish with a 200 instead of hanging; the refusal this expects comes first."""
@@ -372,7 +369,7 @@ def stream_ends_soon(
 
 
 @pytest.mark.parametrize("after", [str(2**62 + 1), HUGE_EVENT_ID, "9" * 40, "-1"])
-def test_an_out_of_range_after_is_a_400(client: TestClient, demo_db: Path, after: str) -> None:
+def test_an_out_of_range_after_is_a_400(client: TestClient, demo_db: DeskAt, after: str) -> None:
     auth = identified(client)
     before = desk_rows(demo_db), last_event(demo_db)
     response = client.get("/widget/v1/events", params={"after": after}, headers=auth)
@@ -383,7 +380,7 @@ def test_an_out_of_range_after_is_a_400(client: TestClient, demo_db: Path, after
 
 
 def test_an_over_long_jwt_reaches_the_verifier_and_is_audited(
-    client: TestClient, demo_db: Path
+    client: TestClient, demo_db: DeskAt
 ) -> None:
     auth = identified(client)
     before = desk_rows(demo_db, TABLES[:-1])
@@ -395,17 +392,15 @@ def test_an_over_long_jwt_reaches_the_verifier_and_is_audited(
     assert_too_large_audited(demo_db, audit_before)
 
 
-def assert_too_large_audited(db: Path, audit_before: list[tuple[Any, ...]]) -> None:
+def assert_too_large_audited(db: DeskAt, audit_before: list[tuple[Any, ...]]) -> None:
     assert_audited(db, audit_before, "too_large", BIG_TOKEN[:40])
 
 
-def assert_audited(db: Path, audit_before: list[tuple[Any, ...]], code: str, token: str) -> None:
+def assert_audited(db: DeskAt, audit_before: list[tuple[Any, ...]], code: str, token: str) -> None:
     """One new token_audit row, with `code`, holding no part of the token."""
-    new = desk_rows(db, ("token_audit",))["token_audit"][len(audit_before) :]
+    new = records(db, "SELECT * FROM token_audit ORDER BY id")[len(audit_before) :]
     assert len(new) == 1, new
-    with sqlite3.connect(db) as conn:
-        columns = [row[1] for row in conn.execute("PRAGMA table_info(token_audit)")]
-    row = dict(zip(columns, new[0], strict=True))
+    row = new[0]
     assert row["code"] == code
     assert all(token not in str(value) for value in row.values()), row
 
@@ -415,7 +410,7 @@ def assert_audited(db: Path, audit_before: list[tuple[Any, ...]], code: str, tok
 
 @pytest.mark.e2e
 def test_a_real_server_refuses_surrogates_bad_event_ids_and_big_tokens(
-    demo_db: Path, tmp_path: Path
+    demo_db: DeskAt, tmp_path: Path
 ) -> None:
     port = free_port()
     server = start_server(demo_db, port, tmp_path / "server.log")

@@ -9,7 +9,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -25,21 +24,11 @@ from core.store import Desk
 from core.web import create_app
 from core.web.limits import MAX_BODY_BYTES, FailureLimiter
 from tests.helpers import seed_desk
-from tests.web_helpers import basic, error
+from tests.web_helpers import DeskAt, basic, count, error, last_event, rows
 
 JULIE = "julie.martin@example.org"
 OMAR = "omar.nguyen@mail.example.net"
 STORE_ORIGIN = "http://127.0.0.1:8080"
-
-
-def last_event(db: Path) -> int:
-    with sqlite3.connect(db) as conn:
-        return int(conn.execute("SELECT coalesce(max(id), 0) FROM events").fetchone()[0])
-
-
-def count(db: Path, table: str) -> int:
-    with sqlite3.connect(db) as conn:
-        return int(conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
 
 
 def start(client: TestClient, **headers: str) -> dict[str, str]:
@@ -48,7 +37,7 @@ def start(client: TestClient, **headers: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {response.json()['token']}"}
 
 
-def mint(db: Path, **claims: Any) -> str:
+def mint(db: DeskAt, **claims: Any) -> str:
     with Desk.open(db, create=False) as desk:
         return Keyring(desk).mint(**claims)
 
@@ -90,7 +79,7 @@ def test_init_returns_a_token_the_first_message_and_the_onboarding_need(
     ],
 )
 def test_bad_init_requests_are_refused_and_change_nothing(
-    client: TestClient, demo_db: Path, kwargs: dict, status: int, code: str, attr: str | None
+    client: TestClient, demo_db: DeskAt, kwargs: dict, status: int, code: str, attr: str | None
 ) -> None:
     before = last_event(demo_db), count(demo_db, "widget_sessions")
     response = client.post("/widget/v1/sessions", **kwargs)
@@ -111,7 +100,7 @@ def test_bad_init_requests_are_refused_and_change_nothing(
     ],
 )
 def test_missing_or_wrong_session_tokens_get_401(
-    client: TestClient, demo_db: Path, headers: dict[str, str]
+    client: TestClient, demo_db: DeskAt, headers: dict[str, str]
 ) -> None:
     before = last_event(demo_db)
     for method, path, body in [
@@ -163,7 +152,7 @@ def test_the_failure_limiter_forgets_after_its_window() -> None:
 # -- identity and messages ------------------------------------------------------------------
 
 
-def test_onboarding_claims_and_messages_are_untrusted(client: TestClient, demo_db: Path) -> None:
+def test_onboarding_claims_and_messages_are_untrusted(client: TestClient, demo_db: DeskAt) -> None:
     auth = start(client)
     refused = client.post("/widget/v1/messages", json={"body": "hello?"}, headers=auth)
     assert refused.status_code == 409 and error(refused)["attr"] == "body"
@@ -187,7 +176,7 @@ def test_onboarding_claims_and_messages_are_untrusted(client: TestClient, demo_d
     ],
 )
 def test_bad_onboarding_is_refused_and_changes_nothing(
-    client: TestClient, demo_db: Path, payload: dict, code: str, attr: str | None
+    client: TestClient, demo_db: DeskAt, payload: dict, code: str, attr: str | None
 ) -> None:
     auth = start(client)
     before = last_event(demo_db)
@@ -211,7 +200,7 @@ def test_bad_messages_are_refused(client: TestClient, body: dict, code: str) -> 
 
 
 def test_oversized_bodies_get_413_whether_declared_or_streamed(
-    client: TestClient, demo_db: Path
+    client: TestClient, demo_db: DeskAt
 ) -> None:
     auth = start(client)
     before = last_event(demo_db)
@@ -237,7 +226,7 @@ def test_oversized_bodies_get_413_whether_declared_or_streamed(
 
 
 def test_a_signed_token_makes_messages_trusted_and_greets_by_first_name(
-    client: TestClient, demo_db: Path
+    client: TestClient, demo_db: DeskAt
 ) -> None:
     auth = start(client)
     session = client.put(
@@ -262,7 +251,7 @@ def test_a_signed_token_makes_messages_trusted_and_greets_by_first_name(
     ],
 )
 def test_a_rejected_token_answers_its_code_and_leaves_the_session_as_it_was(
-    client: TestClient, demo_db: Path, token: str, code: str
+    client: TestClient, demo_db: DeskAt, token: str, code: str
 ) -> None:
     auth = start(client)
     client.put("/widget/v1/user", json={"name": "Omar", "email": OMAR}, headers=auth)
@@ -273,7 +262,7 @@ def test_a_rejected_token_answers_its_code_and_leaves_the_session_as_it_was(
     assert client.get("/widget/v1/session", headers=auth).json() == before
 
 
-def test_an_expired_token_is_rejected_with_its_code(client: TestClient, demo_db: Path) -> None:
+def test_an_expired_token_is_rejected_with_its_code(client: TestClient, demo_db: DeskAt) -> None:
     import jwt as pyjwt
 
     with Desk.open(demo_db, create=False) as desk:
@@ -287,7 +276,7 @@ def test_an_expired_token_is_rejected_with_its_code(client: TestClient, demo_db:
     assert response.status_code == 400 and error(response)["code"] == "expired"
 
 
-def test_a_jwt_with_an_email_is_refused_as_ambiguous(client: TestClient, demo_db: Path) -> None:
+def test_a_jwt_with_an_email_is_refused_as_ambiguous(client: TestClient, demo_db: DeskAt) -> None:
     auth = start(client)
     token = mint(demo_db, email=JULIE)
     response = client.put("/widget/v1/user", json={"jwt": token, "email": OMAR}, headers=auth)
@@ -308,7 +297,7 @@ def test_rejected_tokens_are_rate_limited_per_session(client: TestClient) -> Non
 
 
 def test_clear_user_cuts_the_session_off_from_the_previous_conversation(
-    client: TestClient, demo_db: Path
+    client: TestClient, demo_db: DeskAt
 ) -> None:
     auth = start(client)
     client.put("/widget/v1/user", json={"jwt": mint(demo_db, email=JULIE)}, headers=auth)
@@ -343,7 +332,7 @@ def test_cors_preflight_answers_allowed_origins_only(client: TestClient) -> None
     assert refused.status_code == 403 and "access-control-allow-origin" not in refused.headers
 
 
-def test_a_widget_runs_only_on_its_apps_origins(client: TestClient, demo_db: Path) -> None:
+def test_a_widget_runs_only_on_its_apps_origins(client: TestClient, demo_db: DeskAt) -> None:
     ok = client.post(
         "/widget/v1/sessions", json={"appId": "retale"}, headers={"Origin": STORE_ORIGIN}
     )
@@ -363,7 +352,7 @@ def test_a_widget_runs_only_on_its_apps_origins(client: TestClient, demo_db: Pat
 
 
 def test_the_admin_api_mints_tokens_the_widget_accepts(
-    client: TestClient, demo_db: Path, api_auth: dict[str, str]
+    client: TestClient, demo_db: DeskAt, api_auth: dict[str, str]
 ) -> None:
     response = client.post(
         "/api/v1/user-identity-jwt",
@@ -464,7 +453,7 @@ def test_customer_profiles_by_email_or_phone(client: TestClient, api_auth: dict[
 
 
 def test_conversation_items_carry_the_stored_trusted_flag(
-    client: TestClient, demo_db: Path, api_auth: dict[str, str]
+    client: TestClient, demo_db: DeskAt, api_auth: dict[str, str]
 ) -> None:
     auth = start(client)
     client.post("/widget/v1/onboarding", json={"name": "Omar", "email": OMAR}, headers=auth)
@@ -499,19 +488,18 @@ def test_conversation_items_errors(
     error(response)
 
 
-def test_api_users_add_prints_the_token_alone_on_the_last_line(demo_db: Path) -> None:
+def test_api_users_add_prints_the_token_alone_on_the_last_line(demo_db: DeskAt) -> None:
     result = CliRunner().invoke(
         main, ["--db", str(demo_db), "api-users", "add", "ops@retale.example"]
     )
     assert result.exit_code == 0, result.output
     token = result.stdout.strip().splitlines()[-1]
     assert token.startswith("gdk_") and " " not in token
-    with sqlite3.connect(demo_db) as conn:
-        stored = conn.execute(
-            "SELECT token_hash FROM api_users WHERE email = 'ops@retale.example'"
-        ).fetchone()[0]
-    assert stored == hashlib.sha256(token.encode()).hexdigest()
-    assert token.encode() not in demo_db.read_bytes()
+    stored = rows(demo_db, "SELECT token_hash FROM api_users WHERE email = 'ops@retale.example'")
+    assert stored == [(hashlib.sha256(token.encode()).hexdigest(),)]
+    assert token not in repr(rows(demo_db, "SELECT * FROM api_users"))
+    if isinstance(demo_db, Path):
+        assert token.encode() not in demo_db.read_bytes()
     again = CliRunner().invoke(
         main, ["--db", str(demo_db), "api-users", "add", "OPS@retale.example"]
     )
@@ -525,7 +513,7 @@ def test_api_users_add_prints_the_token_alone_on_the_last_line(demo_db: Path) ->
 
 
 def test_the_portal_logs_in_and_mints_a_token_for_the_widget(
-    client: TestClient, demo_db: Path
+    client: TestClient, demo_db: DeskAt
 ) -> None:
     assert client.get("/demo").status_code == 200
     assert client.post("/demo/api/widget-token").status_code == 401
