@@ -243,9 +243,10 @@ def _server(
 
 def _demo_desk_if_missing(ctx: click.Context) -> None:
     """A --db that does not exist yet gets the demo desk (the scripts' app, agents and
-    customers), so that `gladdesk feed --scenario NAME --db new.db` plays on a fresh one."""
+    customers), so that `gladdesk feed --scenario NAME --db new.db` plays on a fresh one. A
+    PostgreSQL desk is never made here (`gladdesk --db URL init` makes one)."""
     path = db_path(ctx)
-    if path.exists():
+    if not isinstance(path, Path) or path.exists():
         return
     if not path.parent.is_dir():
         raise DeskError(

@@ -4,7 +4,6 @@ another on one desk give five stories, in order, in the desk's own time."""
 from __future__ import annotations
 
 import json
-import sqlite3
 from datetime import datetime
 from pathlib import Path
 
@@ -17,6 +16,7 @@ from core.store import Desk
 from sim.customers import play_script
 from sim.pacing import VirtualTimer, customers_clock
 from sim.scenarios import ORDERS, find_scenario
+from tests.web_helpers import DeskAt
 
 BUILT_AT = parse_iso("2026-11-20T09:00:00Z")
 JULIE = "julie.romero@example.com"
@@ -26,26 +26,25 @@ def at_ms(item: dict) -> int:
     return int(datetime.fromisoformat(item["at"].replace("Z", "+00:00")).timestamp() * 1000)
 
 
-def set_desk_time(db: Path, now_ms: int) -> None:
+def set_desk_time(db: DeskAt, now_ms: int) -> None:
     """Give the desk its own time, as `gladdesk demo` does for its working copy, without the
     change-feed row `Desk.record_clock_offset` adds (it would be the desk's newest row, and
     the next run would start after it)."""
-    with sqlite3.connect(db) as conn:
-        conn.execute(
+    with Desk.open(db, create=False) as desk, desk.transaction() as tx:
+        tx.execute(
             "INSERT INTO settings (key, value) VALUES (?, ?)"
             " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
             (CLOCK_OFFSET_SETTING, str(SystemClock().now_ms() - now_ms)),
         )
-    conn.close()
 
 
-def export(db: Path) -> dict[int, dict]:
+def export(db: DeskAt) -> dict[int, dict]:
     result = CliRunner().invoke(main, ["--db", str(db), "export", "conversations"])
     assert result.exit_code == 0, result.output
     return {c["id"]: c for c in json.loads(result.stdout)}
 
 
-def test_the_five_orders_in_a_row_are_five_stories_in_the_desks_time(demo_db: Path) -> None:
+def test_the_five_orders_in_a_row_are_five_stories_in_the_desks_time(demo_db: DeskAt) -> None:
     desk_now = BUILT_AT + 3600_000  # the desk lives an hour after it was built
     stories: list[list[dict]] = []
     outputs = []
@@ -107,7 +106,7 @@ def test_the_five_orders_in_a_row_are_five_stories_in_the_desks_time(demo_db: Pa
     assert max(at_ms(i) for c in made for i in c["items"]) <= desk_now - 5 * 60_000
 
 
-def test_a_run_closes_its_widget_session_at_the_end(demo_db: Path) -> None:
+def test_a_run_closes_its_widget_session_at_the_end(demo_db: DeskAt) -> None:
     """The customer leaves: a session still TRUSTED as Julie could otherwise read the next
     story's trusted chat with her."""
     with Desk.open(demo_db, clock=ManualClock(BUILT_AT + 3600_000), create=False) as desk:
@@ -122,7 +121,7 @@ def test_a_run_closes_its_widget_session_at_the_end(demo_db: Path) -> None:
         assert view.trust_path == "before_routing"
 
 
-def test_customers_clock_follows_the_desk_and_never_goes_back(demo_db: Path) -> None:
+def test_customers_clock_follows_the_desk_and_never_goes_back(demo_db: DeskAt) -> None:
     desk_now = BUILT_AT + 86_400_000
     set_desk_time(demo_db, desk_now)
     with Desk.open(demo_db, create=False) as desk:
