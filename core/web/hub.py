@@ -1,9 +1,13 @@
 """Tails the desk's change feed for the server's SSE streams.
 
-One poller per process reads new `events` rows (every `poll_s`, or at once when a request of
-this server just wrote) and wakes only the streams an event concerns: its widget session or
-the conversation that session is in. Other processes (agent consoles, feeds) write to the same
-file; polling is how their changes reach the widgets.
+One tail per process reads new `events` rows and wakes only the streams an event concerns:
+its widget session or the conversation that session is in. It reads when a request of this
+server just wrote (`poke`), and when other processes (agent consoles, feeds) may have:
+
+- on SQLite, every `poll_s`: polling is how their changes reach the widgets;
+- on a desk that pushes its changes (PostgreSQL's LISTEN/NOTIFY: `Desk.pushes_changes`), when
+  the desk says something was committed (`Desk.on_change`), and otherwise only on a slow
+  safety tick (`PUSHED_SAFETY_S`): an idle server reads nothing.
 """
 
 from __future__ import annotations
@@ -13,9 +17,11 @@ import contextlib
 import logging
 from collections import Counter
 from collections.abc import Callable
+from functools import partial
 
 from starlette.concurrency import run_in_threadpool
 
+from core.errors import StoreUnavailable
 from core.store import Desk, Event
 from core.store.directory import agents_available
 from core.web.limits import FixedBudget
@@ -24,6 +30,9 @@ log = logging.getLogger("gladdesk.web")
 
 #: How often the availability of agents is re-read even when no event says it changed.
 AVAILABILITY_EVERY_S = 2.0
+#: On a desk that pushes its changes: how often the feed and the availability of agents are
+#: read anyway (a notification lost with its connection, a change made without an event).
+PUSHED_SAFETY_S = 5.0
 #: Open event streams one widget session may hold (a page open in a few tabs; a reconnecting
 #: `EventSource` closes its old stream first) and one client address may hold (customers
 #: behind one NAT). Beyond them a new stream is refused with 429 (docs/widget-api.md).
@@ -82,6 +91,8 @@ class EventHub:
         self.per_address = per_address
         self.seen = 0
         self.available: bool | None = None
+        #: The last read failed because the desk's database could not be reached.
+        self.unreachable = False
         self._subscribers: set[Subscription] = set()
         self._by_session: Counter[str] = Counter()
         self._by_address: Counter[str] = Counter()
@@ -155,49 +166,80 @@ class EventHub:
     def _agents_available(self) -> bool:
         return agents_available(self.desk)
 
+    def _wait_s(self) -> tuple[float, float]:
+        """(longest wait between two reads of the feed, between two of availability)."""
+        if self.desk.pushes_changes:
+            return PUSHED_SAFETY_S, PUSHED_SAFETY_S
+        return self.poll_s, AVAILABILITY_EVERY_S
+
     async def run(self) -> None:
-        """Poll until cancelled. Errors are logged and retried: a stream must not die of one."""
-        self._poke = asyncio.Event()
+        """Tail until cancelled. Errors are logged and retried: a stream must not die of one."""
+        self._poke = poke = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        if self.desk.pushes_changes:
+            # From the desk's listener thread: wake this loop's tail (a closed loop is ignored).
+            self.desk.on_change(partial(_wake_from_thread, loop, poke))
         self.seen = await run_in_threadpool(self.desk.last_event_id)
         self.available = await run_in_threadpool(self._agents_available)
-        loop = asyncio.get_running_loop()
-        next_availability = loop.time() + AVAILABILITY_EVERY_S
+        wait_s, availability_s = self._wait_s()
+        next_availability = loop.time() + availability_s
         while True:
             # `asyncio.timeout`, not `wait_for`: on Python 3.11 `wait_for` can swallow the
-            # task's own cancellation when its wait ends at the same moment, and a poller that
+            # task's own cancellation when its wait ends at the same moment, and a tail that
             # ignores its cancel keeps the server from shutting down.
             with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(self.poll_s):
-                    await self._poke.wait()
-            self._poke.clear()
+                async with asyncio.timeout(wait_s):
+                    await poke.wait()
+            poke.clear()
             try:
                 events = await run_in_threadpool(self.desk.events_after, self.seen, 2000)
                 agent_change = any(e.kind.startswith("agent") for e in events)
                 if agent_change or loop.time() >= next_availability:
-                    next_availability = loop.time() + AVAILABILITY_EVERY_S
+                    next_availability = loop.time() + availability_s
                     available = await run_in_threadpool(self._agents_available)
                     if available != self.available:
                         self.available = available
                         for subscription in self._subscribers:
                             subscription.wake.set()
-            except Exception:  # noqa: BLE001 - keep polling; the log says what broke
-                log.exception("change feed poll failed")
+            except StoreUnavailable as exc:
+                if not self.unreachable:
+                    log.warning("change feed: %s; retrying every second", exc)
+                self.unreachable = True
                 await asyncio.sleep(1.0)
+                poke.set()  # read again soon: what woke us may still be unread
                 continue
+            except Exception:  # noqa: BLE001 - keep tailing; the log says what broke
+                log.exception("change feed read failed")
+                await asyncio.sleep(1.0)
+                poke.set()
+                continue
+            if self.unreachable:
+                log.warning("change feed: the desk's database answers again")
+                self.unreachable = False
             if not events:
                 continue
-            self.seen = events[-1].id
-            for listener in self.listeners:
-                try:
-                    listener(events)
-                except Exception:  # noqa: BLE001 - streams go on; the log says what broke
-                    log.exception("change feed listener failed")
-            sessions = {e.session_id for e in events if e.session_id is not None}
-            conversations = {e.conversation_id for e in events if e.conversation_id is not None}
-            for subscription in self._subscribers:
-                if (
-                    subscription.every_event
-                    or subscription.session_id in sessions
-                    or subscription.conversation_id in conversations
-                ):
-                    subscription.wake.set()
+            if len(events) == 2000:
+                poke.set()  # a longer backlog: the rest on the next round, without waiting
+            self._dispatch(events)
+
+    def _dispatch(self, events: list[Event]) -> None:
+        self.seen = events[-1].id
+        for listener in self.listeners:
+            try:
+                listener(events)
+            except Exception:  # noqa: BLE001 - streams go on; the log says what broke
+                log.exception("change feed listener failed")
+        sessions = {e.session_id for e in events if e.session_id is not None}
+        conversations = {e.conversation_id for e in events if e.conversation_id is not None}
+        for subscription in self._subscribers:
+            if (
+                subscription.every_event
+                or subscription.session_id in sessions
+                or subscription.conversation_id in conversations
+            ):
+                subscription.wake.set()
+
+
+def _wake_from_thread(loop: asyncio.AbstractEventLoop, event: asyncio.Event) -> None:
+    with contextlib.suppress(RuntimeError):  # the loop closed: the server is shutting down
+        loop.call_soon_threadsafe(event.set)

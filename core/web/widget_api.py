@@ -431,6 +431,10 @@ async def _stream(
                 view = await state.call(state.engine.session, session_id)
             except DeskError:
                 return  # the session ended: the stream ends with it
+            # The hub wakes this stream for its session's events and its conversation's. When
+            # the conversation changed, an event of the new one may have gone by unnoticed
+            # while this read ran: read once more before waiting.
+            moved = view.conversation_id != subscription.conversation_id
             subscription.conversation_id = view.conversation_id
             for event in batch:
                 cursor = event.id
@@ -440,7 +444,7 @@ async def _stream(
             if state.hub.available is not None and state.hub.available != sent_availability:
                 sent_availability = state.hub.available
                 yield sse_frame("availability:change", {"available": sent_availability})
-            if len(batch) >= 200:
+            if len(batch) >= 200 or moved:
                 continue
             keepalive = await wait_or_keepalive(subscription.wake)
             if keepalive is not None:

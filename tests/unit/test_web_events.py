@@ -27,6 +27,7 @@ from core.engine import Engine
 from core.identity import Keyring
 from core.store import Desk
 from core.web import create_app
+from tests.web_helpers import DeskAt
 
 JULIE = "julie.martin@example.org"
 OMAR = "omar.nguyen@mail.example.net"
@@ -42,8 +43,8 @@ def free_port() -> int:
 
 
 @contextmanager
-def serving(db: Path, **options: Any) -> Iterator[str]:
-    app = create_app(db, poll_s=0.02, **options)
+def serving(db: DeskAt, **options: Any) -> Iterator[str]:
+    app = create_app(db, **({"poll_s": 0.02} | options))
     SERVED[0:] = [app]
     server = uvicorn.Server(
         uvicorn.Config(
@@ -173,14 +174,14 @@ class Widget:
 
 
 @pytest.fixture
-def agent_desk(demo_db: Path) -> Iterator[Engine]:
+def agent_desk(demo_db: DeskAt) -> Iterator[Engine]:
     desk = Desk.open(demo_db, create=False)
     yield Engine(desk)
     desk.close()
 
 
 def test_agent_messages_reach_the_widget_and_customer_ones_do_not_echo(
-    demo_db: Path, agent_desk: Engine
+    demo_db: DeskAt, agent_desk: Engine
 ) -> None:
     with serving(demo_db) as url:
         widget = Widget(url)
@@ -201,7 +202,7 @@ def test_agent_messages_reach_the_widget_and_customer_ones_do_not_echo(
         stream.close()
 
 
-def test_last_event_id_resumes_where_the_stream_stopped(demo_db: Path, agent_desk: Engine) -> None:
+def test_last_event_id_resumes_where_the_stream_stopped(demo_db: DeskAt, agent_desk: Engine) -> None:
     with serving(demo_db) as url:
         widget = Widget(url)
         widget.call("POST", "/widget/v1/onboarding", {"name": "Omar", "email": OMAR})
@@ -219,7 +220,7 @@ def test_last_event_id_resumes_where_the_stream_stopped(demo_db: Path, agent_des
 
 
 def test_after_clear_user_the_stream_carries_nothing_of_the_previous_chat(
-    demo_db: Path, agent_desk: Engine
+    demo_db: DeskAt, agent_desk: Engine
 ) -> None:
     with serving(demo_db) as url:
         widget = Widget(url)
@@ -238,7 +239,7 @@ def test_after_clear_user_the_stream_carries_nothing_of_the_previous_chat(
         stream.close()
 
 
-def test_identity_expired_is_pushed_when_the_trust_window_lapses(demo_db: Path) -> None:
+def test_identity_expired_is_pushed_when_the_trust_window_lapses(demo_db: DeskAt) -> None:
     clock = ManualClock(time.time_ns() // 1_000_000)
     with Desk.open(demo_db, create=False, clock=clock) as desk:
         token = Keyring(desk).mint(email=JULIE)
@@ -256,7 +257,7 @@ def test_identity_expired_is_pushed_when_the_trust_window_lapses(demo_db: Path) 
         stream.close()
 
 
-def test_availability_changes_when_no_agent_is_available(demo_db: Path, agent_desk: Engine) -> None:
+def test_availability_changes_when_no_agent_is_available(demo_db: DeskAt, agent_desk: Engine) -> None:
     with serving(demo_db) as url:
         widget = Widget(url)
         stream = widget.stream()
@@ -268,7 +269,7 @@ def test_availability_changes_when_no_agent_is_available(demo_db: Path, agent_de
         stream.close()
 
 
-def test_the_server_lets_go_of_a_stream_the_client_closed(demo_db: Path) -> None:
+def test_the_server_lets_go_of_a_stream_the_client_closed(demo_db: DeskAt) -> None:
     with serving(demo_db) as url:
         hub = SERVED[0].state.web.hub
         widget = Widget(url)
@@ -284,9 +285,78 @@ def test_the_server_lets_go_of_a_stream_the_client_closed(demo_db: Path) -> None
             time.sleep(0.01)
 
 
-def test_a_stream_for_an_ended_session_is_refused(demo_db: Path) -> None:
+def test_a_stream_for_an_ended_session_is_refused(demo_db: DeskAt) -> None:
     with serving(demo_db) as url:
         widget = Widget(url)
         widget.http.delete("/widget/v1/session")
         response = httpx.get(f"{url}/widget/v1/events", params={"token": widget.token})
         assert response.status_code == 409
+
+
+# -- how the server learns of other processes' changes ---------------------------------------
+
+
+class CountingReads:
+    """Wraps the served desk's `events_after` (the hub's read of the change feed) to count
+    calls."""
+
+    def __init__(self, desk: Desk) -> None:
+        self.calls = 0
+        self._read = desk.events_after
+        desk.events_after = self  # type: ignore[method-assign]
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        self.calls += 1
+        return self._read(*args, **kwargs)
+
+
+def test_an_idle_server_reads_the_feed_only_when_it_must_poll(
+    demo_db: DeskAt, agent_desk: Engine, backend: str
+) -> None:
+    """On PostgreSQL the server is told of commits (LISTEN/NOTIFY) and reads nothing while the
+    desk is idle; on SQLite it polls (every 20 ms here)."""
+    with serving(demo_db) as url:
+        widget = Widget(url)
+        widget.call("POST", "/widget/v1/onboarding", {"name": "Omar", "email": OMAR})
+        sent = widget.call("POST", "/widget/v1/messages", {"body": "anyone there?"})
+        stream = widget.stream()
+        stream.next("availability:change")
+        reads = CountingReads(SERVED[0].state.web.desk)
+        time.sleep(1.0)
+        idle_reads = reads.calls
+        agent_desk.reply(sent["conversationId"], "alice", "here")
+        assert stream.next("message:received").data["body"] == "here"
+        stream.close()
+    if backend == "postgresql":
+        assert idle_reads == 0
+        assert reads.calls >= 1  # the reply was read, once told of it
+    else:
+        assert idle_reads >= 10
+
+
+def test_another_process_message_is_pushed_to_the_stream_at_once(
+    demo_db: DeskAt, agent_desk: Engine, backend: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With polling and the safety tick far away (60 s), an agent's reply written through
+    another desk reaches an open stream within a fraction of SQLite's 100 ms poll."""
+    if backend != "postgresql":
+        pytest.skip("SQLite desks are polled: only PostgreSQL pushes its changes")
+    from core.web import hub
+
+    monkeypatch.setattr(hub, "PUSHED_SAFETY_S", 60.0)
+    with serving(demo_db, poll_s=60.0) as url:
+        widget = Widget(url)
+        widget.call("POST", "/widget/v1/onboarding", {"name": "Omar", "email": OMAR})
+        sent = widget.call("POST", "/widget/v1/messages", {"body": "where is it?"})
+        stream = widget.stream()
+        stream.next("availability:change")
+        delays = []
+        for n in range(5):
+            time.sleep(0.2)  # idle in between: each reply is a wake-up of its own
+            written = time.monotonic()
+            agent_desk.reply(sent["conversationId"], "alice", f"reply {n}")
+            assert stream.next("message:received").data["body"] == f"reply {n}"
+            delays.append(time.monotonic() - written)
+        stream.close()
+    delays.sort()
+    assert delays[len(delays) // 2] < 0.1 and delays[-1] < 1.0, delays
