@@ -10,8 +10,8 @@ from core.clock import ManualClock
 from core.engine import Engine
 from core.identity.api_users import add_api_user
 from core.store import Desk
-from core.web import create_app
 from core.store.postgres import sidecar_base
+from core.web import create_app
 from sim.demo_desk import build_demo, build_demo_into
 from tests import pg
 from tests.helpers import seed_desk
@@ -65,6 +65,7 @@ def engine(desk: Desk) -> Engine:
 
 
 # -- the demo desk, shared by the web, feed and security tests ---------------------------
+
 
 @pytest.fixture(scope="module")
 def built_demo(tmp_path_factory: pytest.TempPathFactory) -> Path:

@@ -9,9 +9,9 @@ none answers, PostgreSQL tests skip and say why.
 from __future__ import annotations
 
 import itertools
-import shutil
 import os
 import secrets
+import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path

@@ -60,6 +60,4 @@ def lift_budgets(db: DeskAt, app_id: str | None = None) -> None:
 
     assignments = ", ".join(f"{name} = 0" for name in BUDGET_DEFAULTS)
     with Desk.open(db, create=False) as desk, desk.transaction() as tx:
-        tx.execute(
-            f"UPDATE apps SET {assignments} WHERE ? IS NULL OR app_id = ?", (app_id, app_id)
-        )
+        tx.execute(f"UPDATE apps SET {assignments} WHERE ? IS NULL OR app_id = ?", (app_id, app_id))

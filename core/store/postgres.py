@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import logging
 import os
 import re
 import threading
@@ -52,6 +53,11 @@ ROUTING_LOCK = 0x6C616464_726F75  # "laddrou"
 #: How long a call waits for a pooled connection before the desk counts as unreachable.
 CONNECT_TIMEOUT_S = 3.0
 POOL_MAX = 4
+#: How long the pool retries (backing off: 1, 2, 4 s...) to replace a connection lost with the
+#: server before it gives that slot up. Given up, the next call that needs a connection tries
+#: at once: after an outage of any length the desk serves again on the first call once the
+#: server is back, instead of after a backoff grown as long as the outage.
+RECONNECT_GIVE_UP_S = 4.0
 #: Tables whose rows get an integer `id` from the database: an INSERT returns it.
 ID_TABLES = frozenset(
     {
@@ -65,6 +71,10 @@ ID_TABLES = frozenset(
         "token_audit",
     }
 )
+#: The pool logs each failed reconnection attempt; while the server is down the desk's users
+#: say it once per outage themselves (the server's change-feed tail, its ticker).
+logging.getLogger("psycopg.pool").setLevel(logging.ERROR)
+
 _INSERT = re.compile(r"\s*INSERT\s+INTO\s+(\w+)", re.IGNORECASE)
 _LIKE = re.compile(r"\bLIKE\b")
 
@@ -377,7 +387,7 @@ class PgDesk(Desk):
             },
             configure=_configure,
             timeout=CONNECT_TIMEOUT_S,
-            reconnect_timeout=24 * 3600,
+            reconnect_timeout=RECONNECT_GIVE_UP_S,
             open=False,
             name="gladdesk",
         )

@@ -26,13 +26,14 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from core.clock import Clock
 from core.engine import Engine
-from core.errors import DeskError
+from core.errors import DeskError, StoreUnavailable
 from core.identity import Keyring
 from core.identity.jwks_fetch import DEFAULT_JWKS_TIMEOUT_S
 from core.store import Desk
 from core.web import admin_api, agent_api, agent_events, portal, widget_api
 from core.web.errors import (
     ApiError,
+    desk_error_response,
     handle_api_error,
     handle_desk_error,
     handle_http_exception,
@@ -78,7 +79,12 @@ class WidgetCors:
         if same_origin(request, origin):
             await self.app(scope, receive, send)
             return
-        allowed = await self.state.call(origin_allowed, request, self.state, None)
+        try:
+            allowed = await self.state.call(origin_allowed, request, self.state, None)
+        except StoreUnavailable as exc:
+            # Outside the app's error handlers: answer the same 503 they would.
+            await desk_error_response(exc)(scope, receive, send)
+            return
         if scope["method"] == "OPTIONS" and "access-control-request-method" in request.headers:
             headers = {"Vary": "Origin"}
             if allowed:
@@ -118,12 +124,21 @@ async def _checkpoints(desk: Desk, every_s: float) -> None:
 
 
 async def _ticker(engine: Engine, every_s: float) -> None:
+    unreachable = False
     while True:
         await asyncio.sleep(every_s)
         try:
             await run_in_threadpool(engine.tick)
+        except StoreUnavailable as exc:  # one line per outage, not a traceback a second
+            if not unreachable:
+                log.warning("engine tick: %s; retrying every tick", exc)
+            unreachable = True
+            continue
         except Exception:  # noqa: BLE001 - a failed tick is retried on the next one
             log.exception("engine tick failed")
+        if unreachable:
+            log.warning("engine tick: the desk's database answers again")
+        unreachable = False
 
 
 def create_app(

@@ -13,7 +13,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from core.errors import Conflict, DeskError, NotFound, RateLimited
+from core.errors import Conflict, DeskError, NotFound, RateLimited, StoreUnavailable
 from core.identity import REJECTION_CODES as TOKEN_REJECTION_CODES
 
 #: Pydantic error types mapped to our stable codes.
@@ -69,7 +69,14 @@ def error_response(
     return JSONResponse(envelope(code, detail, attr), status_code=status, headers=headers)
 
 
+#: What an answer says while the desk's database cannot be reached (503): try again after.
+UNAVAILABLE_RETRY_AFTER_S = 2
+UNAVAILABLE_DETAIL = "the desk's database cannot be reached just now; nothing was done, try again"
+
+
 def desk_error_status(exc: DeskError) -> int:
+    if isinstance(exc, StoreUnavailable):
+        return 503
     if isinstance(exc, RateLimited):
         return 429
     if isinstance(exc, NotFound):
@@ -91,6 +98,10 @@ def desk_error_attr(exc: DeskError) -> str | None:
 
 
 def api_error_from_desk(exc: DeskError, *, attr: str | None = None) -> ApiError:
+    if isinstance(exc, StoreUnavailable):
+        # Never the driver's message: it names the server, and it is no business of a caller.
+        headers = {"Retry-After": str(UNAVAILABLE_RETRY_AFTER_S)}
+        return ApiError(503, exc.code, UNAVAILABLE_DETAIL, headers=headers)
     detail = getattr(exc, "detail", None) or str(exc)
     if isinstance(exc, RateLimited):
         # About the caller's pace, not a field: Retry-After says when to come back.
@@ -108,6 +119,12 @@ async def handle_api_error(request: Request, exc: Exception) -> JSONResponse:
 
 async def handle_desk_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, DeskError)
+    return desk_error_response(exc)
+
+
+def desk_error_response(exc: DeskError) -> JSONResponse:
+    """The answer to an engine or store error (a 503 with Retry-After while the desk's
+    database cannot be reached)."""
     error = api_error_from_desk(exc)
     return error_response(error.status, error.code, error.detail, error.attr, error.headers)
 

@@ -14,6 +14,7 @@ from starlette.concurrency import run_in_threadpool
 
 from core.addresses import address_group
 from core.engine import Engine
+from core.errors import StoreUnavailable
 from core.store import Desk, Event
 from core.store.directory import app_origins
 from core.web.hub import EventHub
@@ -23,6 +24,9 @@ from core.web.limits import Budgets, FailureLimiter, Refusals
 #: thread pool for `THREADS_AFTER_SLOW_S` (the desk is contended: another process is writing).
 INLINE_BUDGET_S = 0.02
 THREADS_AFTER_SLOW_S = 5.0
+#: Once the desk's database was found unreachable, how long desk calls fail at once (503)
+#: before the next one tries it again: one request at a time waits on a dead server, not all.
+UNREACHABLE_HOLD_S = 1.0
 #: How long the set of allowed widget origins is cached, in seconds.
 ORIGINS_TTL_S = 10.0
 #: Remembered bearer tokens (`KnownToken`); what a token opens never changes.
@@ -63,6 +67,7 @@ class WebState:
     #: Run desk calls on the event loop while they are quick (see `call`).
     inline: bool = True
     _threads_until: float = 0.0
+    _unreachable_until: float = 0.0
     _origins: tuple[float, dict[str, frozenset[str]]] = (0.0, {})
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -74,15 +79,26 @@ class WebState:
         in bench/http.py). So calls run on the event loop; as soon as one is slow (the file is
         locked by another process, a checkpoint runs), the following calls go to the thread
         pool for a few seconds, so the loop keeps serving streams and other requests.
+
+        While the desk's database cannot be reached (`StoreUnavailable`), calls fail at once
+        for `UNREACHABLE_HOLD_S` after each failed try, and tries run in the thread pool.
         """
-        if not self.inline or time.monotonic() < self._threads_until:
-            return await run_in_threadpool(fn, *args, **kwargs)
-        started = time.monotonic()
+        now = time.monotonic()
+        if now < self._unreachable_until:
+            raise StoreUnavailable("the desk's database is unreachable (tried just now)")
         try:
-            return fn(*args, **kwargs)
-        finally:
-            if time.monotonic() - started > INLINE_BUDGET_S:
-                self._threads_until = time.monotonic() + THREADS_AFTER_SLOW_S
+            if not self.inline or now < self._threads_until:
+                return await run_in_threadpool(fn, *args, **kwargs)
+            started = time.monotonic()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                if time.monotonic() - started > INLINE_BUDGET_S:
+                    self._threads_until = time.monotonic() + THREADS_AFTER_SLOW_S
+        except StoreUnavailable:
+            self._unreachable_until = time.monotonic() + UNREACHABLE_HOLD_S
+            self._threads_until = time.monotonic() + THREADS_AFTER_SLOW_S
+            raise
 
     def remember_token(self, token: str, known: KnownToken) -> None:
         with self._lock:

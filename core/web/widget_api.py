@@ -7,6 +7,8 @@ reach the previous customer's conversation; this layer only authenticates and tr
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
@@ -16,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from core.clock import iso
 from core.engine import render
-from core.errors import DeskError, NotFound
+from core.errors import DeskError, NotFound, StoreUnavailable
 from core.models import SessionView
 from core.web.auth import (
     BEARER,
@@ -52,6 +54,9 @@ from core.web.state import (
 )
 
 router = APIRouter(prefix="/widget/v1", tags=["widget"])
+
+#: How often an open stream tries the desk again while its database cannot be reached.
+UNAVAILABLE_RETRY_S = 2.0
 
 
 class Strict(BaseModel):
@@ -429,6 +434,14 @@ async def _stream(
             try:
                 batch = await state.call(state.engine.widget_events, session_id, after=cursor)
                 view = await state.call(state.engine.session, session_id)
+            except StoreUnavailable:
+                # The desk's database is away: keep the stream (a refused reconnect would
+                # end it for good in a browser) and read again in a moment.
+                yield b": keep-alive\n\n"
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(UNAVAILABLE_RETRY_S):
+                        await subscription.wake.wait()
+                continue
             except DeskError:
                 return  # the session ended: the stream ends with it
             # The hub wakes this stream for its session's events and its conversation's. When

@@ -19,7 +19,7 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def start_server(db: Path, port: int, log: Path, *options: str) -> subprocess.Popen[bytes]:
+def start_server(db: Path | str, port: int, log: Path, *options: str) -> subprocess.Popen[bytes]:
     """`gladdesk --db DB serve --port PORT [OPTIONS]`; returns once /healthz answers."""
     with log.open("ab") as out:
         process = subprocess.Popen(

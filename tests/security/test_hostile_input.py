@@ -296,7 +296,9 @@ def test_a_phone_with_an_extension_is_refused_not_truncated(phone: str, strict: 
         normalize_phone(phone, strict=strict)
 
 
-def test_a_phone_with_an_extension_is_refused_over_http(client: TestClient, demo_db: DeskAt) -> None:
+def test_a_phone_with_an_extension_is_refused_over_http(
+    client: TestClient, demo_db: DeskAt
+) -> None:
     auth = start(client)
     before = desk_rows(demo_db), last_event(demo_db)
     response = client.put(

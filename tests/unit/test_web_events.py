@@ -15,7 +15,6 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -202,7 +201,9 @@ def test_agent_messages_reach_the_widget_and_customer_ones_do_not_echo(
         stream.close()
 
 
-def test_last_event_id_resumes_where_the_stream_stopped(demo_db: DeskAt, agent_desk: Engine) -> None:
+def test_last_event_id_resumes_where_the_stream_stopped(
+    demo_db: DeskAt, agent_desk: Engine
+) -> None:
     with serving(demo_db) as url:
         widget = Widget(url)
         widget.call("POST", "/widget/v1/onboarding", {"name": "Omar", "email": OMAR})
@@ -257,7 +258,9 @@ def test_identity_expired_is_pushed_when_the_trust_window_lapses(demo_db: DeskAt
         stream.close()
 
 
-def test_availability_changes_when_no_agent_is_available(demo_db: DeskAt, agent_desk: Engine) -> None:
+def test_availability_changes_when_no_agent_is_available(
+    demo_db: DeskAt, agent_desk: Engine
+) -> None:
     with serving(demo_db) as url:
         widget = Widget(url)
         stream = widget.stream()
