@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import base64
 import json
-import sqlite3
 import subprocess
 import sys
 import time
@@ -28,7 +27,10 @@ import pytest
 
 from core.engine import Engine
 from core.store import Desk
+from sim.demo_desk import build_demo_into
+from tests import pg
 from tests.e2e.server import ROOT, free_port, start_server
+from tests.web_helpers import DeskAt, records, rows
 
 APP_A = "retale"
 APP_B = "retale-b"
@@ -47,12 +49,12 @@ class Desk2:
     """A served demo desk with a second app, an API user and site keys sa (A), sb (B), k8 (A)."""
 
     url: str
-    db: Path
+    db: DeskAt
     api_auth: str  # Basic credentials for the admin API
     agent: Engine
 
 
-def gladdesk(db: Path | None, *args: str) -> subprocess.CompletedProcess[str]:
+def gladdesk(db: DeskAt | None, *args: str) -> subprocess.CompletedProcess[str]:
     done = subprocess.run(
         [sys.executable, "-m", "tui", *(["--db", str(db)] if db else []), *args],
         cwd=ROOT,
@@ -64,12 +66,28 @@ def gladdesk(db: Path | None, *args: str) -> subprocess.CompletedProcess[str]:
     return done
 
 
-@pytest.fixture(scope="module")
-def desk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Desk2]:
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def desk(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Desk2]:
+    """The attacks' desk on each store: a demo.db file, or the demo built into a PostgreSQL
+    database (its keystore under the module's own state folder)."""
     folder = tmp_path_factory.mktemp("attacks")
-    db = folder / "demo.db"
-    gladdesk(None, "db", "build-demo", "--out", str(db))
-    with sqlite3.connect(db) as conn:
+    with pytest.MonkeyPatch.context() as patch:
+        db: DeskAt
+        if request.param == "sqlite":
+            db = folder / "demo.db"
+            gladdesk(None, "db", "build-demo", "--out", str(db))
+        else:
+            server: pg.Server = request.getfixturevalue("pg_server")
+            patch.setenv("GLADDESK_STATE_DIR", str(folder / "state"))
+            db = build_demo_into(server.fresh())
+            request.addfinalizer(lambda: server.drop(str(db)))
+        yield from serve_attacked_desk(db, folder)
+
+
+def serve_attacked_desk(db: DeskAt, folder: Path) -> Iterator[Desk2]:
+    with Desk.open(db, create=False) as second, second.transaction() as conn:
         conn.execute(
             "INSERT INTO apps (app_id, store_name, login_url, signup_url, first_message, greeting,"
             " onboarding_enabled, onboarding_identity, trust_window_s, allowed_origins)"
@@ -274,12 +292,7 @@ def widgets(desk: Desk2) -> Iterator[Callable[..., Widget]]:
 # -- reading the database ---------------------------------------------------------------------
 
 
-def rows(db: Path, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-    with sqlite3.connect(db) as conn:
-        return [tuple(row) for row in conn.execute(sql, params).fetchall()]
-
-
-def items_of(db: Path, conversation_id: int) -> list[tuple[Any, ...]]:
+def items_of(db: DeskAt, conversation_id: int) -> list[tuple[Any, ...]]:
     """(id, type, sender, event, body, session_id) of a conversation's items, in order."""
     return rows(
         db,
@@ -289,20 +302,18 @@ def items_of(db: Path, conversation_id: int) -> list[tuple[Any, ...]]:
     )
 
 
-def session_of_item(db: Path, item_id: int) -> str:
+def session_of_item(db: DeskAt, item_id: int) -> str:
     [(session_id,)] = rows(db, "SELECT session_id FROM items WHERE id = ?", (item_id,))
     assert session_id, f"item {item_id} records no session"
     return str(session_id)
 
 
-def conversation(db: Path, conversation_id: int) -> dict[str, Any]:
-    with sqlite3.connect(db) as conn:
-        conn.row_factory = sqlite3.Row
-        row = conn.execute("SELECT * FROM conversations WHERE id = ?", (conversation_id,))
-        return dict(row.fetchone())
+def conversation(db: DeskAt, conversation_id: int) -> dict[str, Any]:
+    [row] = records(db, "SELECT * FROM conversations WHERE id = ?", (conversation_id,))
+    return row
 
 
-def profile_name(db: Path, email: str) -> str:
+def profile_name(db: DeskAt, email: str) -> str:
     [(name,)] = rows(
         db,
         "SELECT p.name FROM profiles p JOIN profile_emails e ON e.profile_id = p.id"
@@ -312,7 +323,7 @@ def profile_name(db: Path, email: str) -> str:
     return str(name)
 
 
-def leaks(db: Path, events: list[Sse], conversation_ids: set[int], texts: list[str]) -> list[Sse]:
+def leaks(db: DeskAt, events: list[Sse], conversation_ids: set[int], texts: list[str]) -> list[Sse]:
     """The events that carry anything of these conversations: their ids, one of their items,
     or one of the given texts."""
     item_ids = {
@@ -690,7 +701,7 @@ def test_logging_in_after_routing_marks_after_routing_and_a_second_device_keeps_
 # -- what must still work: the authentication orders ----------------------------------------------
 
 
-def customer_trust(db: Path, conversation_id: int) -> list[tuple[str, int]]:
+def customer_trust(db: DeskAt, conversation_id: int) -> list[tuple[str, int]]:
     return rows(
         db,
         "SELECT body, trusted FROM items WHERE conversation_id = ? AND sender = 'customer'"
