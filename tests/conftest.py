@@ -116,3 +116,35 @@ def api_auth(demo_db: DeskAt) -> dict[str, str]:
     with Desk.open(demo_db, create=False) as desk:
         token = add_api_user(desk, "Backend@Retale.example")
     return basic("backend@retale.example", token)
+
+
+#: Files whose parametrized tests (many hostile or bad inputs, refused before the store is
+#: written) run every case on SQLite and only their first case on PostgreSQL: the store's part
+#: of them is the same for each case, and the suite stays within its time.
+PG_FIRST_CASE_ONLY = frozenset(
+    {
+        "tests/security/test_hostile_input.py",
+        "tests/unit/test_setup_config.py",
+        "tests/unit/test_web_api.py",
+    }
+)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    kept, dropped, seen = [], [], set()
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        path = item.nodeid.split("::", 1)[0]
+        if callspec is None or callspec.params.get("backend") != "postgresql":
+            kept.append(item)
+            continue
+        if path in PG_FIRST_CASE_ONLY:
+            function = (path, getattr(item, "originalname", item.name))
+            if function in seen:
+                dropped.append(item)
+                continue
+            seen.add(function)
+        kept.append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
