@@ -19,6 +19,7 @@ from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import StreamingResponse
 
 from core.clock import iso
+from core.errors import StoreUnavailable
 from core.identity.agent_tokens import agent_still_signed_in
 from core.store import Event
 from core.store.agent_accounts import AgentAccount
@@ -26,10 +27,12 @@ from core.web.agent_api import ERRORS, TOKEN, Agent
 from core.web.errors import ApiError
 from core.web.hub import Subscription, TooManyStreams
 from core.web.sse import (
+    KEEPALIVE,
     MAX_EVENT_ID,
     RETRY_MS,
     STREAM_HEADERS,
     EventStream,
+    outage_pause,
     parse_last_event_id,
     sse_frame,
     wait_or_keepalive,
@@ -140,14 +143,21 @@ async def _stream(
         yield f"retry: {RETRY_MS}\n\n".encode()
         while not gone.is_set():
             subscription.wake.clear()
-            current = await state.call(agent_still_signed_in, state.desk, account)
+            try:
+                current = await state.call(agent_still_signed_in, state.desk, account)
+                if current is not None:
+                    batch = await state.call(state.desk.events_after, cursor, BATCH)
+                    frames = await _frames(state, current, batch, shown)
+            except StoreUnavailable:  # the database is away: keep the stream, read again
+                yield KEEPALIVE
+                await outage_pause(subscription.wake)
+                continue
             if current is None:
                 reason = "this agent token was revoked or replaced; sign in with a new one"
                 yield sse_frame("revoked", {"detail": reason})
                 return
             account = current
-            batch = await state.call(state.desk.events_after, cursor, BATCH)
-            for frame in await _frames(state, account, batch, shown):
+            for frame in frames:
                 yield frame
             if batch:
                 cursor = batch[-1].id

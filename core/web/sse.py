@@ -5,6 +5,7 @@ under the stream caps back however it ends."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -24,6 +25,8 @@ RETRY_MS = 2000
 #: The headers of an event stream: never cached, never buffered by a proxy.
 STREAM_HEADERS = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
 KEEPALIVE = b": keep-alive\n\n"
+#: How often an open stream tries the desk again while its database cannot be reached.
+UNAVAILABLE_RETRY_S = 2.0
 
 
 @asynccontextmanager
@@ -57,6 +60,15 @@ async def wait_or_keepalive(wake: asyncio.Event) -> bytes | None:
     except TimeoutError:
         return KEEPALIVE
     return None
+
+
+async def outage_pause(wake: asyncio.Event) -> None:
+    """A stream whose read met `StoreUnavailable`: wait a moment (or until woken) before
+    reading again. The stream stays open through the outage: a browser's `EventSource`
+    refused on reconnecting (503) gives up for good."""
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(UNAVAILABLE_RETRY_S):
+            await wake.wait()
 
 
 def sse_frame(kind: str, data: Any, event_id: int | None = None) -> bytes:

@@ -7,8 +7,6 @@ reach the previous customer's conversation; this layer only authenticates and tr
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
@@ -35,10 +33,12 @@ from core.web.hub import Subscription, TooManyStreams
 from core.web.shedding import stream_key
 from core.web.site_keys import await_jwks_fetches
 from core.web.sse import (
+    KEEPALIVE,
     MAX_EVENT_ID,
     RETRY_MS,
     STREAM_HEADERS,
     EventStream,
+    outage_pause,
     parse_last_event_id,
     sse_frame,
     wait_or_keepalive,
@@ -54,9 +54,6 @@ from core.web.state import (
 )
 
 router = APIRouter(prefix="/widget/v1", tags=["widget"])
-
-#: How often an open stream tries the desk again while its database cannot be reached.
-UNAVAILABLE_RETRY_S = 2.0
 
 
 class Strict(BaseModel):
@@ -434,13 +431,9 @@ async def _stream(
             try:
                 batch = await state.call(state.engine.widget_events, session_id, after=cursor)
                 view = await state.call(state.engine.session, session_id)
-            except StoreUnavailable:
-                # The desk's database is away: keep the stream (a refused reconnect would
-                # end it for good in a browser) and read again in a moment.
-                yield b": keep-alive\n\n"
-                with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(UNAVAILABLE_RETRY_S):
-                        await subscription.wake.wait()
+            except StoreUnavailable:  # the database is away: keep the stream, read again
+                yield KEEPALIVE
+                await outage_pause(subscription.wake)
                 continue
             except DeskError:
                 return  # the session ended: the stream ends with it
