@@ -27,7 +27,7 @@ from core.engine import Engine, InvalidInput
 from core.identity import Keyring
 from core.identity.api_users import add_api_user
 from core.store import Desk
-from core.web import widget_api
+from core.web import sse
 from tests.e2e.server import free_port, start_server
 from tests.helpers import seed_desk
 from tests.web_helpers import DeskAt, last_event, records, rows
@@ -353,7 +353,7 @@ def stream_ends_soon(
 ) -> Iterator[None]:
     """Should the server start streaming (the bug), end the session so the stream, and the
     test, finish with a 200 instead of hanging; the refusal this expects comes first."""
-    monkeypatch.setattr(widget_api, "KEEPALIVE_S", 0.1)
+    monkeypatch.setattr(sse, "KEEPALIVE_S", 0.1)
     with Desk.open(db, create=False) as desk:
         session_id = Engine(desk).session_for_token(auth["Authorization"].split()[1])
 
