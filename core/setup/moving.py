@@ -17,7 +17,7 @@ from pathlib import Path
 
 from core.errors import DeskError
 from core.store import Desk
-from core.store.copy import TargetNotEmpty, copy_rows
+from core.store.copy import TargetNotEmpty, agent_loads, copy_rows
 from core.store.desk import is_postgres_url
 
 
@@ -39,12 +39,12 @@ def _fingerprint(desk: Desk) -> dict[str, str]:
     from core.setup.admin import DeskAdmin
     from core.store import keys as key_store
 
-    loads = desk.query("SELECT handle, open_conversations FROM agents ORDER BY handle")
+    loads = agent_loads(desk)
     return {
         "conversations": json.dumps(Engine(desk, rules=NoRules()).export_conversations()),
         "config": json.dumps(DeskAdmin(desk).config(), default=str, sort_keys=True),
         "keys": json.dumps([tuple(r) for r in key_store.key_rows(desk)], default=str),
-        "agent load": json.dumps([tuple(r) for r in loads]),
+        "agent load": json.dumps(loads),
     }
 
 

@@ -88,6 +88,12 @@ def _rows(source: Desk, table: str, names: list[str]) -> Iterator[list[tuple[Any
         yield [tuple(r) for r in page]
 
 
+def agent_loads(desk: Desk) -> list[tuple[str, int]]:
+    """(handle, open conversations) of every agent: what a copy must count alike."""
+    rows = desk.query("SELECT handle, open_conversations FROM agents ORDER BY handle")
+    return [(r[0], r[1]) for r in rows]
+
+
 def copy_rows(source: Desk, target: Desk) -> dict[str, int]:
     """Copy every row of `source` into the empty desk `target`; rows per table."""
     if not is_empty(target):

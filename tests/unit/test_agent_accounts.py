@@ -139,9 +139,12 @@ def test_roles_on_the_command_line_and_in_config_files(db: Path, tmp_path: Path)
 def test_a_desk_from_before_agent_accounts_migrates_with_agents_and_no_tokens(
     demo_db: Path,
 ) -> None:
+    if not isinstance(demo_db, Path):
+        pytest.skip("rewinds an SQLite desk file to schema v6")
     with sqlite3.connect(demo_db) as conn:  # the desk as it was at schema v6
         conn.executescript(
-            "DROP INDEX agents_token_hash; ALTER TABLE agents DROP COLUMN role;"
+            "DROP TABLE rate_buckets; DROP INDEX agents_token_hash;"
+            " ALTER TABLE agents DROP COLUMN role;"
             " ALTER TABLE agents DROP COLUMN token_hash;"
             " ALTER TABLE agents DROP COLUMN token_created_at; PRAGMA user_version = 6;"
         )

@@ -74,7 +74,8 @@ def test_an_existing_desk_gets_its_history_indexed(desk: Desk, demo_db: Path) ->
     desk.close()
     with sqlite3.connect(demo_db) as conn:  # the desk as it was before schema v6 (and v7)
         conn.executescript(
-            "DROP INDEX agents_token_hash; ALTER TABLE agents DROP COLUMN role;"
+            "DROP TABLE rate_buckets; DROP INDEX agents_token_hash;"
+            " ALTER TABLE agents DROP COLUMN role;"
             " ALTER TABLE agents DROP COLUMN token_hash;"
             " ALTER TABLE agents DROP COLUMN token_created_at;"
             " DROP TRIGGER items_ai; DROP TRIGGER items_ad; DROP TRIGGER items_au;"
