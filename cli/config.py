@@ -45,23 +45,28 @@ def init(
     except AlreadySetUp as exc:
         if not exist_ok:
             raise
-        click.echo(f"{path}: already set up ({exc.held}); nothing changed")
+        click.echo(f"{exc.shown}: already set up ({exc.held}); nothing changed")
         return
     warn_if_readable(ctx)
     inboxes = ", ".join(
         f"{name!r}" + (" (the default)" if name == made.default_inbox else "")
         for name in made.inboxes
     )
-    click.echo(f"created the desk {path} (mode 0600, its keystore {path}.keys beside it)")
+    if made.shown == str(path):
+        click.echo(f"created the desk {path} (mode 0600, its keystore {path}.keys beside it)")
+    else:
+        click.echo(f"created the desk in {made.shown} (its keystore: {made.keystore}, 0600)")
     click.echo(f"  apps: {', '.join(repr(a) for a in made.apps) or 'none'}")
     click.echo(f"  inboxes: {inboxes or 'none'}")
     click.echo(f"  agents: {', '.join(repr(a) for a in made.agents) or 'none'}")
     click.echo(f"  desk signing key: {made.signing_kid}")
-    _next_steps(path, made.apps, made.agents)
+    _next_steps(made.shown, made.apps, made.agents)
 
 
-def _next_steps(path: Path, apps: tuple[str, ...], agents: tuple[str, ...]) -> None:
+def _next_steps(path: Path | str, apps: tuple[str, ...], agents: tuple[str, ...]) -> None:
     prefix = f"gladdesk --db {shlex.quote(str(path))}"
+    if ":***@" in str(path):
+        click.echo("(with your database password for ***, or the URL in $GLADDESK_DB)")
     steps = []
     if apps:
         steps.append(

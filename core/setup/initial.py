@@ -13,6 +13,7 @@ from core.setup.admin import DeskAdmin
 from core.setup.config import ConfigFile, apply_config
 from core.store import Desk
 from core.store import setup as store
+from core.store.desk import is_postgres_url
 
 DEFAULT_APP_ID = "site"
 DEFAULT_STORE_NAME = "Support"
@@ -22,8 +23,9 @@ DEFAULT_INBOX = "Chat"
 class AlreadySetUp(Conflict):
     """The desk file already holds apps, agents, inboxes or customers (`held` says what)."""
 
-    def __init__(self, path: Path, held: str) -> None:
+    def __init__(self, path: Path | str, held: str) -> None:
         self.held = held
+        self.shown = str(path)
         super().__init__(
             f"{path} already holds a desk ({held}); nothing changed. Change it with"
             " gladdesk apps / agents / inboxes or gladdesk config apply FILE, or pick a new"
@@ -33,7 +35,10 @@ class AlreadySetUp(Conflict):
 
 @dataclass(frozen=True, slots=True)
 class NewDesk:
-    path: Path
+    path: Path | str
+    #: The desk as messages name it (a database URL without its password).
+    shown: str
+    keystore: Path
     apps: tuple[str, ...]
     inboxes: tuple[str, ...]
     default_inbox: str | None
@@ -53,15 +58,19 @@ def init_desk(
     a desk with nothing in it yet (else `AlreadySetUp`, and nothing changes). Its apps,
     inboxes and agents come from `config`, or are one app (`app_id`, `store_name`) and the
     inbox `Chat`. A new file that fails half-way is removed."""
-    path = Path(path)
-    existed = path.exists()
+    in_database = is_postgres_url(path)
+    if not in_database:
+        path = Path(path)
+    # a database is never removed on failure: its migrations are one transaction each
+    existed = in_database or Path(path).exists()
     desk = Desk.open(path, clock=clock, create=True)
+    shown, keystore = desk.shown, desk.keystore_path
     try:
         try:
             admin = DeskAdmin(desk)
             with desk.transaction() as conn:
                 if not store.is_blank(conn):
-                    raise AlreadySetUp(path, _held(admin))
+                    raise AlreadySetUp(shown, _held(admin))
                 if config is not None:
                     apply_config(desk, config)
                 else:
@@ -81,6 +90,8 @@ def init_desk(
         raise
     return NewDesk(
         path=path,
+        shown=shown,
+        keystore=keystore,
         apps=tuple(app.app_id for app in made.apps),
         inboxes=made.inboxes,
         default_inbox=made.default_inbox,
