@@ -18,10 +18,10 @@ def db_group() -> None:
 @db_group.command("build-demo")
 @click.option(
     "--out",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=DESK,
     default=None,
-    help="Where to write the demo desk (default: the checkout's demo.db; installed from a"
-    " wheel, demo.db in the current folder).",
+    help="Where to write the demo desk: a file (default: the checkout's demo.db; installed"
+    " from a wheel, demo.db in the current folder), or an empty PostgreSQL database's URL.",
 )
 @click.option(
     "--fixtures",
@@ -29,10 +29,17 @@ def db_group() -> None:
     default=None,
     help="The fixtures folder (default: the fixtures shipped with gladdesk).",
 )
-def build_demo_command(out: Path | None, fixtures: Path | None) -> None:
+def build_demo_command(out: Path | str | None, fixtures: Path | None) -> None:
     """Rebuild the demo desk from fixtures/, byte-for-byte reproducibly."""
-    from sim.demo_desk import DEMO_DB, FIXTURES, build_demo
+    from sim.demo_desk import DEMO_DB, FIXTURES, build_demo, build_demo_into
     from sim.project_files import IN_CHECKOUT
+
+    if isinstance(out, str):  # a PostgreSQL database
+        from core.store.postgres import redact_url
+
+        build_demo_into(out, fixtures or FIXTURES)
+        click.echo(redact_url(out))
+        return
 
     # An installed gladdesk never writes into its own package folder.
     default_out = DEMO_DB if IN_CHECKOUT else Path("demo.db")

@@ -113,7 +113,7 @@ def build_demo_into(url: str, fixtures: Path = FIXTURES) -> str:
     built_at = parse_iso(config.extras["clock"]["built_at"])
     with Desk.open(url, clock=ManualClock(built_at)) as desk:
         if desk.last_event_id() or directory.inboxes(desk):
-            raise FixtureError(f"{desk.location}: not an empty desk; build the demo into a new one")
+            raise FixtureError(f"{desk.shown}: not an empty desk; build the demo into a new one")
         try:
             _fill(desk, config, customers, conversations, fixtures, built_at)
         except (KeyError, TypeError, ValueError) as exc:
