@@ -4,6 +4,7 @@ the URL's password never printed."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -21,10 +22,10 @@ def _run(url: str, *args: str) -> tuple[int, str, str]:
 
 
 @pytest.fixture
-def empty_url(pg_server: pg.Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+def empty_url(pg_server: pg.Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     monkeypatch.setenv("GLADDESK_STATE_DIR", str(tmp_path / "state"))
     url = pg_server.empty()
-    yield url  # type: ignore[misc]
+    yield url
     pg_server.drop(url)
 
 
