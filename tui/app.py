@@ -147,7 +147,7 @@ class DeskApp(DeskAppBase):
         if self._reading_feed or self._stop_tail.is_set():
             return False
         if self._tail_desk is None:
-            self._tail_desk = Desk.open(self.desk.path, clock=self.clock, create=False)
+            self._tail_desk = Desk.open(self.desk.location, clock=self.clock, create=False)
         version = self._tail_desk.data_version()
         if version == self._feed_version:
             return False
@@ -282,7 +282,7 @@ class DeskApp(DeskAppBase):
         if isinstance(self.screen, ReportsScreen):
             return
         # The report reads through its own connection in the screen's worker thread.
-        path, clock = self.desk.path, self.clock
+        path, clock = self.desk.location, self.clock
 
         def load() -> Any:
             with Desk.open(path, clock=clock, create=False) as desk:

@@ -288,14 +288,13 @@ def _keys(conn: sqlite3.Connection, queue: QueueFilter) -> Iterator[QueueKey]:
     """Every key of the queue in order, streamed from the indexes."""
     runs: list[Iterable[QueueKey]] = []
     for where, params in queue.runs():
-        cursor = conn.cursor()
-        cursor.row_factory = None  # plain (queue_key, id) tuples, comparable in the merge
-        cursor.execute(
-            f"SELECT c.queue_key, c.id FROM conversations c WHERE {where}"
-            " ORDER BY c.queue_key, c.id",
-            params,
-        )
-        runs.append(cursor)
+        sql = f"SELECT c.queue_key, c.id FROM conversations c WHERE {where} ORDER BY c.queue_key, c.id"
+        if isinstance(conn, sqlite3.Connection):
+            cursor = conn.cursor()
+            cursor.row_factory = None  # plain (queue_key, id) tuples, comparable in the merge
+            runs.append(cursor.execute(sql, params))
+        else:  # PostgreSQL's rows are tuples already
+            runs.append(iter(conn.execute(sql, params)))
     return heapq.merge(*runs)
 
 

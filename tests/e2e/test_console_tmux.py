@@ -18,7 +18,6 @@ from pathlib import Path
 import pytest
 
 from core.store import Desk
-from tests.console_helpers import demo_copy
 
 pytestmark = [
     pytest.mark.e2e,
@@ -47,15 +46,20 @@ def wait_until(
 class Terminal:
     """One tmux session running one console."""
 
-    def __init__(self, name: str, db: Path, agent: str) -> None:
+    def __init__(self, name: str, db: Path | str, agent: str) -> None:
         self.name = name
         # COLUMNS/LINES may be inherited (80x24 under pytest) and would override the pane size.
         command = (
-            f"env -u COLUMNS -u LINES {sys.executable} -m tui --db {db} console --agent {agent}"
+            f"env -u COLUMNS -u LINES {sys.executable} -m tui --db '{db}' console --agent {agent}"
         )
+        # a PostgreSQL desk's keystore is found through the state folder
+        state_dir = os.environ.get("GLADDESK_STATE_DIR")
+        state = [f"GLADDESK_STATE_DIR={state_dir}"] if state_dir else []
         subprocess.run(
             ["tmux", "new-session", "-d", "-s", name, "-x", "120", "-y", "32"]
-            + ["-e", "TERM=xterm-256color", "-c", str(ROOT), command],
+            + ["-e", "TERM=xterm-256color"]
+            + [arg for env in state for arg in ("-e", env)]
+            + ["-c", str(ROOT), command],
             check=True,
         )
 
@@ -81,7 +85,7 @@ def terminals() -> Iterator[list[Terminal]]:
         terminal.close()
 
 
-def messages(db: Path) -> list[tuple[str, bool]]:
+def messages(db: Path | str) -> list[tuple[str, bool]]:
     with Desk.open(db, create=False) as desk:
         rows = desk.query(
             "SELECT body, trusted FROM items WHERE conversation_id = ? AND sender = 'customer'"
@@ -91,11 +95,15 @@ def messages(db: Path) -> list[tuple[str, bool]]:
     return [(str(r[0]), bool(r[1])) for r in rows]
 
 
-def test_glyphs_in_a_real_terminal_and_two_consoles(tmp_path: Path, terminals: list) -> None:
-    db = demo_copy(tmp_path)
+def test_glyphs_in_a_real_terminal_and_two_consoles(
+    demo_db: Path | str, backend: str, terminals: list
+) -> None:
+    """On either store: a desk file, or a PostgreSQL database (the transfer then reaches the
+    second console through LISTEN/NOTIFY)."""
+    db = demo_db
     expected = messages(db)
     assert {trusted for _, trusted in expected} == {True, False}
-    alice = Terminal(f"gladdesk-console-alice-{os.getpid()}", db, "alice")
+    alice = Terminal(f"gladdesk-console-alice-{backend}-{os.getpid()}", db, "alice")
     terminals.append(alice)
     wait_until("alice's queue", lambda: CUSTOMER in alice.screen())
 
@@ -122,7 +130,7 @@ def test_glyphs_in_a_real_terminal_and_two_consoles(tmp_path: Path, terminals: l
             assert re.search(r"\x1b\[[0-9;]*3[0-9;]*m✔", coloured[number]), repr(coloured[number])
 
     # A second console for bruno on the same file sees alice's transfer.
-    bruno = Terminal(f"gladdesk-console-bruno-{os.getpid()}", db, "bruno")
+    bruno = Terminal(f"gladdesk-console-bruno-{backend}-{os.getpid()}", db, "bruno")
     terminals.append(bruno)
     wait_until("bruno's queue", lambda: "View: Mine (bruno)" in bruno.screen())
     assert CUSTOMER not in bruno.screen()

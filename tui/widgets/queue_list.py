@@ -194,7 +194,7 @@ class QueueList(ReportsWorkerErrors, ScrollView, can_focus=True):
         try:
             if self._reader is None:
                 # Its own connection: the UI thread's page reads never wait for this one.
-                self._reader = Desk.open(self.desk.path, clock=self.clock, create=False)
+                self._reader = Desk.open(self.desk.location, clock=self.clock, create=False)
             read = read_queue(self._reader, queue, index, pages, page_size=PAGE)
         except Exception:
             if not self._closed:
