@@ -69,13 +69,20 @@ def _db_given(ctx: click.Context) -> bool:
     return before or bool(root.meta.get(_DB_GIVEN))
 
 
-def desk_free(why: str) -> Callable[[_Command], _Command]:
+#: Desk-free commands that do take a PostgreSQL database's URL as --db (the demo).
+_DATABASES_OK: set[click.Command] = set()
+
+
+def desk_free(why: str, *, databases: bool = False) -> Callable[[_Command], _Command]:
     """Mark a command that never opens the --db desk (say `why`, and what to use instead):
     naming one on the command line is then a usage error rather than silently unused.
-    `$GLADDESK_DB` is not an error: it is meant for every command."""
+    `$GLADDESK_DB` is not an error: it is meant for every command. `databases`: a
+    `postgresql://` URL is welcome (the command runs in that database)."""
 
     def mark(command: _Command) -> _Command:
         _DESK_FREE[command] = why
+        if databases:
+            _DATABASES_OK.add(command)
         return command
 
     return mark
@@ -88,6 +95,8 @@ def _db_after(ctx: click.Context, param: click.Parameter, value: Path | None) ->
         root.meta[_DB_GIVEN] = True
     why = _DESK_FREE.get(ctx.command)
     if why is not None and _db_given(ctx):
+        if ctx.command in _DATABASES_OK and is_postgres_url(ctx.find_root().obj):
+            return
         raise click.UsageError(f"--db is not used here: {why}", ctx=ctx)
 
 

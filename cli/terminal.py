@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 
 from cli.common import db_path, desk_free
+from core.store.desk import is_postgres_url
 
 
 @click.command()
@@ -37,8 +38,9 @@ def console(ctx: click.Context, agent: str, keys_path: Path | None, view: str) -
 
 @desk_free(
     "the demo works on its own copy of demo.db, in $GLADDESK_STATE_DIR (default"
-    " ~/.local/state/gladdesk/); the console on a desk of yours: gladdesk console --db PATH"
-    " --agent HANDLE"
+    " ~/.local/state/gladdesk/), or in a PostgreSQL database given as --db URL; the console"
+    " on a desk of yours: gladdesk console --db PATH --agent HANDLE",
+    databases=True,
 )
 @click.command()
 @click.option("--agent", default="alice", show_default=True, help="Agent handle to work as.")
@@ -83,7 +85,12 @@ def demo(
 
     if not serve and (host is not None or port is not None):
         raise click.UsageError("--host and --port go with --serve")
+    location = db_path(ctx)
+    database = str(location) if is_postgres_url(location) else None
+    if database is not None and reset:
+        raise click.UsageError("--reset renews the demo's own copy; a database is used as it is")
     run_demo(
+        database=database,
         agent=agent,
         reset=reset,
         headless=headless,

@@ -15,6 +15,7 @@ from core.clock import Clock
 from core.engine import Engine
 from core.errors import DeskError
 from core.store import Desk
+from core.store.desk import is_postgres_url
 from sim.customers import DEMO_RATE, CustomerMix, check_rate
 from sim.pacing import RealTimer
 from sim.project_files import SCENARIOS_DIR
@@ -45,7 +46,7 @@ class CustomerSimulator:
         opening: Sequence[str] = (),
         clock: Clock | None = None,
     ) -> None:
-        self.db_path = Path(db_path)
+        self.db_path: Path | str = db_path if is_postgres_url(db_path) else Path(db_path)
         self.clock = clock
         self.rate_per_min = check_rate(rate_per_min)
         self.duration_s = duration_s

@@ -17,7 +17,7 @@ import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -117,6 +117,18 @@ def working_copy(
     return target
 
 
+def demo_database(url: str) -> str:
+    """The demo in a PostgreSQL database: built into it when it holds no desk or an empty one
+    (`build_demo_into`), else the demo desk it already holds, carried on."""
+    from sim.demo_desk import build_demo_into
+
+    with Desk.open(url, create=True) as desk:
+        empty = desk.last_event_id() == 0
+    if empty:
+        build_demo_into(url)
+    return url
+
+
 def demo_clock(db: Path) -> OffsetClock:
     """The demo's own time: it starts at the instant the fixtures were built, when the working
     copy is made, and runs on with the wall clock from there.
@@ -147,7 +159,9 @@ def _legacy_offset(db: Path) -> int | None:
 
 
 def _print_summary(stats: SimulationStats, db: Path, seconds: float) -> None:
-    click.echo(f"demo feed: {seconds:.0f} s on {db}")
+    from core.store.desk import redact_url
+
+    click.echo(f"demo feed: {seconds:.0f} s on {redact_url(str(db))}")
     for line in stats.summary_lines():
         click.echo(f"  {line}")
 
@@ -290,10 +304,12 @@ def run_demo(
     serve: bool = False,
     host: str = DEMO_HOST,
     port: int = DEMO_PORT,
+    database: str | None = None,
 ) -> None:
-    """`gladdesk demo`: console + feed on the working copy; `headless` runs the feed alone;
-    `serve` runs the web side (`gladdesk serve`'s app) beside them."""
-    db = working_copy(reset=reset)
+    """`gladdesk demo`: console + feed on the working copy (or in the PostgreSQL `database`);
+    `headless` runs the feed alone; `serve` runs the web side (`gladdesk serve`'s app)
+    beside them."""
+    db: Any = demo_database(database) if database is not None else working_copy(reset=reset)
     if headless:
         _run_headless_demo(db, duration or HEADLESS_DEFAULT_S, seed, serve, host, port)
         return

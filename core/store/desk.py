@@ -466,6 +466,19 @@ def is_postgres_url(target: object) -> bool:
     return isinstance(target, str) and target.startswith(("postgresql://", "postgres://"))
 
 
+def redact_url(url: str) -> str:
+    """A database URL without its password (for messages and logs); anything else as it is."""
+    from urllib.parse import urlsplit
+
+    if not is_postgres_url(url):
+        return url
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return parts._replace(netloc=netloc).geturl()
+
+
 def recorded_clock(location: str, conn: Any) -> Clock:
     """The desk's own time: the wall clock, or shifted by the offset the desk records."""
     row = conn.execute(

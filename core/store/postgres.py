@@ -40,7 +40,7 @@ from psycopg.types.numeric import IntDumper
 
 from core.clock import Clock, SystemClock
 from core.errors import DeskError, StoreError, StoreUnavailable
-from core.store.desk import Desk, Event, is_postgres_url, recorded_clock
+from core.store.desk import Desk, Event, is_postgres_url, recorded_clock, redact_url
 
 __all__ = ["PgDesk", "is_postgres_url", "redact_url", "sidecar_base"]
 
@@ -77,15 +77,6 @@ logging.getLogger("psycopg.pool").setLevel(logging.ERROR)
 
 _INSERT = re.compile(r"\s*INSERT\s+INTO\s+(\w+)", re.IGNORECASE)
 _LIKE = re.compile(r"\bLIKE\b")
-
-
-def redact_url(url: str) -> str:
-    """The URL without its password (for messages and logs)."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
-    return parts._replace(netloc=netloc).geturl()
 
 
 def sidecar_base(url: str) -> Path:

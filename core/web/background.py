@@ -18,6 +18,7 @@ import uvicorn
 
 from core.clock import Clock
 from core.errors import DeskError
+from core.store.desk import is_postgres_url
 from core.web.app import create_app
 from core.web.portal import follow_served_address, served_base_url
 
@@ -41,7 +42,7 @@ class BackgroundServer:
         clock: Clock | None = None,
         log_path: Path | None = None,
     ) -> None:
-        self.db_path = Path(db_path)
+        self.db_path: str | Path = db_path if is_postgres_url(db_path) else Path(db_path)
         self.host = host
         self.port = port
         self.clock = clock

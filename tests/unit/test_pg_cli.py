@@ -22,7 +22,9 @@ def _run(url: str, *args: str) -> tuple[int, str, str]:
 
 
 @pytest.fixture
-def empty_url(pg_server: pg.Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+def empty_url(
+    pg_server: pg.Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[str]:
     monkeypatch.setenv("GLADDESK_STATE_DIR", str(tmp_path / "state"))
     url = pg_server.empty()
     yield url
@@ -74,3 +76,21 @@ def test_a_database_that_holds_no_desk_is_not_opened_as_one(empty_url: str) -> N
     assert code == 1 and "no desk in this database" in err
     code, _, err = _run(empty_url, "init", "--exist-ok")
     assert code == 0, err
+
+
+def test_the_demo_runs_in_a_database_built_on_first_use(empty_url: str) -> None:
+    first = CliRunner().invoke(
+        main, ["--db", empty_url, "demo", "--headless", "--duration", "1.5", "--seed", "3"]
+    )
+    assert first.exit_code == 0, first.output
+    assert "demo feed:" in first.stdout and ":***@" in first.stdout
+    assert f":{SECRET}@" not in first.output
+    built = json.loads(_run(empty_url, "export", "conversations")[1])
+    assert len(built) > 300  # the demo desk's conversations, and the feed's
+    again = CliRunner().invoke(
+        main, ["demo", "--db", empty_url, "--headless", "--duration", "1", "--seed", "4"]
+    )
+    assert again.exit_code == 0, again.output  # carried on, not built again
+    assert len(json.loads(_run(empty_url, "export", "conversations")[1])) >= len(built)
+    refused = CliRunner().invoke(main, ["--db", empty_url, "demo", "--reset", "--headless"])
+    assert refused.exit_code == 2 and "used as it is" in refused.output
