@@ -517,7 +517,7 @@ async def test_live_update_keeps_focus_and_draft(db: Path, other: Engine) -> Non
         await pilot.press("r", *"half-typed answer")
         before = len(screen.timeline.items)
         customer_writes(other, "diego.fischer@example.org", "Hello?")  # from another process
-        await wait_until(lambda: len(screen.timeline.items) > before, timeout=2)
+        await wait_until(lambda: len(screen.timeline.items) > before, timeout=10)
         assert screen.timeline.items[-1].body == "Hello?"
         assert app.focused is screen.composer
         assert screen.composer.value == "half-typed answer"
