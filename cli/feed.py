@@ -242,11 +242,20 @@ def _server(
 
 
 def _demo_desk_if_missing(ctx: click.Context) -> None:
-    """A --db that does not exist yet gets the demo desk (the scripts' app, agents and
-    customers), so that `gladdesk feed --scenario NAME --db new.db` plays on a fresh one. A
-    PostgreSQL desk is never made here (`gladdesk --db URL init` makes one)."""
+    """A --db that does not exist yet (a missing file, or a PostgreSQL database without any
+    table) gets the demo desk (the scripts' app, agents and customers), so that `gladdesk feed
+    --scenario NAME --db new.db` plays on a fresh one."""
     path = db_path(ctx)
-    if not isinstance(path, Path) or path.exists():
+    if not isinstance(path, Path):
+        from core.store.desk import redact_url
+        from sim.demo_desk import build_demo_if_new
+
+        if build_demo_if_new(path):
+            click.echo(
+                f"gladdesk: {redact_url(path)} held no desk: built the demo desk there", err=True
+            )
+        return
+    if path.exists():
         return
     if not path.parent.is_dir():
         raise DeskError(

@@ -24,6 +24,11 @@ class StoreError(DeskError):
     code = "store"
 
 
+class NoDesk(StoreError):
+    """No desk there yet, and nothing else either: a missing desk file, or a PostgreSQL
+    database without any table. A desk may be made there (`init`, a demo build)."""
+
+
 class StoreUnavailable(StoreError):
     """The desk's database server cannot be reached now (PostgreSQL down or restarting):
     nothing was done; the same call may succeed in a moment."""

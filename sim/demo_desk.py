@@ -19,7 +19,7 @@ from typing import Any
 
 from core.clock import ManualClock, parse_iso
 from core.contacts import normalize_email, normalize_name, normalize_phone
-from core.errors import DeskError, FileLineError
+from core.errors import DeskError, FileLineError, NoDesk
 from core.setup import ConfigError, ConfigFile, apply_config, read_config
 from core.setup.config import DEMO_ONLY
 from core.store import Desk, directory, queue_key, seed
@@ -122,6 +122,18 @@ def build_demo_into(url: str, fixtures: Path = FIXTURES) -> str:
         if rules.exists():
             shutil.copyfile(rules, f"{desk.path}.rules.toml")
     return url
+
+
+def build_demo_if_new(url: str, fixtures: Path = FIXTURES) -> bool:
+    """Build the demo desk into the PostgreSQL database `url` if it holds nothing yet (no
+    table at all); True when it did. A desk there is left as it is; a database holding other
+    tables is refused (StoreError)."""
+    try:
+        Desk.open(url, create=False).close()
+    except NoDesk:
+        build_demo_into(url, fixtures)
+        return True
+    return False
 
 
 def _fill(

@@ -5,6 +5,11 @@ a copy in a per-user state folder, `$GLADDESK_STATE_DIR` if set, else
 `$XDG_STATE_HOME/gladdesk/` (by default `~/.local/state/gladdesk/`). The copy is kept between
 runs, so a demo can be resumed; `--reset` (or a rebuilt demo.db) starts from a fresh copy.
 
+`--db URL` runs the demo in a PostgreSQL database instead: an empty one gets the demo desk
+built into it (`sim.demo_desk.build_demo_into`), a demo desk built there before carries on; a
+desk that is not the demo's is refused (simulated customers never go into a real desk). Its
+keystore, rules and the web side's log live beside `PgDesk.path`, in the same state folder.
+
 `--headless` runs the feed alone and prints a summary; that path never imports Textual.
 """
 
@@ -17,7 +22,7 @@ import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import click
 
@@ -25,6 +30,7 @@ from core.addresses import is_loopback
 from core.clock import Clock, OffsetClock, SystemClock
 from core.errors import DeskError
 from core.store import Desk
+from core.store.desk import is_postgres_url, redact_url
 from sim.customers import CustomerMix
 from sim.demo_desk import DEMO_DB, SIDECARS
 from sim.pacing import RealTimer
@@ -118,18 +124,38 @@ def working_copy(
 
 
 def demo_database(url: str) -> str:
-    """The demo in a PostgreSQL database: built into it when it holds no desk or an empty one
-    (`build_demo_into`), else the demo desk it already holds, carried on."""
+    """The demo in a PostgreSQL database: the demo desk built into it when it holds no desk or
+    an empty one (`build_demo_into`), else the demo desk it already holds, carried on. A desk
+    there that was not built from the demo's fixtures is refused and left alone: simulated
+    customers never go into a real desk (`$GLADDESK_DB` may name one). There is no `--reset`
+    for a database: the demo never empties one (drop and create it again)."""
     from sim.demo_desk import build_demo_into
 
     with Desk.open(url, create=True) as desk:
         empty = desk.last_event_id() == 0
+        demo = desk.last_event_at("desk.built") is not None
     if empty:
         build_demo_into(url)
+        click.echo(f"gladdesk: built the demo desk in {redact_url(url)}", err=True)
+    elif not demo:
+        raise DeskError(
+            f"{redact_url(url)}: holds a desk that is not the demo's; the demo runs only in an"
+            " empty database or in one it built"
+        )
     return url
 
 
-def demo_clock(db: Path) -> OffsetClock:
+def beside(db: Path | str, suffix: str) -> Path:
+    """A local file kept with the demo desk `db`: beside the file, or beside a database's
+    keystore (`PgDesk.path`)."""
+    if is_postgres_url(db):
+        from core.store.postgres import sidecar_base
+
+        return Path(f"{sidecar_base(str(db))}{suffix}")
+    return Path(f"{db}{suffix}")
+
+
+def demo_clock(db: Path | str) -> OffsetClock:
     """The demo's own time: it starts at the instant the fixtures were built, when the working
     copy is made, and runs on with the wall clock from there.
 
@@ -147,27 +173,25 @@ def demo_clock(db: Path) -> OffsetClock:
             built_at = desk.last_event_at("desk.built")
             offset = 0 if built_at is None else SystemClock().now_ms() - int(built_at)
         desk.record_clock_offset(offset)
-    Path(f"{db}.epoch").unlink(missing_ok=True)
+    beside(db, ".epoch").unlink(missing_ok=True)
     return OffsetClock(offset)
 
 
-def _legacy_offset(db: Path) -> int | None:
-    epoch = Path(f"{db}.epoch")
+def _legacy_offset(db: Path | str) -> int | None:
+    epoch = beside(db, ".epoch")
     with contextlib.suppress(OSError, ValueError):
         return int(epoch.read_text().strip())
     return None
 
 
-def _print_summary(stats: SimulationStats, db: Path, seconds: float) -> None:
-    from core.store.desk import redact_url
-
+def _print_summary(stats: SimulationStats, db: Path | str, seconds: float) -> None:
     click.echo(f"demo feed: {seconds:.0f} s on {redact_url(str(db))}")
     for line in stats.summary_lines():
         click.echo(f"  {line}")
 
 
 def run_headless(
-    db: Path, *, duration: float, seed: int | None = None, clock: Clock | None = None
+    db: Path | str, *, duration: float, seed: int | None = None, clock: Clock | None = None
 ) -> SimulationStats:
     """The demo feed in the foreground for `duration` seconds, without a terminal UI."""
     from core.engine import Engine
@@ -238,7 +262,7 @@ class DemoRun:
                 self.app.desk.close()
 
 
-def start_server(db: Path, clock: Clock, *, host: str, port: int) -> BackgroundServer:
+def start_server(db: Path | str, clock: Clock, *, host: str, port: int) -> BackgroundServer:
     """The web side of the demo on a thread: the app `gladdesk serve` runs, on the demo's
     clock; its log beside the working copy. DeskError when host:port cannot be served."""
     from core.web.background import BackgroundServer
@@ -250,14 +274,14 @@ def start_server(db: Path, clock: Clock, *, host: str, port: int) -> BackgroundS
             err=True,
         )
     server = BackgroundServer(
-        db, host=host, port=port, clock=clock, log_path=Path(f"{db}.serve.log")
+        db, host=host, port=port, clock=clock, log_path=beside(db, ".serve.log")
     )
     server.start()
     return server
 
 
 def make_demo(
-    db: Path,
+    db: Path | str,
     *,
     agent: str = "alice",
     seed: int | None = None,
@@ -309,7 +333,7 @@ def run_demo(
     """`gladdesk demo`: console + feed on the working copy (or in the PostgreSQL `database`);
     `headless` runs the feed alone; `serve` runs the web side (`gladdesk serve`'s app)
     beside them."""
-    db: Any = demo_database(database) if database is not None else working_copy(reset=reset)
+    db: Path | str = demo_database(database) if database is not None else working_copy(reset=reset)
     if headless:
         _run_headless_demo(db, duration or HEADLESS_DEFAULT_S, seed, serve, host, port)
         return
@@ -339,7 +363,7 @@ def run_demo(
 
 
 def _run_headless_demo(
-    db: Path, seconds: float, seed: int | None, serve: bool, host: str, port: int
+    db: Path | str, seconds: float, seed: int | None, serve: bool, host: str, port: int
 ) -> None:
     clock = demo_clock(db)
     server = start_server(db, clock, host=host, port=port) if serve else None

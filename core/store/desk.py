@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from core.clock import CLOCK_OFFSET_SETTING, Clock, OffsetClock, SystemClock
-from core.errors import StoreError
+from core.errors import NoDesk, StoreError
 from core.store.schema import SCHEMA_VERSION, migrate, schema_version
 
 #: A row as the store returns it (columns by name or position), and the open transaction the
@@ -58,9 +58,7 @@ def _check_file(path: Path, *, create: bool) -> None:
         raise StoreError(f"{path}: is a directory, not a desk database file")
     if not path.exists():
         if not create:
-            raise StoreError(
-                f"{path}: no such desk database (create one: gladdesk --db {path} init)"
-            )
+            raise NoDesk(f"{path}: no such desk database (create one: gladdesk --db {path} init)")
         if not path.parent.is_dir():
             raise StoreError(f"{path}: directory {path.parent} does not exist")
         return

@@ -39,7 +39,7 @@ from psycopg.adapt import Loader
 from psycopg.types.numeric import IntDumper
 
 from core.clock import Clock, SystemClock
-from core.errors import DeskError, StoreError, StoreUnavailable
+from core.errors import DeskError, NoDesk, StoreError, StoreUnavailable
 from core.store.desk import Desk, Event, is_postgres_url, recorded_clock, redact_url
 
 __all__ = ["PgDesk", "is_postgres_url", "redact_url", "sidecar_base"]
@@ -364,7 +364,7 @@ class PgDesk(Desk):
     def open_url(cls, url: str, *, clock: Clock | None = None, create: bool = True) -> PgDesk:
         """Open the desk in the database `url` names, creating its schema when `create` (the
         database itself must exist) or migrating it."""
-        from core.store.schema_pg import SCHEMA_VERSION, migrate, schema_version
+        from core.store.schema_pg import SCHEMA_VERSION, migrate, schema_version, table_count
 
         shown = redact_url(url)
         pool: psycopg_pool.ConnectionPool[Any] = psycopg_pool.ConnectionPool(
@@ -395,8 +395,13 @@ class PgDesk(Desk):
                         f"{shown}: schema version {version} is newer than this gladdesk supports"
                         f" ({SCHEMA_VERSION}); upgrade gladdesk to open it"
                     )
-                if version == 0 and not create:
+                if version == 0 and table_count(raw):
                     raise StoreError(
+                        f"{shown}: this database holds other tables, not a desk; a desk needs"
+                        " a database of its own (createdb NAME)"
+                    )
+                if version == 0 and not create:
+                    raise NoDesk(
                         f"{shown}: no desk in this database (create one: gladdesk --db URL init)"
                     )
                 migrate(raw)

@@ -405,6 +405,14 @@ def schema_version(conn: Any) -> int:
     return int(conn.execute("SELECT version FROM gladdesk_schema").fetchone()[0])
 
 
+def table_count(conn: Any) -> int:
+    """How many tables the database's current schema holds (a desk's own, or anything else)."""
+    row = conn.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_schema = current_schema()"
+    ).fetchone()
+    return int(row[0])
+
+
 def migrate(conn: Any) -> int:
     """Bring the schema up to SCHEMA_VERSION, one transaction per step (the connection is in
     autocommit mode between them). Returns the version."""

@@ -94,3 +94,112 @@ def test_the_demo_runs_in_a_database_built_on_first_use(empty_url: str) -> None:
     assert len(json.loads(_run(empty_url, "export", "conversations")[1])) >= len(built)
     refused = CliRunner().invoke(main, ["--db", empty_url, "demo", "--reset", "--headless"])
     assert refused.exit_code == 2 and "used as it is" in refused.output
+
+
+def test_apps_api_users_tokens_and_config_files_on_a_database(
+    empty_url: str, tmp_path: Path
+) -> None:
+    assert _run(empty_url, "init")[0] == 0
+    code, _, err = _run(empty_url, "apps", "add", "shop", "--store-name", "Shop")
+    assert code == 0, err
+    code, _, err = _run(empty_url, "apps", "set", "shop", "--origin", "https://shop.example")
+    assert code == 0, err
+    apps = json.loads(_run(empty_url, "apps", "list", "--json")[1])
+    assert {a["app_id"]: a["allowed_origins"] for a in apps} == {
+        "site": [],
+        "shop": ["https://shop.example"],
+    }
+    code, out, err = _run(empty_url, "api-users", "add", "backend@shop.example")
+    assert code == 0 and "gdk_" in out, err
+    code, token, err = _run(empty_url, "token", "--email", "pat@example.com", "--app", "shop")
+    assert code == 0, err
+    code, out, _ = _run(empty_url, "verify", token.strip(), "--app", "shop")
+    assert code == 0 and json.loads(out)["identity"]["email"] == "pat@example.com"
+    code, out, _ = _run(empty_url, "verify", token.strip()[:-4] + "AAAA", "--app", "shop")
+    assert code == 1 and json.loads(out)["ok"] is False
+    assert "bad_signature" in _run(empty_url, "audit")[1]
+    # config export, edited, applied: the database follows the file
+    exported = _run(empty_url, "config", "export")[1]
+    changed = tmp_path / "desk.toml"
+    changed.write_text(exported + '\n[[inboxes]]\nname = "Returns"\n')
+    code, _, err = _run(empty_url, "config", "apply", str(changed))
+    assert code == 0, err
+    inboxes = json.loads(_run(empty_url, "inboxes", "list", "--json")[1])
+    assert "Returns" in [i["name"] for i in inboxes]
+    code, out, _ = _run(empty_url, "config", "apply", str(changed))
+    assert code == 0 and "nothing changed" in out
+
+
+def _sql(url: str, *statements: str) -> None:
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        for statement in statements:
+            conn.execute(statement)
+
+
+def _tables(url: str) -> list[str]:
+    import psycopg
+
+    with psycopg.connect(url) as conn:
+        rows = conn.execute(
+            "SELECT table_name FROM information_schema.tables"
+            " WHERE table_schema = current_schema() ORDER BY table_name"
+        ).fetchall()
+    return [r[0] for r in rows]
+
+
+def test_a_database_holding_other_tables_is_never_made_a_desk(empty_url: str) -> None:
+    _sql(empty_url, "CREATE TABLE orders (id int PRIMARY KEY)", "INSERT INTO orders VALUES (7)")
+    for args in (("init",), ("agents", "list"), ("feed", "--scenario", "standard")):
+        code, out, err = _run(empty_url, *args)
+        assert code == 1, (args, out, err)
+        assert "holds other tables, not a desk" in err and f":{SECRET}@" not in out + err
+        assert len(err.strip().splitlines()) == 1, err
+    assert _tables(empty_url) == ["orders"]  # no desk tables, nothing half made
+
+
+def test_a_desk_from_a_newer_gladdesk_is_refused_and_left_as_it_is(empty_url: str) -> None:
+    from core.store.schema_pg import SCHEMA_VERSION
+
+    assert _run(empty_url, "init")[0] == 0
+    _sql(empty_url, f"UPDATE gladdesk_schema SET version = {SCHEMA_VERSION + 1}")
+    before = _tables(empty_url)
+    for args in (("agents", "list"), ("init", "--exist-ok"), ("export", "conversations")):
+        code, out, err = _run(empty_url, *args)
+        assert code == 1 and "newer than this gladdesk supports" in err, (args, err)
+        assert len(err.strip().splitlines()) == 1 and f":{SECRET}@" not in out + err
+    assert _tables(empty_url) == before
+
+
+def test_feed_builds_the_demo_desk_into_an_empty_database_then_plays_on_it(
+    empty_url: str,
+) -> None:
+    code, out, err = _run(empty_url, "feed", "--scenario", "standard")
+    assert code == 0, err
+    assert ":***@" in err and "held no desk: built the demo desk there" in err
+    assert f":{SECRET}@" not in out + err and "scripts: standard 1" in out
+    code, out, err = _run(empty_url, "feed", "--scenario", "standard")
+    assert code == 0 and "built the demo desk" not in err  # the second run plays on it
+    handles = [a["handle"] for a in json.loads(_run(empty_url, "agents", "list", "--json")[1])]
+    assert "alice" in handles
+
+
+def test_the_demo_never_plays_into_a_desk_it_did_not_build(
+    empty_url: str, pg_server: pg.Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    demo = ["demo", "--headless", "--duration", "1"]
+    first = CliRunner().invoke(main, ["--db", empty_url, *demo])
+    assert first.exit_code == 0, first.output
+    assert "built the demo desk in postgresql://gladdesk:***@" in first.stderr
+    real = pg_server.fresh()  # a desk of its own, not built from the demo's fixtures
+    try:
+        assert _run(real, "agents", "add", "alice", "--name", "Alice Martin")[0] == 0
+        monkeypatch.setenv("GLADDESK_DB", real)  # as a desk's own shell may have it
+        for args in (demo, ["--db", real, *demo]):
+            refused = CliRunner().invoke(main, args)
+            assert refused.exit_code == 1 and "not the demo's" in refused.stderr, refused.output
+            assert f":{SECRET}@" not in refused.output
+        assert json.loads(_run(real, "export", "conversations")[1]) == []
+    finally:
+        pg_server.drop(real)
