@@ -58,14 +58,27 @@ def build_demo_command(out: Path | str | None, fixtures: Path | None) -> None:
     help="A new desk: a missing file, or a PostgreSQL database without a desk in it.",
 )
 def copy_command(source: Path | str, target: Path | str) -> None:
-    """Copy a whole desk (database, keystore, rules) into a new one, on either backend, and
-    check that both export the same conversations, config, keys and agent loads."""
+    """Copy a whole desk (database, keystore, rules) into a new one, on either backend.
+
+    Before the copy is committed, both desks are compared: every table's rows, the config,
+    the signing keys and every agent's load. Anything that fails leaves the target as it was.
+    """
+    import time
+
     from core.setup.moving import copy_desk
 
+    started = time.monotonic()
     copied = copy_desk(source, target)
     total = sum(copied.rows.values())
-    click.echo(f"copied {copied.source} -> {copied.target}: {total:,} rows", err=True)
+    seconds = time.monotonic() - started
+    click.echo(
+        f"copied {copied.source} -> {copied.target}: {total:,} rows in {seconds:.1f} s", err=True
+    )
     for name in copied.files:
         click.echo(f"  with {name}", err=True)
-    click.echo("checked: the two desks export the same conversations, config and keys", err=True)
+    click.echo(
+        "checked: every table's rows, the config, the signing keys and the agents' loads"
+        " read the same on both desks",
+        err=True,
+    )
     click.echo(copied.target)

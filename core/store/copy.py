@@ -10,7 +10,8 @@ copied ids (`sync_sequences`).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import hashlib
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from core.errors import DeskError
@@ -38,8 +39,9 @@ TABLES = (
     "events",
 )
 BATCH = 5000
-#: Columns a desk keeps by itself: never copied.
-DERIVED = {"agents": {"open_conversations": 0}}
+#: Columns a desk keeps by itself: never copied (their defaults stand until the target's
+#: triggers count them).
+DERIVED = {"agents": {"open_conversations"}}
 
 
 class TargetNotEmpty(DeskError):
@@ -94,21 +96,79 @@ def agent_loads(desk: Desk) -> list[tuple[str, int]]:
     return [(r[0], r[1]) for r in rows]
 
 
-def copy_rows(source: Desk, target: Desk) -> dict[str, int]:
-    """Copy every row of `source` into the empty desk `target`; rows per table."""
+def schema_version(desk: Desk) -> int:
+    """The schema version the open desk is at (both engines number them alike)."""
+    if desk.dialect == "postgresql":
+        row = desk.query_one("SELECT version FROM gladdesk_schema")
+    else:
+        row = desk.query_one("PRAGMA user_version")
+    assert row is not None
+    return int(row[0])
+
+
+def copied_columns(source: Desk, target: Desk) -> dict[str, list[str]]:
+    """The columns to copy, table by table: those both desks have, minus what the target
+    derives by itself."""
+    found = {}
+    for table in TABLES:
+        theirs = set(columns(target, table))
+        found[table] = [
+            c for c in columns(source, table) if c in theirs and c not in DERIVED.get(table, ())
+        ]
+    return found
+
+
+def _value(value: Any) -> Any:
+    """One column's value as both engines give it back (a bool is the 0/1 it is stored as)."""
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, memoryview):
+        return bytes(value)
+    return value
+
+
+def digests(desk: Desk, tables: dict[str, list[str]]) -> dict[str, tuple[int, int]]:
+    """(rows, digest) of each of `tables` (its columns) in `desk`: equal on the source and
+    the target of a copy when every row arrived unchanged. The digest adds the rows' hashes
+    up, so it needs no order."""
+    found = {}
+    for table, names in tables.items():
+        count, total = 0, 0
+        for batch in _rows(desk, table, names):
+            for row in batch:
+                text = repr(tuple(_value(v) for v in row)).encode()
+                total += int.from_bytes(hashlib.sha256(text).digest()[:16], "big")
+            count += len(batch)
+        found[table] = (count, total % (1 << 128))
+    return found
+
+
+def copy_rows(
+    source: Desk,
+    target: Desk,
+    tables: dict[str, list[str]],
+    check: Callable[[], None] = lambda: None,
+) -> dict[str, int]:
+    """Copy every row of `source` into the empty desk `target`, at the same schema version,
+    table by table in the order of `tables` with their columns (`copied_columns`); rows per
+    table. One transaction on the target, committed only once `check()` (reading
+    both desks: the target's rows, not yet committed, included) has returned: a failure or a
+    refusal anywhere leaves the target as it was. Read the source inside `source.reading()`
+    for a consistent copy of a desk in use."""
+    if schema_version(source) != schema_version(target):
+        raise DeskError(
+            f"{source.shown} is at schema version {schema_version(source)} and"
+            f" {target.shown} at {schema_version(target)}; open both with the same gladdesk"
+        )
     if not is_empty(target):
         raise TargetNotEmpty(f"{target.shown}: not empty; copy into a new desk only")
     counts: dict[str, int] = {}
     with target.transaction() as conn:
-        for table in TABLES:
-            names = [c for c in columns(source, table) if c in set(columns(target, table))]
-            derived = DERIVED.get(table, {})
+        for table, names in tables.items():
             counts[table] = 0
             for batch in _rows(source, table, names):
-                if derived:
-                    index = {name: i for i, name in enumerate(names)}
-                    batch = [tuple(derived.get(n, row[index[n]]) for n in names) for row in batch]
                 target.insert_many(conn, table, names, batch)
                 counts[table] += len(batch)
-    target.sync_sequences()
+        target.sync_sequences()
+        check()
     return counts

@@ -116,3 +116,155 @@ def test_unreachable_or_bad_urls_say_so_in_one_line_without_the_password(
         assert result.exit_code == 1, result.output
         assert "s3cret-pw" not in result.output
         assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+
+
+def _copy(source: str | Path, target: str | Path) -> tuple[int, str, str]:
+    from click.testing import CliRunner
+
+    from cli.main import main
+
+    result = CliRunner().invoke(main, ["db", "copy", "--from", str(source), "--to", str(target)])
+    return result.exit_code, result.stdout, result.stderr
+
+
+@pytest.fixture
+def state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("GLADDESK_STATE_DIR", str(tmp_path / "state"))
+    return tmp_path / "state"
+
+
+def test_same_kind_copies_keep_every_export_and_every_agent_load(
+    built_demo: Path, pg_server: pg.Server, tmp_path: Path, state: Path
+) -> None:
+    from core.store.copy import agent_loads
+
+    first, second = pg_server.empty(), pg_server.empty()
+    try:
+        file_copy = tmp_path / "copy.db"
+        for source, target in ((built_demo, file_copy), (built_demo, first), (first, second)):
+            code, out, err = _copy(source, target)
+            assert code == 0, err
+            assert "every table's rows" in err
+        original = _export(built_demo)
+        with Desk.open(built_demo, create=False) as desk:
+            loads = agent_loads(desk)
+        assert any(load for _, load in loads)
+        for copy in (file_copy, first, second):
+            assert _export(copy) == original
+            with Desk.open(copy, create=False) as desk:
+                assert agent_loads(desk) == loads
+        assert (file_copy.with_name("copy.db.rules.toml")).stat().st_mode & 0o777 == 0o600
+    finally:
+        pg_server.drop(first)
+        pg_server.drop(second)
+
+
+def _rewind_to_v7(db: Path) -> None:
+    """The desk as a gladdesk of schema v7 left it (before shared flood budgets)."""
+    import sqlite3
+
+    with sqlite3.connect(db) as conn:
+        conn.executescript("DROP TABLE rate_buckets; PRAGMA user_version = 7;")
+    conn.close()
+
+
+def test_an_older_source_is_migrated_first_a_newer_one_refused(
+    built_demo: Path, pg_server: pg.Server, tmp_path: Path, state: Path
+) -> None:
+    import shutil
+    import sqlite3
+
+    from core.store.schema import SCHEMA_VERSION
+
+    old = tmp_path / "old.db"
+    shutil.copy(built_demo, old)
+    shutil.copy(f"{built_demo}.keys", f"{old}.keys")
+    _rewind_to_v7(old)
+    url = pg_server.empty()
+    try:
+        code, _, err = _copy(old, url)
+        assert code == 0, err
+        with sqlite3.connect(old) as conn:
+            assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+        conn.close()
+        assert _export(url) == _export(built_demo)
+    finally:
+        pg_server.drop(url)
+    newer = tmp_path / "newer.db"
+    shutil.copy(built_demo, newer)
+    with sqlite3.connect(newer) as conn:
+        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    conn.close()
+    target = pg_server.empty()
+    try:
+        code, out, err = _copy(newer, target)
+        assert code == 1 and "newer than this gladdesk supports" in err
+        assert len(err.strip().splitlines()) == 1 and "gladdesk:gladdesk@" not in out + err
+        code, _, err = _copy(newer, tmp_path / "never.db")
+        assert code == 1 and not (tmp_path / "never.db").exists()
+        assert not list(tmp_path.glob("never.db*"))
+        assert _tables(target) == []
+    finally:
+        pg_server.drop(target)
+
+
+def _tables(url: str) -> list[str]:
+    import psycopg
+
+    with psycopg.connect(url) as conn:
+        rows = conn.execute(
+            "SELECT table_name FROM information_schema.tables"
+            " WHERE table_schema = current_schema() ORDER BY table_name"
+        ).fetchall()
+    return [r[0] for r in rows]
+
+
+def test_a_database_holding_other_tables_is_refused_untouched(
+    built_demo: Path, pg_server: pg.Server, state: Path
+) -> None:
+    import psycopg
+
+    url = pg_server.empty()
+    try:
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute("CREATE TABLE orders (id int)")
+        code, out, err = _copy(built_demo, url)
+        assert code == 1 and "holds other tables, not a desk" in err, err
+        assert len(err.strip().splitlines()) == 1 and "gladdesk:gladdesk@" not in out + err
+        assert _tables(url) == ["orders"]
+        assert not list(state.glob("postgres/*"))
+    finally:
+        pg_server.drop(url)
+
+
+def test_a_copy_that_differs_is_never_committed(
+    built_demo: Path, desk_location: str | Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import core.setup.moving as moving
+    from core.store.copy import digests
+
+    def lying(desk: Desk, tables: dict[str, list[str]]) -> dict[str, tuple[int, int]]:
+        found = digests(desk, tables)
+        if desk.location == str(desk_location):  # the target: one row lost on the way
+            count, digest = found["items"]
+            found["items"] = (count - 1, digest)
+        return found
+
+    monkeypatch.setattr(moving, "digests", lying)
+    if not isinstance(desk_location, Path):
+        Desk.open(desk_location).close()  # an empty desk: the schema only
+    from click.testing import CliRunner
+
+    from cli.main import main
+
+    result = CliRunner().invoke(
+        main, ["db", "copy", "--from", str(built_demo), "--to", str(desk_location)]
+    )
+    assert result.exit_code == 1
+    assert "the copy differs from" in result.stderr and "table items" in result.stderr
+    if isinstance(desk_location, Path):
+        assert not list(desk_location.parent.glob(desk_location.name + "*"))
+    else:
+        with Desk.open(desk_location, create=False) as target:
+            assert is_empty(target)
+            assert not target.keystore_path.exists()
