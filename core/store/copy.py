@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from core.errors import DeskError
@@ -143,6 +144,36 @@ def digests(desk: Desk, tables: dict[str, list[str]]) -> dict[str, tuple[int, in
     return found
 
 
+@contextmanager
+def _loading_in_bulk(target: Desk, conn: Any) -> Iterator[None]:
+    """Inside the target's transaction: on PostgreSQL, its foreign keys and plain indexes set
+    aside while the rows go in, then made again, each over the whole table at once (as
+    pg_restore does; a row breaking a foreign key still fails the copy, when it is added
+    back). Unique indexes and primary keys stay. Nothing to do on SQLite."""
+    if target.dialect != "postgresql":
+        yield
+        return
+    keys = conn.execute(
+        "SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid) FROM pg_constraint"
+        " WHERE contype = 'f' AND connamespace = current_schema()::regnamespace"
+    ).fetchall()
+    indexes = conn.execute(
+        "SELECT c.relname, pg_get_indexdef(c.oid) FROM pg_index x"
+        " JOIN pg_class c ON c.oid = x.indexrelid"
+        " WHERE c.relnamespace = current_schema()::regnamespace"
+        " AND NOT x.indisunique AND NOT x.indisprimary"
+    ).fetchall()
+    for table, name, _ in keys:
+        conn.execute(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"')
+    for name, _ in indexes:
+        conn.execute(f'DROP INDEX "{name}"')
+    yield
+    for _, definition in indexes:
+        conn.execute(definition)
+    for table, name, definition in keys:
+        conn.execute(f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}')
+
+
 def copy_rows(
     source: Desk,
     target: Desk,
@@ -164,11 +195,12 @@ def copy_rows(
         raise TargetNotEmpty(f"{target.shown}: not empty; copy into a new desk only")
     counts: dict[str, int] = {}
     with target.transaction() as conn:
-        for table, names in tables.items():
-            counts[table] = 0
-            for batch in _rows(source, table, names):
-                target.insert_many(conn, table, names, batch)
-                counts[table] += len(batch)
+        with _loading_in_bulk(target, conn):
+            for table, names in tables.items():
+                counts[table] = 0
+                for batch in _rows(source, table, names):
+                    target.insert_many(conn, table, names, batch)
+                    counts[table] += len(batch)
         target.sync_sequences()
         check()
     return counts

@@ -62,6 +62,7 @@ def test_the_demo_desk_builds_into_a_database_once(empty_url: str) -> None:
         ("postgresql://gladdesk:s3cret-pw@127.0.0.1:1/x", "cannot connect"),
         ("postgresql://gladdesk:s3cret-pw@127.0.0.1:5432/no_such_db_here", "cannot connect"),
         ("postgresql://nobody:s3cret-pw@127.0.0.1:5432/postgres", "cannot connect"),
+        ("postgresql://gladdesk:s3cret-pw@127.0.0.1:5432/postgres", "cannot connect"),
     ],
 )
 def test_unreachable_databases_are_one_line_without_the_password(url: str, says: str) -> None:
