@@ -55,7 +55,10 @@ def init(
     if made.shown == str(path):
         click.echo(f"created the desk {path} (mode 0600, its keystore {path}.keys beside it)")
     else:
-        click.echo(f"created the desk in {made.shown} (its keystore: {made.keystore}, 0600)")
+        rules = made.keystore.with_name(made.keystore.stem + ".rules.toml")
+        click.echo(f"created the desk in {made.shown}")
+        click.echo(f"  its keystore (keep a copy with your backups): {made.keystore}, 0600")
+        click.echo(f"  its rules, when you write some: {rules}")
     click.echo(f"  apps: {', '.join(repr(a) for a in made.apps) or 'none'}")
     click.echo(f"  inboxes: {inboxes or 'none'}")
     click.echo(f"  agents: {', '.join(repr(a) for a in made.agents) or 'none'}")

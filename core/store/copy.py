@@ -10,7 +10,6 @@ copied ids (`sync_sequences`).
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -119,28 +118,18 @@ def copied_columns(source: Desk, target: Desk) -> dict[str, list[str]]:
     return found
 
 
-def _value(value: Any) -> Any:
-    """One column's value as both engines give it back (a bool is the 0/1 it is stored as)."""
-    if isinstance(value, bool):
-        return int(value)
-    if isinstance(value, memoryview):
-        return bytes(value)
-    return value
-
-
 def digests(desk: Desk, tables: dict[str, list[str]]) -> dict[str, tuple[int, int]]:
     """(rows, digest) of each of `tables` (its columns) in `desk`: equal on the source and
     the target of a copy when every row arrived unchanged. The digest adds the rows' hashes
-    up, so it needs no order."""
+    up, so it needs no order. Python's own hash of each row (a tuple of numbers, text and
+    None; a 0/1 and a bool alike): digests compare only within one process."""
     found = {}
     for table, names in tables.items():
         count, total = 0, 0
         for batch in _rows(desk, table, names):
-            for row in batch:
-                text = repr(tuple(_value(v) for v in row)).encode()
-                total += int.from_bytes(hashlib.sha256(text).digest()[:16], "big")
+            total += sum(map(hash, batch))
             count += len(batch)
-        found[table] = (count, total % (1 << 128))
+        found[table] = (count, total % (1 << 64))
     return found
 
 
@@ -149,9 +138,17 @@ def _loading_in_bulk(target: Desk, conn: Any) -> Iterator[None]:
     """Inside the target's transaction: on PostgreSQL, its foreign keys and plain indexes set
     aside while the rows go in, then made again, each over the whole table at once (as
     pg_restore does; a row breaking a foreign key still fails the copy, when it is added
-    back). Unique indexes and primary keys stay. Nothing to do on SQLite."""
+    back). Unique indexes and primary keys stay. On SQLite, its plain indexes alike."""
     if target.dialect != "postgresql":
+        made = conn.execute(
+            "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL"
+            " AND sql NOT LIKE 'CREATE UNIQUE%'"
+        ).fetchall()
+        for name, _ in made:
+            conn.execute(f'DROP INDEX "{name}"')
         yield
+        for _, definition in made:
+            conn.execute(definition)
         return
     keys = conn.execute(
         "SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid) FROM pg_constraint"

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from core.store import Desk
-from core.store.copy import TABLES, is_empty
+from core.store.copy import TABLES, copied_columns, is_empty
 from core.store.desk import Desk as SqliteDesk
 from tests import pg
 from tests.helpers import run_cli
@@ -154,12 +154,42 @@ def test_same_kind_copies_keep_every_export_and_every_agent_load(
             with Desk.open(copy, create=False) as desk:
                 assert agent_loads(desk) == loads
         assert (file_copy.with_name("copy.db.rules.toml")).stat().st_mode & 0o777 == 0o600
+        Desk.open(tmp_path / "fresh.db").close()
+        assert _sqlite_indexes(file_copy) == _sqlite_indexes(tmp_path / "fresh.db")
         fresh = pg_server.fresh()  # the foreign keys and indexes set aside for the load are back
         assert _structure(first) == _structure(second) == _structure(fresh)
         pg_server.drop(fresh)
     finally:
         pg_server.drop(first)
         pg_server.drop(second)
+
+
+def _sqlite_indexes(path: Path) -> list[tuple[str, str]]:
+    import sqlite3
+
+    with sqlite3.connect(path) as conn:
+        rows = conn.execute(
+            "SELECT name, sql FROM sqlite_master WHERE type = 'index' ORDER BY name"
+        ).fetchall()
+    conn.close()
+    assert rows
+    return rows
+
+
+def test_the_digests_see_one_changed_value(built_demo: Path, tmp_path: Path) -> None:
+    from core.setup.moving import copy_desk
+    from core.store.copy import digests
+
+    copy = tmp_path / "copy.db"
+    copy_desk(built_demo, copy)
+    with Desk.open(built_demo, create=False) as source, Desk.open(copy, create=False) as target:
+        tables = copied_columns(source, target)
+        assert digests(source, tables) == digests(target, tables)
+        with target.transaction() as conn:
+            conn.execute("UPDATE profiles SET name = name || '.' WHERE id = 1")
+        before, after = digests(source, tables), digests(target, tables)
+    assert [t for t in tables if before[t] != after[t]] == ["profiles"]
+    assert before["profiles"][0] == after["profiles"][0]  # same count, another digest
 
 
 def _structure(url: str) -> tuple[list[tuple[str, ...]], list[tuple[str, ...]]]:

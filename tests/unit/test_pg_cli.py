@@ -4,6 +4,7 @@ the URL's password never printed."""
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -35,6 +36,9 @@ def test_a_desk_set_up_filled_and_read_through_the_commands(empty_url: str) -> N
     code, out, err = _run(empty_url, "init")
     assert code == 0, err
     assert ":***@" in out and f":{SECRET}@" not in out + err
+    base = os.path.join(os.environ["GLADDESK_STATE_DIR"], "postgres", "")
+    assert f"its keystore (keep a copy with your backups): {base}" in out
+    assert f"its rules, when you write some: {base}" in out and ".rules.toml" in out
     code, _, err = _run(empty_url, "init")
     assert code == 1 and "already holds a desk" in err and f":{SECRET}@" not in err
     assert _run(empty_url, "agents", "add", "alice", "--name", "Alice Martin")[0] == 0
