@@ -135,21 +135,45 @@ def digests(desk: Desk, tables: dict[str, list[str]]) -> dict[str, tuple[int, in
 
 @contextmanager
 def _loading_in_bulk(target: Desk, conn: Any) -> Iterator[None]:
-    """Inside the target's transaction: on PostgreSQL, its foreign keys and plain indexes set
-    aside while the rows go in, then made again, each over the whole table at once (as
-    pg_restore does; a row breaking a foreign key still fails the copy, when it is added
-    back). Unique indexes and primary keys stay. On SQLite, its plain indexes alike."""
-    if target.dialect != "postgresql":
-        made = conn.execute(
-            "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL"
-            " AND sql NOT LIKE 'CREATE UNIQUE%'"
-        ).fetchall()
-        for name, _ in made:
-            conn.execute(f'DROP INDEX "{name}"')
-        yield
-        for _, definition in made:
-            conn.execute(definition)
+    """Inside the target's transaction: what costs a lookup per row set aside while the rows
+    go in, then made again over whole tables at once (as pg_restore does). On PostgreSQL its
+    foreign keys (a row breaking one still fails the copy when it is added back) and plain
+    indexes; on SQLite its plain indexes and the triggers keeping the message search index,
+    which is rebuilt from the table. Unique indexes and primary keys stay."""
+    if target.dialect == "postgresql":
+        with _pg_bulk(conn):
+            yield
         return
+    indexes = conn.execute(
+        "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL"
+        " AND sql NOT LIKE 'CREATE UNIQUE%'"
+    ).fetchall()
+    searches = [
+        r[0]
+        for r in conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND sql LIKE '%USING FTS5%'"
+        ).fetchall()
+    ]
+    triggers = [
+        (name, sql)
+        for name, sql in conn.execute(
+            "SELECT name, sql FROM sqlite_master WHERE type = 'trigger'"
+        ).fetchall()
+        if any(search in sql for search in searches)
+    ]
+    for name, _ in indexes:
+        conn.execute(f'DROP INDEX "{name}"')
+    for name, _ in triggers:
+        conn.execute(f'DROP TRIGGER "{name}"')
+    yield
+    for _, definition in (*indexes, *triggers):
+        conn.execute(definition)
+    for search in searches:
+        conn.execute(f"INSERT INTO {search} ({search}) VALUES ('rebuild')")
+
+
+@contextmanager
+def _pg_bulk(conn: Any) -> Iterator[None]:
     keys = conn.execute(
         "SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid) FROM pg_constraint"
         " WHERE contype = 'f' AND connamespace = current_schema()::regnamespace"

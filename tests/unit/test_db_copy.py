@@ -156,6 +156,7 @@ def test_same_kind_copies_keep_every_export_and_every_agent_load(
         assert (file_copy.with_name("copy.db.rules.toml")).stat().st_mode & 0o777 == 0o600
         Desk.open(tmp_path / "fresh.db").close()
         assert _sqlite_indexes(file_copy) == _sqlite_indexes(tmp_path / "fresh.db")
+        _search_index_rebuilt(built_demo, file_copy)
         fresh = pg_server.fresh()  # the foreign keys and indexes set aside for the load are back
         assert _structure(first) == _structure(second) == _structure(fresh)
         pg_server.drop(fresh)
@@ -164,12 +165,13 @@ def test_same_kind_copies_keep_every_export_and_every_agent_load(
         pg_server.drop(second)
 
 
-def _sqlite_indexes(path: Path) -> list[tuple[str, str]]:
+def _sqlite_indexes(path: Path) -> list[tuple[str, str, str]]:
     import sqlite3
 
     with sqlite3.connect(path) as conn:
         rows = conn.execute(
-            "SELECT name, sql FROM sqlite_master WHERE type = 'index' ORDER BY name"
+            "SELECT type, name, sql FROM sqlite_master WHERE type IN ('index', 'trigger')"
+            " ORDER BY name"
         ).fetchall()
     conn.close()
     assert rows
@@ -190,6 +192,24 @@ def test_the_digests_see_one_changed_value(built_demo: Path, tmp_path: Path) -> 
         before, after = digests(source, tables), digests(target, tables)
     assert [t for t in tables if before[t] != after[t]] == ["profiles"]
     assert before["profiles"][0] == after["profiles"][0]  # same count, another digest
+
+
+def _search_index_rebuilt(original: Path, copy: Path) -> None:
+    """The copy's message search (set aside during the load) finds what the original's
+    does, and keeps up with a message written after the copy."""
+    from core.engine import Engine
+    from core.store.search import search_messages
+
+    with Desk.open(original, create=False) as desk:
+        found = [h.item_id for h in search_messages(desk, "order", limit=500)]
+    with Desk.open(copy, create=False) as desk:
+        assert found and [h.item_id for h in search_messages(desk, "order", limit=500)] == found
+        conversation, handle = desk.query(
+            "SELECT c.id, a.handle FROM conversations c JOIN agents a ON a.id = c.assignee_id"
+            " WHERE c.status = 'OPEN' ORDER BY c.id LIMIT 1"
+        )[0]
+        Engine(desk).reply(conversation, handle, "the zanzibar depot has it")
+        assert [h.conversation_id for h in search_messages(desk, "zanzibar")] == [conversation]
 
 
 def _structure(url: str) -> tuple[list[tuple[str, ...]], list[tuple[str, ...]]]:
