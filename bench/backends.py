@@ -231,7 +231,8 @@ def run(label: str, db: str, workers: int, env: dict[str, str], pg: tuple[str, s
     }
 
 
-def main() -> int:
+def reachable_pg() -> str | None:
+    """The bench's PostgreSQL server URL, or None (having said why) when none answers."""
     import psycopg
 
     admin = pg_url()
@@ -239,6 +240,15 @@ def main() -> int:
         psycopg.connect(admin, connect_timeout=3).close()
     except psycopg.Error as exc:
         print(f"skipped: no PostgreSQL server at {admin.split('@')[-1]} ({exc})")
+        return None
+    return admin
+
+
+def main() -> int:
+    import psycopg
+
+    admin = reachable_pg()
+    if admin is None:
         return 0
     work = Path(tempfile.mkdtemp(prefix="gladdesk-bench-backends-"))
     env = {**os.environ, "GLADDESK_STATE_DIR": str(work / "state")}

@@ -29,7 +29,7 @@ ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(HERE))
 
-from backends import pg_url, with_database
+from backends import reachable_pg, with_database
 from console import DB, ensure_db
 
 TARGET_S = 300.0
@@ -84,11 +84,8 @@ def baseline(url: str, empty: str, work: Path, env: dict[str, str]) -> float | N
 def main() -> int:
     import psycopg
 
-    admin = pg_url()
-    try:
-        psycopg.connect(admin, connect_timeout=3).close()
-    except psycopg.Error as exc:
-        print(f"skipped: no PostgreSQL server at {admin.split('@')[-1]} ({exc})")
+    admin = reachable_pg()
+    if admin is None:
         return 0
     generated = ensure_db()
     if generated:

@@ -120,6 +120,18 @@ def start(worker: str) -> Iterator[Server]:
         server.close()
 
 
+def tables(url: str) -> list[str]:
+    """The tables of the database `url` names (its current schema), by name."""
+    import psycopg
+
+    with psycopg.connect(url) as conn:
+        rows = conn.execute(
+            "SELECT table_name FROM information_schema.tables"
+            " WHERE table_schema = current_schema() ORDER BY table_name"
+        ).fetchall()
+    return [r[0] for r in rows]
+
+
 class BuiltDesk:
     """A desk built once into a database, the template of the tests' copies, and the local
     path its keystore and rules hang off (`PgDesk.path`)."""

@@ -272,20 +272,9 @@ def test_an_older_source_is_migrated_first_a_newer_one_refused(
         code, _, err = _copy(newer, tmp_path / "never.db")
         assert code == 1 and not (tmp_path / "never.db").exists()
         assert not list(tmp_path.glob("never.db*"))
-        assert _tables(target) == []
+        assert pg.tables(target) == []
     finally:
         pg_server.drop(target)
-
-
-def _tables(url: str) -> list[str]:
-    import psycopg
-
-    with psycopg.connect(url) as conn:
-        rows = conn.execute(
-            "SELECT table_name FROM information_schema.tables"
-            " WHERE table_schema = current_schema() ORDER BY table_name"
-        ).fetchall()
-    return [r[0] for r in rows]
 
 
 def test_a_database_holding_other_tables_is_refused_untouched(
@@ -300,7 +289,7 @@ def test_a_database_holding_other_tables_is_refused_untouched(
         code, out, err = _copy(built_demo, url)
         assert code == 1 and "holds other tables, not a desk" in err, err
         assert len(err.strip().splitlines()) == 1 and "gladdesk:gladdesk@" not in out + err
-        assert _tables(url) == ["orders"]
+        assert pg.tables(url) == ["orders"]
         assert not list(state.glob("postgres/*"))
     finally:
         pg_server.drop(url)

@@ -143,17 +143,6 @@ def _sql(url: str, *statements: str) -> None:
             conn.execute(statement)
 
 
-def _tables(url: str) -> list[str]:
-    import psycopg
-
-    with psycopg.connect(url) as conn:
-        rows = conn.execute(
-            "SELECT table_name FROM information_schema.tables"
-            " WHERE table_schema = current_schema() ORDER BY table_name"
-        ).fetchall()
-    return [r[0] for r in rows]
-
-
 def test_a_database_holding_other_tables_is_never_made_a_desk(empty_url: str) -> None:
     _sql(empty_url, "CREATE TABLE orders (id int PRIMARY KEY)", "INSERT INTO orders VALUES (7)")
     for args in (("init",), ("agents", "list"), ("feed", "--scenario", "standard")):
@@ -161,7 +150,7 @@ def test_a_database_holding_other_tables_is_never_made_a_desk(empty_url: str) ->
         assert code == 1, (args, out, err)
         assert "holds other tables, not a desk" in err and f":{SECRET}@" not in out + err
         assert len(err.strip().splitlines()) == 1, err
-    assert _tables(empty_url) == ["orders"]  # no desk tables, nothing half made
+    assert pg.tables(empty_url) == ["orders"]  # no desk tables, nothing half made
 
 
 def test_a_desk_from_a_newer_gladdesk_is_refused_and_left_as_it_is(empty_url: str) -> None:
@@ -169,12 +158,12 @@ def test_a_desk_from_a_newer_gladdesk_is_refused_and_left_as_it_is(empty_url: st
 
     assert _run(empty_url, "init")[0] == 0
     _sql(empty_url, f"UPDATE gladdesk_schema SET version = {SCHEMA_VERSION + 1}")
-    before = _tables(empty_url)
+    before = pg.tables(empty_url)
     for args in (("agents", "list"), ("init", "--exist-ok"), ("export", "conversations")):
         code, out, err = _run(empty_url, *args)
         assert code == 1 and "newer than this gladdesk supports" in err, (args, err)
         assert len(err.strip().splitlines()) == 1 and f":{SECRET}@" not in out + err
-    assert _tables(empty_url) == before
+    assert pg.tables(empty_url) == before
 
 
 def test_feed_builds_the_demo_desk_into_an_empty_database_then_plays_on_it(
