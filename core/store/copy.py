@@ -101,7 +101,8 @@ def copy_rows(source: Desk, target: Desk) -> dict[str, int]:
     counts: dict[str, int] = {}
     with target.transaction() as conn:
         for table in TABLES:
-            names = [c for c in columns(source, table) if c in set(columns(target, table))]
+            kept = set(columns(target, table))
+            names = [c for c in columns(source, table) if c in kept]
             derived = DERIVED.get(table, {})
             counts[table] = 0
             for batch in _rows(source, table, names):
