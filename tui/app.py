@@ -23,7 +23,7 @@ from textual.message import Message
 from textual.worker import Worker, WorkerState
 
 from core.clock import Clock
-from core.console import ConsoleData, Event, MessageHit, directory_changed
+from core.console.data import ConsoleData, Event, MessageHit, directory_changed
 from core.errors import DeskError, NotFound
 from tui.base import DeskAppBase, PaletteCommand
 from tui.bindings import DESK_APP, bindings_for

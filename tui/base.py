@@ -15,7 +15,7 @@ from textual.app import App
 
 if TYPE_CHECKING:
     from core.clock import Clock
-    from core.console import ConsoleData
+    from core.console.data import ConsoleData
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,7 +18,7 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Input
 
-from core.console import (
+from core.console.data import (
     MAX_MESSAGE_CHARS,
     AgentEntry,
     ConversationView,

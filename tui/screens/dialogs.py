@@ -14,7 +14,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, OptionList, Static
 from textual.widgets.option_list import Option
 
-from core.console import HIT_END, HIT_START, AgentEntry, ConsoleData, MessageHit, ProfileHit
+from core.console.data import HIT_END, HIT_START, AgentEntry, ConsoleData, MessageHit, ProfileHit
 from core.errors import DeskError
 from tui.bindings import CONFIRM_SCREEN, HELP_SCREEN, SEARCH_SCREEN, TRANSFER_SCREEN, bindings_for
 from tui.format import GLYPH, STATUS_WORDS, badge, fit, fit_right

@@ -13,7 +13,7 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 
-from core.console import Event, QueueQuery, directory_changed
+from core.console.data import Event, QueueQuery, directory_changed
 from tui.base import DeskAppBase, PaletteCommand
 from tui.bindings import QUEUE_SCREEN, bindings_for
 from tui.text import clean_line

@@ -27,7 +27,7 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from core.console import ConsoleData, QueueDirectory, QueueQuery, QueueRow, QueueSnapshot
+from core.console.data import ConsoleData, QueueDirectory, QueueQuery, QueueRow, QueueSnapshot
 from tui.bindings import QUEUE_LIST, bindings_for
 from tui.format import GLYPH, badge, badge_kind, fit, fit_right, status_words, waiting
 from tui.text import clean_line
