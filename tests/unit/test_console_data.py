@@ -121,9 +121,9 @@ def test_an_unknown_or_disabled_agent_gets_no_console(
     bruno = build(demo_db, "bruno")
     DeskAdmin(other.desk).disable_agent("bruno")
     assert bruno.me().disabled  # an open console learns it from its own record
-    with pytest.raises(Conflict, match="agent 'bruno' is disabled") as error:
+    with pytest.raises(Conflict, match="agent 'bruno' is disabled") as refused:
         build(demo_db, "bruno")
-    one_line(error)
+    one_line(refused)
 
 
 # -- the queue ----------------------------------------------------------------------------------
