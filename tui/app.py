@@ -207,7 +207,7 @@ class DeskApp(DeskAppBase):
                 severity="warning",
                 timeout=15,
             )
-        else:
+        elif not me.disabled:
             self._told_disabled = False
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
