@@ -14,13 +14,11 @@ desk's own (`core.errors`): a refused action raises what the engine raises, bad 
 
 from __future__ import annotations
 
-import base64
-import binascii
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
+from core.cursors import encode_cursor, parse_cursor
 from core.engine.directory import directory_changed
 from core.engine.hooks import MAX_MESSAGE_CHARS
 from core.models import ConversationView, PastConversation, RejectionNote, TimelineItem
@@ -292,30 +290,16 @@ class ConsoleData(Protocol):
 
 # -- cursors ----------------------------------------------------------------------------------
 
-_CURSOR_RE = re.compile(r"[A-Za-z0-9_-]{1,64}")
-_KEY_RE = re.compile(r"(\d{1,19})\.(\d{1,19})")
 #: The largest number a cursor may carry: the store's integers are 64-bit.
 MAX_CURSOR_NUMBER = (1 << 63) - 1
 
 
-def encode_cursor(key: QueueKey) -> str:
-    """The cursor of the rows after a queue key: the agent API's `next` format."""
-    return base64.urlsafe_b64encode(f"{key[0]}.{key[1]}".encode()).decode().rstrip("=")
-
-
 def decode_cursor(cursor: object) -> QueueKey:
     """The queue key a cursor stands for; InvalidQuery for anything else."""
-    refused = InvalidQuery("queue: not a cursor from this desk; pass one a page gave, or none")
-    if not isinstance(cursor, str) or not _CURSOR_RE.fullmatch(cursor):
-        raise refused
-    try:
-        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode("ascii")
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        raise refused from None
-    match = _KEY_RE.fullmatch(text)
-    if match is None or max(int(match[1]), int(match[2])) > MAX_CURSOR_NUMBER:
-        raise refused
-    return int(match[1]), int(match[2])
+    key = parse_cursor(cursor, largest=MAX_CURSOR_NUMBER)
+    if key is None:
+        raise InvalidQuery("queue: not a cursor from this desk; pass one a page gave, or none")
+    return key
 
 
 def rows_page(rows: Sequence[QueueRow], limit: int) -> QueuePage:
