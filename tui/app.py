@@ -154,7 +154,7 @@ class DeskApp(DeskAppBase):
             complete = len(events) < FEED_BATCH
         except Exception:
             if self._stop_tail.is_set():
-                return  # the console is closing and closed the tail's connection under it
+                return  # the console is closing: its data was closed under the read
             raise
         finally:
             # Posted even when the read failed (the error reaches report_worker): the tail
