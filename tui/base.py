@@ -15,9 +15,7 @@ from textual.app import App
 
 if TYPE_CHECKING:
     from core.clock import Clock
-    from core.engine import Engine
-    from core.store import Desk
-    from core.store.directory import AgentEntry
+    from core.console.data import ConsoleData
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,14 +31,13 @@ class PaletteCommand:
 class DeskAppBase(App[None]):
     """The console for one agent on one desk, as its screens see it."""
 
-    desk: Desk
+    #: The desk, through the console's one data interface (core/console/data.py).
+    data: ConsoleData
     clock: Clock
-    engine: Engine
     agent: str
-    agent_id: int
     agent_name: str
-    agents: list[AgentEntry]
-    inboxes: list[tuple[int, str]]
+    #: The inbox names, in creation order.
+    inboxes: list[str]
     #: Unsent replies by conversation id, kept while the agent looks elsewhere.
     drafts: dict[int, str]
 

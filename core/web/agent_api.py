@@ -11,15 +11,14 @@ The event stream is in `core.web.agent_events`.
 
 from __future__ import annotations
 
-import base64
-import binascii
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 
+from core.console.data import QUEUE_STATUSES
+from core.cursors import encode_cursor, parse_cursor
 from core.engine import AgentScope
 from core.errors import DeskError, NotFound
 from core.store.agent_accounts import AgentAccount
@@ -53,14 +52,6 @@ router = APIRouter(prefix="/agent/v1", tags=["agent"])
 MAX_PAGE = 200
 #: Search hits of each kind.
 SEARCH_HITS = 20
-#: The console's status filters (tui/screens/queue.py), by their API names.
-STATUS_VIEWS: dict[str, tuple[str, ...]] = {
-    "active": ("OPEN", "WAITING"),
-    "needs_reply": ("OPEN",),
-    "replied": ("WAITING",),
-    "closed": ("CLOSED",),
-    "all": ("OPEN", "WAITING", "CLOSED"),
-}
 TOKEN: dict[str, Any] = {"security": [{"agentToken": []}]}
 ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"description": "bad input"},
@@ -118,33 +109,18 @@ Agent = Annotated[AgentCall, Depends(agent_call)]
 
 # -- cursors ----------------------------------------------------------------------------------
 
-_CURSOR_RE = re.compile(r"[A-Za-z0-9_-]{1,64}")
-_KEY_RE = re.compile(r"(\d{1,19})\.(\d{1,19})")
-
-
-def encode_cursor(key: QueueKey) -> str:
-    """An opaque `next` cursor for a queue page: where the next page starts."""
-    return base64.urlsafe_b64encode(f"{key[0]}.{key[1]}".encode()).decode().rstrip("=")
-
 
 def decode_cursor(cursor: str) -> QueueKey:
     """The key a `next` cursor stands for; 400 for anything else."""
-    refused = ApiError(
-        400,
-        "invalid",
-        "not a cursor from this API; pass the `next` of the page before, or leave it out",
-        attr="after",
-    )
-    if not _CURSOR_RE.fullmatch(cursor):
-        raise refused
-    try:
-        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode("ascii")
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        raise refused from None
-    match = _KEY_RE.fullmatch(text)
-    if match is None or max(int(match[1]), int(match[2])) > MAX_ID:
-        raise refused
-    return int(match[1]), int(match[2])
+    key = parse_cursor(cursor, largest=MAX_ID)
+    if key is None:
+        raise ApiError(
+            400,
+            "invalid",
+            "not a cursor from this API; pass the `next` of the page before, or leave it out",
+            attr="after",
+        )
+    return key
 
 
 # -- who am I ---------------------------------------------------------------------------------
@@ -203,7 +179,7 @@ async def queue(
         agent_id=call.account.id if view == "mine" else None,
         inbox_id=inbox_id if inbox is not None else None,
         unassigned=view == "unassigned",
-        statuses=STATUS_VIEWS[status],
+        statuses=QUEUE_STATUSES[status],
         trust=trust,
     )
 

@@ -18,6 +18,7 @@ import pytest
 from textual.pilot import Pilot
 from textual.scrollbar import ScrollBarRender
 
+from core.console import local as console_local
 from core.engine import Engine
 from tests.console_helpers import SIZE, customer_writes, frozen_clock, wait_until
 from tests.tui.test_console import open_conversation
@@ -137,7 +138,7 @@ async def test_the_consoles_own_action_reaches_it_through_the_feed(db: Path) -> 
     async with app.run_test(size=SIZE) as pilot:
         await queue_ready(pilot)
         first = app.last_event_id
-        app.engine.reply(TRUSTED_OPEN, "alice", "On it")
+        app.data.reply(TRUSTED_OPEN, "On it")
         assert await tick(pilot)
         assert app.last_event_id > first
 
@@ -257,7 +258,7 @@ class Hold:
         self.entered = threading.Event()
         self._gate = threading.Event()
         self._armed = False
-        real: Callable[..., Any] = queue_live.queue_index
+        real: Callable[..., Any] = console_local.queue_index
 
         def held(*args: Any, **kwargs: Any) -> Any:
             if self._armed:
@@ -266,7 +267,7 @@ class Hold:
                 self._gate.wait(30)
             return real(*args, **kwargs)
 
-        monkeypatch.setattr(queue_live, "queue_index", held)
+        monkeypatch.setattr(console_local, "queue_index", held)
         monkeypatch.setattr(queue_live, "INDEX_BACKOFF", 0)  # every read reads the directory
         monkeypatch.setattr(queue_live, "INDEX_GAP_S", 0)
 
