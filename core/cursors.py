@@ -36,3 +36,9 @@ def parse_cursor(cursor: object, *, largest: int) -> QueueKey | None:
     if match is None or max(int(match[1]), int(match[2])) > largest:
         return None
     return int(match[1]), int(match[2])
+
+
+def start_cursor(anchor: QueueKey) -> str:
+    """The cursor of the rows from `anchor` on (a page directory's start): after the key
+    just before it (ids are whole numbers: nothing lies between `id - 1` and `id`)."""
+    return encode_cursor((anchor[0], anchor[1] - 1))

@@ -35,9 +35,9 @@ from core.console.data import (
     QueueSnapshot,
     TimelinePage,
     decode_cursor,
-    encode_cursor,
     rows_page,
 )
+from core.cursors import start_cursor
 from core.engine import Engine
 from core.errors import Conflict, NotFound
 from core.report import AuthReport
@@ -71,12 +71,9 @@ def check_agent(desk: Desk, agent: str) -> None:
 
 
 def directory_of(index: QueueIndex) -> QueueDirectory:
-    """The store's page directory with cursors: page `n` starts at its anchor, so after the
-    key just before it (ids are whole numbers: nothing lies between `id - 1` and `id`)."""
+    """The store's page directory with cursors: page `n` starts at its anchor."""
     return QueueDirectory(
-        total=index.total,
-        every=index.every,
-        starts=tuple(encode_cursor((key, number - 1)) for key, number in index.anchors),
+        total=index.total, every=index.every, starts=tuple(map(start_cursor, index.anchors))
     )
 
 

@@ -47,6 +47,7 @@ class CloseRequest(Strict):
 
 
 class MeOut(BaseModel):
+    id: int
     handle: str
     name: str
     role: Literal["agent", "admin"]
@@ -58,6 +59,32 @@ class MeOut(BaseModel):
     inboxes: list[str]
     #: True when they work every inbox (no inbox listed for them).
     everyInbox: bool
+    #: The change feed's newest id now: open `/events?after=` it to follow from here.
+    lastEventId: int
+    #: The desk's time now (waiting times are counted on it; a demo desk runs behind).
+    now: str
+
+
+class AgentOut(BaseModel):
+    """A colleague, as the console's transfer list shows them."""
+
+    id: int
+    handle: str
+    name: str
+    available: bool
+    openConversations: int
+    capacity: int
+    disabled: bool
+
+
+class AgentsOut(BaseModel):
+    #: Every agent, by handle.
+    agents: list[AgentOut]
+
+
+class InboxesOut(BaseModel):
+    #: Every inbox's name, in creation order (transfer targets).
+    inboxes: list[str]
 
 
 class QueueRowOut(BaseModel):
@@ -80,6 +107,8 @@ class QueueRowOut(BaseModel):
     updatedAt: str | None
     #: Held for the customer to log in: not routed to anyone yet.
     held: bool
+    #: When it was routed to an agent or the queue; null while held.
+    routedAt: str | None
     itemCount: int
     #: Its place in queue order (longest-waiting first).
     queueKey: int
@@ -89,6 +118,18 @@ class QueueOut(BaseModel):
     rows: list[QueueRowOut]
     #: Pass as `?after=` for the next page; null on the last page.
     next: str | None
+
+
+class QueueDirectoryOut(BaseModel):
+    #: Rows in the queue now.
+    total: int
+    #: Rows a page of the directory holds.
+    every: int
+    #: Where page `n` starts: pass `starts[n]` as `/queue?after=` (with `limit=every`).
+    starts: list[str]
+    #: The rows of the pages asked for with `pages=`, by page number (one snapshot with
+    #: the count).
+    pages: dict[int, list[QueueRowOut]]
 
 
 class RejectionNoteOut(BaseModel):
@@ -210,6 +251,7 @@ def queue_row_out(row: QueueRow) -> QueueRowOut:
         waitingSince=iso(row.waiting_since),
         updatedAt=iso(row.updated_at),
         held=row.held,
+        routedAt=iso(row.routed_at),
         itemCount=row.item_count,
         queueKey=row.queue_key,
     )
