@@ -44,7 +44,9 @@ __all__ = [
     "ConsoleData",
     "ConversationView",
     "Event",
+    "LINK_UP",
     "InvalidQuery",
+    "Link",
     "MessageHit",
     "PastConversation",
     "ProfileHit",
@@ -142,6 +144,27 @@ class QueueSnapshot:
     pages: dict[int, tuple[QueueRow, ...]]
     #: Seconds the directory took to read; None when it was given, not read.
     directory_seconds: float | None
+
+
+#: The link states: `up` (changes arrive), `down` (lost: trying again; the console keeps its
+#: drafts and shows what it has), `ended` (signed out: the token was revoked or replaced).
+LINK_STATES = ("up", "down", "ended")
+
+
+@dataclass(frozen=True, slots=True)
+class Link:
+    """How the console's data reaches the desk now. A local desk is always `up`."""
+
+    state: str = "up"
+    #: What happened, for the agent (why it is down, why the session ended).
+    detail: str = ""
+    #: When it went down or ended (the wall clock, epoch ms); None while up.
+    since_ms: int | None = None
+    #: Tries to reconnect since it went down.
+    attempts: int = 0
+
+
+LINK_UP = Link()
 
 
 @dataclass(frozen=True, slots=True)
@@ -281,6 +304,10 @@ class ConsoleData(Protocol):
 
     def changes_after(self, after_id: int, *, limit: int) -> list[Event]:
         """At most `limit` changes after `after_id`, oldest first."""
+        ...
+
+    def link(self) -> Link:
+        """How the desk is reached now (asked on every tick of the tail: no I/O)."""
         ...
 
     def close(self) -> None:

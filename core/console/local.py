@@ -21,10 +21,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from core.console.data import (
+    LINK_UP,
     QUEUE_STATUSES,
     AgentEntry,
     ConversationView,
     Event,
+    Link,
     MessageHit,
     PastConversation,
     ProfileHit,
@@ -251,6 +253,9 @@ class LocalConsoleData:
         # engine's cached directory is read again.
         self.engine.follow(events)
         return events
+
+    def link(self) -> Link:
+        return LINK_UP
 
     def close(self) -> None:
         """Close every connection; safe to call twice."""

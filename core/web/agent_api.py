@@ -443,7 +443,12 @@ async def transfer(
 ) -> ActionOut:
     """Hand the conversation to another agent (`to`) and/or inbox (`inbox`)."""
     if payload.to is None and payload.inbox is None:
-        raise ApiError(400, "required", "give to (an agent's handle) or inbox, or both", attr="to")
+        raise ApiError(
+            400,
+            "required",
+            "transfer: name an agent or an inbox to transfer to (to: a handle, inbox: a name)",
+            attr="to",
+        )
     engine = call.state.engine
     if payload.to is not None:
         await call.named(engine.agent_id, payload.to, "to")

@@ -28,7 +28,9 @@ class Strict(BaseModel):
 
 
 class ReplyRequest(Strict):
-    body: str = Field(min_length=1, max_length=MAX_MESSAGE_CHARS)
+    # The length is checked by the engine, whose refusal says how long the message was
+    # (the console shows it); the schema still says the limit.
+    body: str = Field(min_length=1, json_schema_extra={"maxLength": MAX_MESSAGE_CHARS})
 
 
 class TransferRequest(Strict):

@@ -2,13 +2,16 @@
 against every backend that implements it.
 
 `BACKENDS` names how each is built on a desk (the demo desk, on SQLite and on PostgreSQL):
-today the local one; a remote backend (the agent API over HTTP) joins by adding its builder
-there, served from the same desk. Another writer on the desk (`other`) stands for customers
-and colleagues in other processes.
+the local one, and the remote one (the agent API over HTTP, core/console/remote.py) talking
+to a server on the same desk. The remote console's agent is made an admin, so that both see
+the same queues (an agent's narrower view is the agent API's, tested in
+tests/unit/test_agent_api.py and tests/unit/test_console_remote.py). Another writer on the
+desk (`other`) stands for customers and colleagues in other processes.
 """
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable, Iterator
 
@@ -26,12 +29,14 @@ from core.console.data import (
     encode_cursor,
 )
 from core.console.local import LocalConsoleData
+from core.console.remote import RemoteConsoleData
 from core.engine import Engine
 from core.errors import Conflict, DeskError, NotFound
 from core.report import AuthReport
 from core.setup.admin import DeskAdmin
 from core.store import Desk
 from tests.console_helpers import frozen_clock
+from tests.unit.test_web_events import serving
 from tests.web_helpers import DeskAt
 
 #: Alice's open conversation with Diego Fischer, verified (demo desk).
@@ -43,27 +48,47 @@ CLOSED = 2
 MISSING = 999_999
 
 Builder = Callable[[DeskAt, str], ConsoleData]
+#: How a backend is built: on the desk, as the agent, with the servers started so far.
+Maker = Callable[[DeskAt, str, contextlib.ExitStack], ConsoleData]
 
 
-def _local(location: DeskAt, agent: str) -> ConsoleData:
+def _local(location: DeskAt, agent: str, _: contextlib.ExitStack) -> ConsoleData:
     return LocalConsoleData.open(location, agent=agent, clock=frozen_clock())
 
 
-BACKENDS: dict[str, Builder] = {"local": _local}
+def _remote(location: DeskAt, agent: str, servers: contextlib.ExitStack) -> ConsoleData:
+    url = getattr(servers, "url", None)
+    if url is None:
+        url = servers.enter_context(serving(location, clock=frozen_clock()))
+        servers.url = url  # type: ignore[attr-defined]
+    with Desk.open(location, create=False) as desk:
+        admin = DeskAdmin(desk)
+        admin.set_agent(agent, {"role": "admin"})
+        token = admin.issue_token(agent)
+    return RemoteConsoleData.open(url, token, agent=agent)
+
+
+BACKENDS: dict[str, Maker] = {"local": _local, "remote": _remote}
 
 
 @pytest.fixture(params=sorted(BACKENDS))
-def build(request: pytest.FixtureRequest, demo_db: DeskAt) -> Iterator[Builder]:
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def build(backend: str, demo_db: DeskAt) -> Iterator[Builder]:
     opened: list[ConsoleData] = []
+    with contextlib.ExitStack() as servers:
 
-    def make(location: DeskAt, agent: str) -> ConsoleData:
-        data = BACKENDS[request.param](location, agent)
-        opened.append(data)
-        return data
+        def make(location: DeskAt, agent: str) -> ConsoleData:
+            data = BACKENDS[backend](location, agent, servers)
+            opened.append(data)
+            return data
 
-    yield make
-    for data in opened:
-        data.close()
+        yield make
+        for data in opened:
+            data.close()
 
 
 @pytest.fixture
@@ -113,8 +138,10 @@ def test_the_agent_their_colleagues_and_the_inboxes(data: ConsoleData) -> None:
 
 
 def test_an_unknown_or_disabled_agent_gets_no_console(
-    build: Builder, demo_db: DeskAt, other: Engine
+    build: Builder, demo_db: DeskAt, other: Engine, backend: str
 ) -> None:
+    if backend == "remote":
+        pytest.skip("over the network a console signs in with a token: test_console_remote.py")
     with pytest.raises(NotFound, match="no agent 'zed'") as error:
         build(demo_db, "zed")
     assert "alice" in one_line(error)
@@ -428,6 +455,14 @@ def noticed(data: ConsoleData, timeout: float = 10.0) -> bool:
     return True
 
 
+def arrived(data: ConsoleData, newest: int, timeout: float = 10.0) -> None:
+    """Wait until the change `newest` can be read (a stream brings changes one by one)."""
+    deadline = time.monotonic() + timeout
+    while data.last_change_id() < newest:
+        assert time.monotonic() < deadline, f"change {newest} never arrived"
+        time.sleep(0.01)
+
+
 def test_changes_are_noticed_and_read_after_an_id(data: ConsoleData, other: Engine) -> None:
     assert data.changed()  # the first check: read once, to learn where the desk is
     assert not data.changed() and not data.changed()
@@ -436,7 +471,9 @@ def test_changes_are_noticed_and_read_after_an_id(data: ConsoleData, other: Engi
     session = other.init_session("retale").session_id
     other.set_user(session, name="Nora New", email="nora.new@example.com")
     chat = other.send_message(session, "Hello from the website").conversation_id
+    newest = other.desk.last_event_id()
     assert noticed(data)
+    arrived(data, newest)
     batch = data.changes_after(first, limit=2)
     assert len(batch) == 2 and first < batch[0].id < batch[1].id
     rest = data.changes_after(batch[-1].id, limit=1000)
@@ -446,6 +483,7 @@ def test_changes_are_noticed_and_read_after_an_id(data: ConsoleData, other: Engi
     assert any(c.conversation_id == chat and c.kind == "conversation.created" for c in changes)
     data.reply(chat, "Hi Nora")  # the console's own action is a change too
     assert noticed(data)
+    arrived(data, other.desk.last_event_id())
     mine = data.changes_after(changes[-1].id, limit=1000)
     assert any(c.conversation_id == chat and c.kind == "item.created" for c in mine)
 
