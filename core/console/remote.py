@@ -29,7 +29,7 @@ from urllib.parse import urlsplit
 import httpx
 from httpx_sse import EventSource, ServerSentEvent
 
-from core.clock import OffsetClock, SystemClock, parse_iso
+from core.clock import Clock, OffsetClock, SystemClock, parse_iso
 from core.console.data import (
     HIT_END,
     HIT_START,
@@ -145,7 +145,7 @@ class RemoteConsoleData:
             # The desk's clock, which a demo desk runs behind the wall clock: waiting times
             # are counted on it (the offset includes the request's flight, a few ms).
             offset = SystemClock().now_ms() - parse_iso(_text(me["now"]))
-            self.clock = OffsetClock(offset if abs(offset) > 2_000 else 0)
+            self.clock: Clock = OffsetClock(offset if abs(offset) > 2_000 else 0)
             self._last_event_id = _int(me["lastEventId"])
         except (KeyError, TypeError, ValueError) as exc:
             self.close()

@@ -76,7 +76,7 @@ def test_each_agent_streams_only_what_they_may_see(served: Served) -> None:
     assert seen_by_dana.data["conversationId"] == served.brunos and seen_by_dana.id
     served.engine.reply(served.alices, "alice", "for alice's customer")
     mine = alice.next("item.created")
-    assert mine.data["conversationId"] == served.alices
+    assert mine.data["conversationId"] == served.alices and mine.id is not None
     # Whom the change concerns, as the change feed says (the console re-reads a profile
     # pane by its customer).
     (row,) = served.engine.desk.events_after(mine.id - 1, 1)
