@@ -13,6 +13,7 @@ next to nothing.
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -23,7 +24,14 @@ from textual.message import Message
 from textual.worker import Worker, WorkerState
 
 from core.clock import Clock
-from core.console.data import ConsoleData, Event, MessageHit, directory_changed
+from core.console.data import (
+    LINK_ERRORS,
+    ConsoleData,
+    Event,
+    Link,
+    MessageHit,
+    directory_changed,
+)
 from core.errors import DeskError, NotFound
 from tui.base import DeskAppBase, PaletteCommand
 from tui.bindings import DESK_APP, bindings_for
@@ -34,6 +42,7 @@ from tui.screens.dialogs import HelpKey, HelpScreen, SearchScreen
 from tui.screens.queue import STATUS_LABELS, QueueScreen, view_names
 from tui.screens.reports import ReportsScreen
 from tui.text import control_chars_mode, use_control_chars
+from tui.widgets.link_banner import LinkBanner
 from tui.widgets.status_bar import StatusBar
 
 #: How often the tail asks whether the desk changed: locally `data_version`, which reads no
@@ -97,6 +106,9 @@ class DeskApp(DeskAppBase):
         self.agent_name = data.me().name
         self.drafts: dict[int, str] = {}
         self.last_event_id = data.last_change_id()
+        #: How the desk is reached (a console over the network loses and finds it again).
+        self.link = data.link()
+        self._link_shown_s = 0
         self._told_disabled = False
         self._stop_tail = threading.Event()
         self._reading_feed = False
@@ -134,6 +146,7 @@ class DeskApp(DeskAppBase):
         Returns whether a read was started.
         """
         self.feed_polls += 1
+        self._watch_link()
         if self._reading_feed or self._stop_tail.is_set():
             return False
         # `changed()` is asked every tick, a backlog or not: it notes what it has seen.
@@ -181,6 +194,41 @@ class DeskApp(DeskAppBase):
             if handler is not None:
                 handler(events)
 
+    # -- the link to the desk ----------------------------------------------------------------------
+
+    def _watch_link(self) -> None:
+        """Follow the data's link: a banner while it is down (its count moving each second),
+        gone when it is back; the session ends when the token stopped working."""
+        link = self.data.link()
+        now_s = int(time.time())
+        if link == self.link and (link.state != "down" or now_s == self._link_shown_s):
+            return
+        was = self.link
+        self.link = link
+        self._link_shown_s = now_s
+        self.refresh_link_banners()
+        if link.state == "ended":
+            self._stop_tail.set()
+            self.exit(return_code=1, message=self._signed_out_words(link))
+        elif link.state == "up" and was.state == "down":
+            self.notify("Connected to the desk again; caught up.", title="Back", timeout=4)
+
+    def _signed_out_words(self, link: Link) -> str:
+        """What the terminal shows when the session ends: why, and every unsent draft, so
+        nothing typed is lost."""
+        lines = [f"gladdesk console: signed out: {link.detail}"]
+        drafts = {number: text for number, text in self.drafts.items() if text.strip()}
+        if drafts:
+            lines.append("Unsent drafts:")
+            lines += [f"  #{number}: {text}" for number, text in sorted(drafts.items())]
+        return "\n".join(lines)
+
+    def refresh_link_banners(self) -> None:
+        now_ms = time.time_ns() // 1_000_000
+        for screen in self.screen_stack:
+            for banner in screen.query(LinkBanner):
+                banner.show(self.link, now_ms)
+
     def feed_stats(self) -> dict[str, int]:
         """What the tail has done so far: ticks, reads of the feed, batches handed to the
         screens, events in them."""
@@ -221,6 +269,8 @@ class DeskApp(DeskAppBase):
         if event.state != WorkerState.ERROR:
             return
         error = event.worker.error
+        if isinstance(error, LINK_ERRORS) and self.data.link().state != "up":
+            return  # the link banner says it: no toast for each read that could not be made
         if isinstance(error, DeskError):
             self.notify(str(error), title="Not done", severity="error", timeout=6)
         else:
@@ -339,8 +389,48 @@ def make_app(
     from core.console.local import LocalConsoleData
 
     keymap = load_keymap(Path(config_path) if config_path is not None else None)
-    use_control_chars(control_chars_mode())
     data = LocalConsoleData.open(db_path, agent=agent, clock=clock)
+    return console_app(
+        data,
+        keymap=keymap,
+        customers=customers,
+        tail_interval=tail_interval,
+        queue_view=queue_view,
+        queue_status=queue_status,
+    )
+
+
+def make_remote_app(
+    url: str,
+    token: str,
+    *,
+    agent: str,
+    config_path: str | Path | None = None,
+    queue_view: str = "mine",
+    queue_status: str = "active",
+    transport: Any = None,
+) -> DeskApp:
+    """The console on the desk served at `url` (its agent API), signed in with `token` as
+    `agent`. Errors (unreachable, refused token, another agent's token) raise before
+    anything starts."""
+    from core.console.remote import RemoteConsoleData
+
+    keymap = load_keymap(Path(config_path) if config_path is not None else None)
+    data = RemoteConsoleData.open(url, token, agent=agent, transport=transport)
+    return console_app(data, keymap=keymap, queue_view=queue_view, queue_status=queue_status)
+
+
+def console_app(
+    data: ConsoleData,
+    *,
+    keymap: dict[str, str] | None = None,
+    customers: SimulatedCustomers | None = None,
+    tail_interval: float = TAIL_INTERVAL_S,
+    queue_view: str = "mine",
+    queue_status: str = "active",
+) -> DeskApp:
+    """The console on `data` (which it closes if this raises)."""
+    use_control_chars(control_chars_mode())
     try:
         views = view_names(data.inboxes())
         if queue_view not in views:
@@ -361,16 +451,22 @@ def make_app(
         raise
 
 
+def run_app(app: DeskApp) -> int:
+    """Run the console in this terminal until the agent quits (or is signed out); its exit
+    code."""
+    try:
+        app.run()
+    finally:
+        app.data.close()
+    return app.return_code or 0
+
+
 def run_console(
     db_path: str | Path,
     *,
     agent: str,
     config_path: str | Path | None = None,
     queue_view: str = "mine",
-) -> None:
-    """`gladdesk console`: run the console in this terminal until the agent quits."""
-    app = make_app(db_path, agent=agent, config_path=config_path, queue_view=queue_view)
-    try:
-        app.run()
-    finally:
-        app.data.close()
+) -> int:
+    """`gladdesk console`: run the console on a desk in this terminal until the agent quits."""
+    return run_app(make_app(db_path, agent=agent, config_path=config_path, queue_view=queue_view))

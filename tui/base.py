@@ -49,6 +49,10 @@ class DeskAppBase(App[None]):
         """Redraw the status bar of every screen."""
         raise NotImplementedError
 
+    def refresh_link_banners(self) -> None:
+        """Show or hide the link banner of every screen (how the desk is reached now)."""
+        raise NotImplementedError
+
     def palette_commands(self) -> list[PaletteCommand]:
         """The app's own palette entries (screens add theirs)."""
         raise NotImplementedError

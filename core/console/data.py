@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Protocol
 from core.cursors import encode_cursor, parse_cursor
 from core.engine.directory import directory_changed
 from core.engine.hooks import MAX_MESSAGE_CHARS
+from core.errors import DeskError
 from core.models import ConversationView, PastConversation, RejectionNote, TimelineItem
 from core.store.desk import Event
 from core.store.directory import AgentEntry
@@ -44,6 +45,7 @@ __all__ = [
     "ConsoleData",
     "ConversationView",
     "Event",
+    "LINK_ERRORS",
     "LINK_UP",
     "InvalidQuery",
     "Link",
@@ -56,8 +58,10 @@ __all__ = [
     "QueueRow",
     "QueueSnapshot",
     "RejectionNote",
+    "SignedOut",
     "TimelineItem",
     "TimelinePage",
+    "Unreachable",
     "decode_cursor",
     "directory_changed",
     "encode_cursor",
@@ -165,6 +169,24 @@ class Link:
 
 
 LINK_UP = Link()
+
+
+class Unreachable(DeskError):
+    """The desk's server cannot be reached, or did not answer as the agent API does (a
+    console over the network); the message says whether anything was sent."""
+
+    code = "unreachable"
+
+
+class SignedOut(DeskError):
+    """The agent's token no longer opens the desk: revoked, replaced, or never valid."""
+
+    code = "unauthorized"
+
+
+#: Errors about the link rather than the desk's answer: while the link is down or ended,
+#: the console's banner says it, not a notice for each read.
+LINK_ERRORS = (Unreachable, SignedOut)
 
 
 @dataclass(frozen=True, slots=True)

@@ -49,8 +49,10 @@ from core.console.data import (
     QueueRow,
     QueueSnapshot,
     RejectionNote,
+    SignedOut,
     TimelineItem,
     TimelinePage,
+    Unreachable,
     decode_cursor,
 )
 from core.errors import Conflict, DeskError, NotFound, RateLimited
@@ -79,18 +81,6 @@ SIGNED_OUT = (
     "this agent token was revoked or replaced (gladdesk agents token HANDLE --rotate, or"
     " agents disable): ask an admin for a new one and sign in again"
 )
-
-
-class Unreachable(DeskError):
-    """The desk's server cannot be reached, or did not answer as the agent API does."""
-
-    code = "unreachable"
-
-
-class SignedOut(DeskError):
-    """The token no longer opens the agent API: revoked, replaced, or never valid."""
-
-    code = "unauthorized"
 
 
 class RemoteConsoleData:

@@ -33,6 +33,7 @@ from tui.format import stamp
 from tui.screens.dialogs import ConfirmScreen, TransferScreen
 from tui.text import clean_line
 from tui.widgets.banner import IdentityBanner
+from tui.widgets.link_banner import LinkBanner
 from tui.widgets.profile_pane import ProfilePane
 from tui.widgets.status_bar import StatusBar
 from tui.widgets.timeline import TimelineView
@@ -120,6 +121,7 @@ class ConversationScreen(ReportsWorkerErrors, Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield Header(show_clock=False, icon="✉")
+        yield LinkBanner(id="link-banner")
         yield IdentityBanner("loading…", id="banner")
         with Horizontal(id="conversation-body"):
             with Vertical(id="conversation-main"):
@@ -151,6 +153,7 @@ class ConversationScreen(ReportsWorkerErrors, Screen[None]):
         self.timeline.focus()
         self._place_profile()
         self.app.refresh_status_bars()
+        self.app.refresh_link_banners()
         self._load()
 
     def on_resize(self) -> None:

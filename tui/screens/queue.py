@@ -17,6 +17,7 @@ from core.console.data import Event, QueueQuery, directory_changed
 from tui.base import DeskAppBase, PaletteCommand
 from tui.bindings import QUEUE_SCREEN, bindings_for
 from tui.text import clean_line
+from tui.widgets.link_banner import LinkBanner
 from tui.widgets.queue_list import QueueList
 from tui.widgets.status_bar import StatusBar
 from tui.workers import ReportsWorkerErrors
@@ -94,6 +95,7 @@ class QueueScreen(ReportsWorkerErrors, Screen[None]):
         names = view_names(app.inboxes)
         self.view_number = names.index(self._initial_view) if self._initial_view in names else 0
         yield Header(show_clock=False, icon="✉")
+        yield LinkBanner(id="link-banner")
         yield Static(id="filter-bar")
         yield QueueList(app.data, self.current_filter(), id="queue")
         yield StatusBar(id="status-bar")
@@ -111,6 +113,7 @@ class QueueScreen(ReportsWorkerErrors, Screen[None]):
         self.queue.focus()
         self.set_interval(15, self.queue.refresh_rows)
         self.app.refresh_status_bars()
+        self.app.refresh_link_banners()
 
     # -- filters ---------------------------------------------------------------------------------
 
