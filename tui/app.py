@@ -109,6 +109,8 @@ class DeskApp(DeskAppBase):
         #: How the desk is reached (a console over the network loses and finds it again).
         self.link = data.link()
         self._link_shown_s = 0
+        #: Why the session ended, when the desk signed it out (printed at exit).
+        self.signed_out: str | None = None
         self._told_disabled = False
         self._stop_tail = threading.Event()
         self._reading_feed = False
@@ -209,7 +211,8 @@ class DeskApp(DeskAppBase):
         self.refresh_link_banners()
         if link.state == "ended":
             self._stop_tail.set()
-            self.exit(return_code=1, message=self._signed_out_words(link))
+            self.signed_out = self._signed_out_words(link)
+            self.exit(return_code=1, message=self.signed_out)
         elif link.state == "up" and was.state == "down":
             self.notify("Connected to the desk again; caught up.", title="Back", timeout=4)
 

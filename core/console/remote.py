@@ -127,7 +127,7 @@ class RemoteConsoleData:
             handle = _text(me["handle"])
             if handle != agent:
                 raise Conflict(
-                    f"this token is agent {handle!r}'s, not {agent!r}'s: pass --agent {handle},"
+                    f"this token is agent {handle}'s, not {agent}'s: pass --agent {handle},"
                     " or the token of the agent you mean"
                 )
             self.agent = handle
@@ -548,11 +548,12 @@ class RemoteConsoleData:
                 reason = "the desk's server closed the event stream"
             except SignedOut:
                 return
-            except (httpx.HTTPError, OSError, RuntimeError) as exc:
-                # RuntimeError: the client was closed under the read (the console quits).
-                reason = _reason(exc)
             except Unreachable as exc:
                 reason = str(exc)
+            except Exception as exc:  # noqa: BLE001 - the stream must outlive any one failure
+                # httpx's errors, a socket's, a client closed under the read (the console
+                # quits), or a bug: the link is down and is tried again either way.
+                reason = _reason(exc)
             if self._closing.is_set():
                 return
             self._down(reason)
