@@ -62,6 +62,9 @@ SEARCH_HITS = 20
 MAX_SEARCH_HITS = 50
 #: Pages one directory read may also return.
 MAX_DIRECTORY_PAGES = 8
+#: The smallest page a directory counts in: a 100,000-row queue is then at most 10,000
+#: starts in one answer.
+MIN_EVERY = 10
 TOKEN: dict[str, Any] = {"security": [{"agentToken": []}]}
 ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"description": "bad input"},
@@ -268,7 +271,7 @@ async def queue_directory(
     inbox: InboxName = None,
     status: Status = "active",
     trust: Trust | None = None,
-    every: Annotated[int, Query(ge=1, le=MAX_EVERY)] = 64,
+    every: Annotated[int, Query(ge=MIN_EVERY, le=MAX_EVERY)] = 64,
     pages: Annotated[
         str | None,
         Query(

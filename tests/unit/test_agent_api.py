@@ -244,16 +244,16 @@ def test_the_directory_counts_the_queue_and_its_starts_read_each_page(desks: Des
     for an agent only what they may see; `pages=` returns pages in the same snapshot."""
     for who, query in (("dana", "view=all&status=all"), ("alice", "view=all&status=active")):
         whole = desks.queue(who, query)
-        answer = desks.get(who, f"/agent/v1/queue/directory?{query}&every=7&pages=0,2,999")
+        answer = desks.get(who, f"/agent/v1/queue/directory?{query}&every=10&pages=0,2,999")
         assert answer.status_code == 200, answer.text
         directory = answer.json()
-        assert (directory["total"], directory["every"]) == (len(whole), 7)
-        assert len(directory["starts"]) == -(-len(whole) // 7)
+        assert (directory["total"], directory["every"]) == (len(whole), 10)
+        assert len(directory["starts"]) == -(-len(whole) // 10)
         # JSON keys; page 999 is past the end, and so is page 2 of a short queue
         assert set(directory["pages"]) == {str(n) for n in (0, 2) if n < len(directory["starts"])}
         for number, start in enumerate(directory["starts"]):
-            page = desks.get(who, f"/agent/v1/queue?{query}&limit=7&after={start}").json()
-            wanted = [r["id"] for r in whole[number * 7 : number * 7 + 7]]
+            page = desks.get(who, f"/agent/v1/queue?{query}&limit=10&after={start}").json()
+            wanted = [r["id"] for r in whole[number * 10 : number * 10 + 10]]
             assert [r["id"] for r in page["rows"]] == wanted
             if str(number) in directory["pages"]:
                 assert [r["id"] for r in directory["pages"][str(number)]] == wanted
@@ -267,6 +267,7 @@ def test_the_directory_counts_the_queue_and_its_starts_read_each_page(desks: Des
     ("query", "attr"),
     [
         ("every=0", "every"),
+        ("every=9", "every"),
         ("every=1001", "every"),
         ("pages=-1", "pages"),
         ("pages=1,,2", "pages"),
