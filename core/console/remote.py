@@ -23,11 +23,8 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
-
-import httpx
-from httpx_sse import EventSource, ServerSentEvent
 
 from core.clock import Clock, OffsetClock, SystemClock, parse_iso
 from core.console.data import (
@@ -59,6 +56,13 @@ from core.errors import Conflict, DeskError, NotFound, RateLimited
 from core.models import ProfileView
 from core.report import AuthReport, report_from_dict
 
+if TYPE_CHECKING:
+    # Imported where used: the httpx package loads its command line's optional packages
+    # (rich, pygments) when they are installed, and core stays free of them until a console
+    # over the network starts.
+    import httpx
+    from httpx_sse import ServerSentEvent
+
 #: Rows or items the agent API answers a request at most (core/web/agent_api.py).
 API_PAGE = 200
 #: Pages one directory read may carry.
@@ -66,7 +70,8 @@ API_DIRECTORY_PAGES = 8
 #: Search hits the API gives of each kind at most.
 API_SEARCH_HITS = 50
 #: How long a request may take; connecting gets less (a server that is down says so fast).
-TIMEOUT = httpx.Timeout(15.0, connect=4.0)
+TIMEOUT_S = 15.0
+CONNECT_TIMEOUT_S = 4.0
 #: The stream's read timeout: the server sends a keep-alive every 15 s, so silence longer
 #: than this means the link is gone even when no connection was closed.
 STREAM_READ_TIMEOUT_S = 40.0
@@ -95,8 +100,10 @@ class RemoteConsoleData:
         *,
         agent: str,
         transport: httpx.BaseTransport | None = None,
-        timeout: httpx.Timeout = TIMEOUT,
+        timeout_s: float = TIMEOUT_S,
     ) -> None:
+        import httpx
+
         self.url = _base_url(url)
         headers = {
             "Authorization": f"Bearer {token}",
@@ -104,12 +111,15 @@ class RemoteConsoleData:
             "User-Agent": "gladdesk-console",
         }
         self._client = httpx.Client(
-            base_url=self.url, headers=headers, timeout=timeout, transport=transport
+            base_url=self.url,
+            headers=headers,
+            timeout=httpx.Timeout(timeout_s, connect=CONNECT_TIMEOUT_S),
+            transport=transport,
         )
         self._stream_client = httpx.Client(
             base_url=self.url,
             headers=headers | {"Accept": "text/event-stream", "Cache-Control": "no-store"},
-            timeout=httpx.Timeout(timeout.connect or 4.0, read=STREAM_READ_TIMEOUT_S),
+            timeout=httpx.Timeout(CONNECT_TIMEOUT_S, read=STREAM_READ_TIMEOUT_S),
             transport=transport,
         )
         self._lock = threading.Lock()
@@ -188,6 +198,8 @@ class RemoteConsoleData:
                 f"the desk at {self.url} cannot be reached just now ({link.detail});"
                 " nothing was sent"
             )
+        import httpx
+
         wanted = {k: v for k, v in (params or {}).items() if v is not None}
         try:
             answer = self._client.request(method, path, params=wanted, json=body)
@@ -609,6 +621,8 @@ def _base_url(url: str) -> str:
 
 
 def _events(answer: httpx.Response) -> Iterator[ServerSentEvent]:
+    from httpx_sse import EventSource
+
     yield from EventSource(answer).iter_sse()
 
 
