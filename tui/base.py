@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from textual.app import App
+from textual.screen import Screen
 
 if TYPE_CHECKING:
     from core.clock import Clock
@@ -26,6 +27,17 @@ class PaletteCommand:
     help: str
     callback: Callable[[], Any]
     binding_id: str | None = None
+
+
+def in_sight(screen: Screen[Any]) -> bool:
+    """Whether `screen` can be seen: it is the top screen, or every screen above it lets it
+    show through (a dialog with a see-through background). Textual's `Screen.is_current`
+    also counts the screen just below the top one whatever covers it."""
+    stack = screen.app.screen_stack
+    if screen not in stack:
+        return False
+    above = stack[stack.index(screen) + 1 :]
+    return all(other.styles.background.a < 1 for other in above)
 
 
 class DeskAppBase(App[None]):

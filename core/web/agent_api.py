@@ -22,6 +22,7 @@ from core.console.data import QUEUE_STATUSES
 from core.cursors import encode_cursor, parse_cursor, start_cursor
 from core.engine import AgentScope
 from core.errors import DeskError, NotFound
+from core.store import Desk
 from core.store.agent_accounts import AgentAccount
 from core.store.directory import agents, inboxes
 from core.store.queue import MAX_PAGE as MAX_EVERY
@@ -91,6 +92,14 @@ class AgentCall:
             return await self.state.call(fn, *args)
         except DeskError as exc:
             raise api_error_from_desk(exc, attr=attr) from None
+
+    async def scan(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """A long read (`WebState.scan`: `fn(reader, *args)`); a refusal becomes the error
+        envelope."""
+        try:
+            return await self.state.scan(fn, *args)
+        except DeskError as exc:
+            raise api_error_from_desk(exc) from None
 
     async def named(self, lookup: Callable[[str], int], name: str, attr: str) -> int:
         """The id of an agent or inbox named in the request; an unknown name is bad input
@@ -289,9 +298,8 @@ async def queue_directory(
     numbers = sorted({int(n) for n in pages.split(",")}) if pages else []
     if len(numbers) > MAX_DIRECTORY_PAGES:
         raise ApiError(400, "invalid", f"ask for at most {MAX_DIRECTORY_PAGES} pages", attr="pages")
-    desk = call.state.desk
 
-    def read() -> QueueDirectoryOut:
+    def read(desk: Desk) -> QueueDirectoryOut:
         rows: dict[int, list[QueueRowOut]] = {}
         with desk.reading():
             index = queue_index(desk, wanted, every=every)
@@ -307,7 +315,8 @@ async def queue_directory(
             pages=rows,
         )
 
-    return await call.run(read)  # type: ignore[no-any-return]
+    # One index scan of the whole queue: on the server's reader connection.
+    return await call.scan(read)  # type: ignore[no-any-return]
 
 
 # -- conversations ----------------------------------------------------------------------------

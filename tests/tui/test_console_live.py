@@ -325,6 +325,28 @@ async def test_a_burst_for_the_open_conversation_costs_one_read(db: Path, other:
         ]
 
 
+async def test_the_queue_under_a_conversation_reads_nothing_until_it_is_back(
+    db: Path, other: Engine
+) -> None:
+    """A queue covered by a conversation does not follow the feed (each read would be a
+    whole-queue read competing with the conversation's own); back on top, it reads once."""
+    app = console(db, queue_view="all")
+    async with app.run_test(size=SIZE) as pilot:
+        queue = await queue_ready(pilot)
+        reads = queue.live.reads
+        screen = await open_conversation(pilot, TRUSTED_OPEN)
+        await tick(pilot)
+        chat, _ = chat_session(other, "Nora New", "Hello from the website")
+        customer_writes(other, "diego.fischer@example.org", "Still there?")
+        assert await tick(pilot)
+        await wait_until(lambda: screen.timeline.items[-1].body == "Still there?")
+        assert queue.live.reads == reads
+        await pilot.press("escape")
+        await wait_until(lambda: isinstance(app.screen, QueueScreen))
+        await wait_until(lambda: preview(queue, chat) == "Hello from the website")
+        assert queue.live.reads == reads + 1
+
+
 # -- what is painted --------------------------------------------------------------------------------
 
 

@@ -14,7 +14,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 
 from core.console.data import Event, QueueQuery, directory_changed
-from tui.base import DeskAppBase, PaletteCommand
+from tui.base import DeskAppBase, PaletteCommand, in_sight
 from tui.bindings import QUEUE_SCREEN, bindings_for
 from tui.text import clean_line
 from tui.widgets.link_banner import LinkBanner
@@ -185,7 +185,7 @@ class QueueScreen(ReportsWorkerErrors, Screen[None]):
             self.view_number = self.views.index(current) if current in self.views else 0
             self._show_filters()
         if touches_queue(events):
-            if self.is_current:
+            if in_sight(self):
                 # The feed can still arrive while the app exits and the screen's children
                 # are already gone: then there is nothing to refresh.
                 for queue in self.query(QueueList):
