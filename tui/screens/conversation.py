@@ -43,6 +43,11 @@ from tui.workers import LatestRead, ReadTicket, ReportsWorkerErrors
 TIMELINE_PAGE = 100
 
 
+def _offers(view: ConversationView) -> tuple[bool, bool]:
+    """What `ConversationScreen.check_action` decides the footer's keys from."""
+    return view.status == "CLOSED", view.assignee is None
+
+
 class ConversationScreen(ReportsWorkerErrors, Screen[None]):
     """One conversation, worked by the agent."""
 
@@ -202,12 +207,17 @@ class ConversationScreen(ReportsWorkerErrors, Screen[None]):
         )
 
     def _show_view(self, view: ConversationView, past: Sequence[PastConversation]) -> None:
+        before = self.view
         self.view = view
         self._past = list(past)
         self.query_one(IdentityBanner).show(view)
         self.query_one(ProfilePane).show(view, past)
         self.timeline.set_status(view.status)
-        self.refresh_bindings()
+        # The footer is built again on every refresh of the bindings (a layout of the whole
+        # screen): only when what they offer may have changed (`check_action`), not on each
+        # new message.
+        if before is None or _offers(before) != _offers(view):
+            self.refresh_bindings()
 
     def desk_changed(self, events: Sequence[Event]) -> None:
         """A batch of the change feed: one background read if any of it concerns this

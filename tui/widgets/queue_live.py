@@ -90,11 +90,17 @@ def set_length(view: ScrollView, height: int) -> bool:
 
     Setting `virtual_size` lays the screen out again and repaints the whole list, and under a
     feed the queue's length moves every tick: while the scrollbar is there before and after
-    and the list need not scroll back, only the scrollbar is told.
+    and the list need not scroll back, only the scrollbar is told; while there is none before
+    and after, the lines are repainted without a layout.
     """
     if height == view.virtual_size.height:
         return False
     screen = view.size.height
+    if max(view.virtual_size.height, height) <= screen:
+        # No scrollbar before or after: nothing to lay out, the lines are repainted.
+        view.set_reactive(ScrollView.virtual_size, Size(view.size.width, height))
+        view.refresh()
+        return True
     if min(view.virtual_size.height, height) > screen and view.scroll_y <= height - screen:
         view.set_reactive(ScrollView.virtual_size, Size(view.size.width, height))
         move_scrollbar(view.vertical_scrollbar, length=height)
