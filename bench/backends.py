@@ -33,8 +33,6 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import httpx
-
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
@@ -120,21 +118,9 @@ def no_budgets(db: str, env: dict[str, str]) -> None:
 
 
 def start_server(db: str, port: int, workers: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
-    args = [sys.executable, "-m", "cli", "--db", db, "serve", "--port", str(port)]
-    if workers > 1:
-        args += ["--workers", str(workers)]
-    process = subprocess.Popen(
-        args, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env
-    )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                return process
-        except httpx.HTTPError:
-            time.sleep(0.05)
-    process.kill()
-    raise SystemExit("the server did not start")
+    """bench/web.py's server, with `--workers` (which take longer to come up)."""
+    options = ("--workers", str(workers)) if workers > 1 else ()
+    return http_bench.start_server(db, port, *options, env=env, wait_s=60)
 
 
 def session_starts(port: int) -> float:

@@ -151,7 +151,7 @@ async def keypress_to_frame(
             await timer.wait()
             count += 1
         after = _counters(app)
-    app.desk.close()
+    app.data.close()
     return timer, {name: after[name] - counters.get(name, 0) for name in after}
 
 

@@ -73,14 +73,22 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def start_server(db: Path, port: int) -> subprocess.Popen[bytes]:
+def start_server(
+    db: Path | str,
+    port: int,
+    *options: str,
+    env: dict[str, str] | None = None,
+    wait_s: float = 30,
+) -> subprocess.Popen[bytes]:
+    """`gladdesk --db DB serve --port PORT [OPTIONS]`, once /healthz answers."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "tui", "--db", str(db), "serve", "--port", str(port)],
+        [sys.executable, "-m", "tui", "--db", str(db), "serve", "--port", str(port), *options],
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        env=env,
     )
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + wait_s
     while time.monotonic() < deadline:
         try:
             if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:

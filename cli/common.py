@@ -61,7 +61,7 @@ _Command = TypeVar("_Command", bound=click.Command)
 _DESK_FREE: dict[click.Command, str] = {}
 
 
-def _db_given(ctx: click.Context) -> bool:
+def db_given(ctx: click.Context) -> bool:
     """Whether --db was written on the command line (before or after a command's name), not
     taken from `$GLADDESK_DB` or the default."""
     root = ctx.find_root()
@@ -94,7 +94,7 @@ def _db_after(ctx: click.Context, param: click.Parameter, value: Path | None) ->
         root.obj = value
         root.meta[_DB_GIVEN] = True
     why = _DESK_FREE.get(ctx.command)
-    if why is not None and _db_given(ctx):
+    if why is not None and db_given(ctx):
         if ctx.command in _DATABASES_OK and is_postgres_url(ctx.find_root().obj):
             return
         raise click.UsageError(f"--db is not used here: {why}", ctx=ctx)

@@ -5,11 +5,12 @@ Textual is imported only inside them, so every other command runs without it.
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import click
 
-from cli.common import db_path, desk_free
+from cli.common import db_given, db_path, desk_free
 from core.store.desk import is_postgres_url
 
 
@@ -28,12 +29,58 @@ from core.store.desk import is_postgres_url
     show_default=True,
     help="Queue shown first: mine, unassigned, all, or an inbox name.",
 )
+@click.option(
+    "--url",
+    default=None,
+    metavar="URL",
+    help="Work on the desk served at URL (`gladdesk serve`) over the network, signed in with"
+    " your agent token: from $GLADDESK_AGENT_TOKEN, --token-file, or asked for.",
+)
+@click.option(
+    "--token-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="With --url: a file holding your agent token (readable by you alone).",
+)
+@click.option(
+    "--insecure-http",
+    is_flag=True,
+    help="With --url: allow plain http:// to a host other than this machine (the token"
+    " crosses the network unencrypted: only on a network you trust).",
+)
 @click.pass_context
-def console(ctx: click.Context, agent: str, keys_path: Path | None, view: str) -> None:
-    """The agent console on a desk."""
-    from tui.app import run_console
+def console(
+    ctx: click.Context,
+    agent: str,
+    keys_path: Path | None,
+    view: str,
+    url: str | None,
+    token_file: Path | None,
+    insecure_http: bool,
+) -> None:
+    """The agent console on a desk: a file or database here, or a desk's server (--url)."""
+    if url is None:
+        if token_file is not None or insecure_http:
+            raise click.UsageError("--token-file and --insecure-http go with --url", ctx=ctx)
+        from tui.app import run_console
 
-    run_console(db_path(ctx), agent=agent, config_path=keys_path, queue_view=view)
+        ctx.exit(run_console(db_path(ctx), agent=agent, config_path=keys_path, queue_view=view))
+    if db_given(ctx):
+        raise click.UsageError("--db and --url name two desks: give one of them", ctx=ctx)
+    from core.console.signin import agent_token, check_server_url
+    from tui.app import make_remote_app, run_app
+
+    check_server_url(url, insecure_http=insecure_http)
+    token = agent_token(token_file, prompt=_ask_token)
+    app = make_remote_app(url, token, agent=agent, config_path=keys_path, queue_view=view)
+    ctx.exit(run_app(app))
+
+
+def _ask_token() -> str | None:
+    """The token typed at a prompt that does not echo it; None when there is no terminal."""
+    if not sys.stdin.isatty():
+        return None
+    return str(click.prompt("Agent token", hide_input=True, err=True))
 
 
 @desk_free(

@@ -1,15 +1,19 @@
-"""The agent console: a thin Textual app over `core.engine.Engine`.
+"""The agent console: a thin Textual app over the console's data interface
+(`core.console.ConsoleData`).
 
-`make_app()` builds it the same way for the CLI, the demo and the tests. The app tails the
-desk's change feed: every 100 ms it asks SQLite whether anyone committed to the file
-(`Desk.data_version()`, microseconds, no table read) and only then reads the new `events`
-in a worker, one read at a time, and hands the batch to the screens in one call: a burst of
-events costs the screens one refresh, and an idle desk costs next to nothing.
+`make_app()` builds it on a desk file or database (`core.console.local`, the one place in the
+console that does) the same way for the CLI, the demo and the tests. The app follows the
+desk's changes: every tick it asks the data whether anything may have changed
+(`ConsoleData.changed()`: locally a counter of the file's commits, no table read) and only
+then reads the new changes in a worker, one read at a time, and hands the batch to the
+screens in one call: a burst of changes costs the screens one refresh, and an idle desk costs
+next to nothing.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -20,12 +24,15 @@ from textual.message import Message
 from textual.worker import Worker, WorkerState
 
 from core.clock import Clock
-from core.engine import Engine
-from core.errors import Conflict, DeskError, NotFound
-from core.report import authentication_report
-from core.store import Desk, Event
-from core.store.directory import AgentEntry, agents, inboxes
-from core.store.search import MessageHit
+from core.console.data import (
+    LINK_ERRORS,
+    ConsoleData,
+    Event,
+    Link,
+    MessageHit,
+    directory_changed,
+)
+from core.errors import DeskError, NotFound
 from tui.base import DeskAppBase, PaletteCommand
 from tui.bindings import DESK_APP, bindings_for
 from tui.commands import DeskCommands
@@ -35,11 +42,12 @@ from tui.screens.dialogs import HelpKey, HelpScreen, SearchScreen
 from tui.screens.queue import STATUS_LABELS, QueueScreen, view_names
 from tui.screens.reports import ReportsScreen
 from tui.text import control_chars_mode, use_control_chars
+from tui.widgets.link_banner import LinkBanner
 from tui.widgets.status_bar import StatusBar
 
-#: How often the tail asks whether the desk changed: `data_version` reads no table (SQLite: a
-#: counter of the file's commits; PostgreSQL: of NOTIFY wake-ups heard), so asking often costs
-#: next to nothing and a change shows within ~25 ms (bench/backends.py).
+#: How often the tail asks whether the desk changed: locally `data_version`, which reads no
+#: table (SQLite: a counter of the file's commits; PostgreSQL: of NOTIFY wake-ups heard), so
+#: asking often costs next to nothing and a change shows within ~25 ms (bench/backends.py).
 TAIL_INTERVAL_S = 0.025
 #: The most change-feed rows read at once; a longer backlog is read on the next ticks.
 FEED_BATCH = 1000
@@ -61,7 +69,7 @@ class DeskChanged(Message):
 
     events: tuple[Event, ...]
     #: False when the read stopped short (a full batch, or an error): read again next tick
-    #: whatever `data_version` says.
+    #: whatever `changed()` says.
     complete: bool = True
 
 
@@ -77,10 +85,8 @@ class DeskApp(DeskAppBase):
 
     def __init__(
         self,
-        desk: Desk,
+        data: ConsoleData,
         *,
-        agent: str,
-        clock: Clock,
         customers: SimulatedCustomers | None = None,
         keymap: dict[str, str] | None = None,
         tail_interval: float = TAIL_INTERVAL_S,
@@ -90,25 +96,26 @@ class DeskApp(DeskAppBase):
         super().__init__()
         self.queue_view = queue_view
         self.queue_status = queue_status
-        self.desk = desk
-        self.clock = clock
-        self.engine = Engine.for_desk(desk)
-        self.agent = agent
-        self.agent_id = self.engine.agent_id(agent)
+        self.data = data
+        self.clock: Clock = data.clock
+        self.agent = data.agent
         self.customers = customers
         self.keymap = keymap or {}
         self.tail_interval = tail_interval
-        self.agents: list[AgentEntry] = agents(desk)
-        self.inboxes: list[tuple[int, str]] = inboxes(desk)
-        self.agent_name = next((a.name for a in self.agents if a.handle == agent), agent)
+        self.inboxes = data.inboxes()
+        self.agent_name = data.me().name
         self.drafts: dict[int, str] = {}
-        self.last_event_id = desk.last_event_id()
+        self.last_event_id = data.last_change_id()
+        #: How the desk is reached (a console over the network loses and finds it again).
+        self.link = data.link()
+        self._link_shown_s = 0
+        #: Why the session ended, when the desk signed it out (printed at exit).
+        self.signed_out: str | None = None
         self._told_disabled = False
         self._stop_tail = threading.Event()
-        self._tail_desk: Desk | None = None
         self._reading_feed = False
-        #: The tail connection's `data_version` when the feed was last read; None: read it.
-        self._feed_version: int | None = None
+        #: The last read stopped short: read again whatever `changed()` says.
+        self._feed_backlog = False
         # What the tail did, for tests and bench/feed.py (see feed_stats()).
         self.feed_polls = 0
         self.feed_reads = 0
@@ -130,44 +137,39 @@ class DeskApp(DeskAppBase):
         self._stop_tail.set()
         if self.customers is not None:
             self.customers.stop()
-        if self._tail_desk is not None:
-            self._tail_desk.close()
-            self._tail_desk = None
 
     # -- the change feed ---------------------------------------------------------------------------
 
     def poll_feed(self) -> bool:
-        """One tick of the tail: start a read of the change feed if the desk file changed.
+        """One tick of the tail: start a read of the change feed if the desk changed.
 
-        The check runs here, on the UI thread, on a connection of the tail's own that nothing
-        else uses while no read is under way: it never waits on the console's reads and
-        actions. Returns whether a read was started.
+        The check runs here, on the UI thread, never while a read is under way (locally on a
+        connection of the tail's own: it never waits on the console's reads and actions).
+        Returns whether a read was started.
         """
         self.feed_polls += 1
+        self._watch_link()
         if self._reading_feed or self._stop_tail.is_set():
             return False
-        if self._tail_desk is None:
-            self._tail_desk = Desk.open(self.desk.location, clock=self.clock, create=False)
-        version = self._tail_desk.data_version()
-        if version == self._feed_version:
+        # `changed()` is asked every tick, a backlog or not: it notes what it has seen.
+        if not self.data.changed() and not self._feed_backlog:
             return False
-        # Taken before the read: a commit landing during it moves the number again.
-        self._feed_version = version
+        self._feed_backlog = False
         self._reading_feed = True
         self.feed_reads += 1
-        self._read_feed(self._tail_desk, self.last_event_id)
+        self._read_feed(self.last_event_id)
         return True
 
     @work(thread=True, exit_on_error=False, group="tail", name="read change feed")
-    def _read_feed(self, tail: Desk, after: int) -> None:
+    def _read_feed(self, after: int) -> None:
         events: list[Event] = []
         complete = False
         try:
-            events = tail.events_after(after, limit=FEED_BATCH)
+            events = self.data.changes_after(after, limit=FEED_BATCH)
             complete = len(events) < FEED_BATCH
         except Exception:
             if self._stop_tail.is_set():
-                return  # the console is closing and closed the tail's connection under it
+                return  # the console is closing: its data was closed under the read
             raise
         finally:
             # Posted even when the read failed (the error reaches report_worker): the tail
@@ -178,23 +180,57 @@ class DeskApp(DeskAppBase):
     def _desk_changed(self, message: DeskChanged) -> None:
         self._reading_feed = False
         if not message.complete:
-            self._feed_version = None
+            self._feed_backlog = True
         events = [e for e in message.events if e.id > self.last_event_id]
         if not events:
             return
         self.last_event_id = events[-1].id
         self.events_seen += len(events)
         self.feed_batches += 1
-        if self.engine.follow(events):
+        if directory_changed(events):
             # `gladdesk apps / agents / inboxes` or `config apply` changed the desk
-            self.inboxes = inboxes(self.desk)
+            self.inboxes = self.data.inboxes()
             self._check_still_enabled()
-        if any(e.kind.startswith("agent") for e in events):
-            self.agents = agents(self.desk)
         for screen in self.screen_stack:
             handler = getattr(screen, "desk_changed", None)
             if handler is not None:
                 handler(events)
+
+    # -- the link to the desk ----------------------------------------------------------------------
+
+    def _watch_link(self) -> None:
+        """Follow the data's link: a banner while it is down (its count moving each second),
+        gone when it is back; the session ends when the token stopped working."""
+        link = self.data.link()
+        now_s = int(time.time())
+        if link == self.link and (link.state != "down" or now_s == self._link_shown_s):
+            return
+        was = self.link
+        self.link = link
+        self._link_shown_s = now_s
+        self.refresh_link_banners()
+        if link.state == "ended":
+            self._stop_tail.set()
+            self.signed_out = self._signed_out_words(link)
+            self.exit(return_code=1, message=self.signed_out)
+        elif link.state == "up" and was.state == "down":
+            self.notify("Connected to the desk again; caught up.", title="Back", timeout=4)
+
+    def _signed_out_words(self, link: Link) -> str:
+        """What the terminal shows when the session ends: why, and every unsent draft, so
+        nothing typed is lost."""
+        lines = [f"gladdesk console: signed out: {link.detail}"]
+        drafts = {number: text for number, text in self.drafts.items() if text.strip()}
+        if drafts:
+            lines.append("Unsent drafts:")
+            lines += [f"  #{number}: {text}" for number, text in sorted(drafts.items())]
+        return "\n".join(lines)
+
+    def refresh_link_banners(self) -> None:
+        now_ms = time.time_ns() // 1_000_000
+        for screen in self.screen_stack:
+            for banner in screen.query(LinkBanner):
+                banner.show(self.link, now_ms)
 
     def feed_stats(self) -> dict[str, int]:
         """What the tail has done so far: ticks, reads of the feed, batches handed to the
@@ -209,8 +245,11 @@ class DeskApp(DeskAppBase):
     def _check_still_enabled(self) -> None:
         """Tell an agent whose handle was just disabled: they keep their open chats here
         until they quit, but get no new ones and cannot open the console again."""
-        me = next((a for a in agents(self.desk) if a.handle == self.agent), None)
-        if me is not None and me.disabled and not self._told_disabled:
+        try:
+            me = self.data.me()
+        except DeskError:
+            return
+        if me.disabled and not self._told_disabled:
             self._told_disabled = True
             self.notify(
                 "Your agent account was disabled: no new chats come to you, and the console"
@@ -219,7 +258,7 @@ class DeskApp(DeskAppBase):
                 severity="warning",
                 timeout=15,
             )
-        elif me is not None and not me.disabled:
+        elif not me.disabled:
             self._told_disabled = False
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
@@ -233,6 +272,8 @@ class DeskApp(DeskAppBase):
         if event.state != WorkerState.ERROR:
             return
         error = event.worker.error
+        if isinstance(error, LINK_ERRORS) and self.data.link().state != "up":
+            return  # the link banner says it: no toast for each read that could not be made
         if isinstance(error, DeskError):
             self.notify(str(error), title="Not done", severity="error", timeout=6)
         else:
@@ -259,7 +300,7 @@ class DeskApp(DeskAppBase):
                 return
             self.open_conversation(hit.latest_conversation_id)
 
-        self.push_screen(SearchScreen(self.desk), picked)
+        self.push_screen(SearchScreen(self.data), picked)
 
     def action_help(self) -> None:
         if isinstance(self.screen, HelpScreen):
@@ -281,14 +322,8 @@ class DeskApp(DeskAppBase):
     def action_reports(self) -> None:
         if isinstance(self.screen, ReportsScreen):
             return
-        # The report reads through its own connection in the screen's worker thread.
-        path, clock = self.desk.location, self.clock
-
-        def load() -> Any:
-            with Desk.open(path, clock=clock, create=False) as desk:
-                return authentication_report(desk)
-
-        self.push_screen(ReportsScreen(load))
+        # Read in the screen's worker thread (locally on a connection of its own).
+        self.push_screen(ReportsScreen(self.data.authentication_report))
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "toggle_feed":
@@ -336,21 +371,6 @@ class DeskApp(DeskAppBase):
         return commands
 
 
-def _check_agent(desk: Desk, agent: str) -> None:
-    entries = agents(desk)
-    if agent not in [a.handle for a in entries]:
-        handles = [a.handle for a in entries if not a.disabled]
-        raise NotFound(
-            f"no agent {agent!r} on this desk (known: {', '.join(handles) or 'none'});"
-            " pass one of them to --agent, or add one: gladdesk agents add HANDLE --name NAME"
-        )
-    if any(a.handle == agent and a.disabled for a in entries):
-        raise Conflict(
-            f"agent {agent!r} is disabled on this desk; to work again they need:"
-            f" gladdesk agents enable {agent}"
-        )
-
-
 def make_app(
     db_path: str | Path,
     *,
@@ -368,21 +388,61 @@ def make_app(
     needs reply, replied, closed, all) pick the queue shown first. Control characters in
     customer text show as `$GLADDESK_CONTROL_CHARS` or the locale says (tui/text.py).
     """
+    # The one place the console opens a desk itself: its screens see only `ConsoleData`.
+    from core.console.local import LocalConsoleData
+
     keymap = load_keymap(Path(config_path) if config_path is not None else None)
+    data = LocalConsoleData.open(db_path, agent=agent, clock=clock)
+    return console_app(
+        data,
+        keymap=keymap,
+        customers=customers,
+        tail_interval=tail_interval,
+        queue_view=queue_view,
+        queue_status=queue_status,
+    )
+
+
+def make_remote_app(
+    url: str,
+    token: str,
+    *,
+    agent: str,
+    config_path: str | Path | None = None,
+    queue_view: str = "mine",
+    queue_status: str = "active",
+    transport: Any = None,
+) -> DeskApp:
+    """The console on the desk served at `url` (its agent API), signed in with `token` as
+    `agent`. Errors (unreachable, refused token, another agent's token) raise before
+    anything starts."""
+    from core.console.remote import RemoteConsoleData
+
+    keymap = load_keymap(Path(config_path) if config_path is not None else None)
+    data = RemoteConsoleData.open(url, token, agent=agent, transport=transport)
+    return console_app(data, keymap=keymap, queue_view=queue_view, queue_status=queue_status)
+
+
+def console_app(
+    data: ConsoleData,
+    *,
+    keymap: dict[str, str] | None = None,
+    customers: SimulatedCustomers | None = None,
+    tail_interval: float = TAIL_INTERVAL_S,
+    queue_view: str = "mine",
+    queue_status: str = "active",
+) -> DeskApp:
+    """The console on `data` (which it closes if this raises)."""
     use_control_chars(control_chars_mode())
-    desk = Desk.open(db_path, clock=clock, create=False)
     try:
-        _check_agent(desk, agent)
-        views = view_names([name for _, name in inboxes(desk)])
+        views = view_names(data.inboxes())
         if queue_view not in views:
             raise NotFound(f"no queue view {queue_view!r} (known: {', '.join(views)})")
         if queue_status not in STATUS_LABELS:
             known = ", ".join(STATUS_LABELS)
             raise NotFound(f"no queue status {queue_status!r} (known: {known})")
         return DeskApp(
-            desk,
-            agent=agent,
-            clock=desk.clock,
+            data,
             customers=customers,
             keymap=keymap,
             tail_interval=tail_interval,
@@ -390,8 +450,18 @@ def make_app(
             queue_status=queue_status,
         )
     except BaseException:
-        desk.close()
+        data.close()
         raise
+
+
+def run_app(app: DeskApp) -> int:
+    """Run the console in this terminal until the agent quits (or is signed out); its exit
+    code."""
+    try:
+        app.run()
+    finally:
+        app.data.close()
+    return app.return_code or 0
 
 
 def run_console(
@@ -400,10 +470,6 @@ def run_console(
     agent: str,
     config_path: str | Path | None = None,
     queue_view: str = "mine",
-) -> None:
-    """`gladdesk console`: run the console in this terminal until the agent quits."""
-    app = make_app(db_path, agent=agent, config_path=config_path, queue_view=queue_view)
-    try:
-        app.run()
-    finally:
-        app.desk.close()
+) -> int:
+    """`gladdesk console`: run the console on a desk in this terminal until the agent quits."""
+    return run_app(make_app(db_path, agent=agent, config_path=config_path, queue_view=queue_view))

@@ -12,12 +12,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from textual.app import App
+from textual.screen import Screen
 
 if TYPE_CHECKING:
     from core.clock import Clock
-    from core.engine import Engine
-    from core.store import Desk
-    from core.store.directory import AgentEntry
+    from core.console.data import ConsoleData
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,17 +29,27 @@ class PaletteCommand:
     binding_id: str | None = None
 
 
+def in_sight(screen: Screen[Any]) -> bool:
+    """Whether `screen` can be seen: it is the top screen, or every screen above it lets it
+    show through (a dialog with a see-through background). Textual's `Screen.is_current`
+    also counts the screen just below the top one whatever covers it."""
+    stack = screen.app.screen_stack
+    if screen not in stack:
+        return False
+    above = stack[stack.index(screen) + 1 :]
+    return all(other.styles.background.a < 1 for other in above)
+
+
 class DeskAppBase(App[None]):
     """The console for one agent on one desk, as its screens see it."""
 
-    desk: Desk
+    #: The desk, through the console's one data interface (core/console/data.py).
+    data: ConsoleData
     clock: Clock
-    engine: Engine
     agent: str
-    agent_id: int
     agent_name: str
-    agents: list[AgentEntry]
-    inboxes: list[tuple[int, str]]
+    #: The inbox names, in creation order.
+    inboxes: list[str]
     #: Unsent replies by conversation id, kept while the agent looks elsewhere.
     drafts: dict[int, str]
 
@@ -50,6 +59,10 @@ class DeskAppBase(App[None]):
 
     def refresh_status_bars(self) -> None:
         """Redraw the status bar of every screen."""
+        raise NotImplementedError
+
+    def refresh_link_banners(self) -> None:
+        """Show or hide the link banner of every screen (how the desk is reached now)."""
         raise NotImplementedError
 
     def palette_commands(self) -> list[PaletteCommand]:

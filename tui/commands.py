@@ -13,7 +13,6 @@ from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.content import Content
 
 from core.errors import DeskError
-from core.store.profiles import search_profiles
 from tui.base import DeskAppBase, PaletteCommand
 from tui.text import clean_line
 
@@ -51,7 +50,7 @@ class DeskCommands(Provider):
             return
         app: DeskAppBase = self.app  # type: ignore[assignment]
         try:
-            hits = await asyncio.to_thread(search_profiles, app.desk, query, limit=8)
+            hits = await asyncio.to_thread(app.data.search_customers, query, limit=8)
         except DeskError:
             return
         for hit in hits:

@@ -259,7 +259,7 @@ class DemoRun:
                 if self.server is not None:
                     self.server.stop()
             finally:
-                self.app.desk.close()
+                self.app.data.close()
 
 
 def start_server(db: Path | str, clock: Clock, *, host: str, port: int) -> BackgroundServer:

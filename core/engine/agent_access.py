@@ -170,8 +170,10 @@ class AgentAccess:
         return {cid for cid, place in placed.items() if scope.may_see(*place)}
 
     def concerns(self, scope: AgentScope, event: Event) -> bool:
-        """Whether a change-feed row without a conversation is about this agent's account
-        (their settings, availability or token changed)."""
+        """Whether a change-feed row without a conversation is for this agent: about their
+        own account (settings, availability, token), or a new inbox (a transfer target)."""
+        if event.kind == "inbox.added":
+            return True
         return event.kind.startswith("agent.") and event.agent_id == scope.agent_id
 
     # -- actions --------------------------------------------------------------------------

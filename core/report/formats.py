@@ -10,7 +10,14 @@ import io
 from datetime import date
 from typing import Any
 
-from core.report.figures import DAY_BASIS, AuthReport, CountRow, authentication_report
+from core.report.figures import (
+    DAY_BASIS,
+    AuthReport,
+    CountRow,
+    PathRow,
+    RejectionRow,
+    authentication_report,
+)
 from core.store import Desk
 
 
@@ -243,3 +250,45 @@ def _rejections_table(report: AuthReport, bar_width: int) -> list[str]:
             ],
         ),
     ]
+
+
+def report_from_dict(data: dict[str, Any]) -> AuthReport:
+    """The report back from `report_dict`'s JSON (what a console over the network reads from
+    `GET /agent/v1/reports/authentication`). Shares are recomputed from the counts; a path's
+    share keeps the four places the JSON has. KeyError, TypeError or ValueError when `data`
+    is not such a report."""
+
+    def day(value: Any) -> date | None:
+        return None if value is None else date.fromisoformat(value)
+
+    def ms(value: Any) -> int | None:
+        return None if value is None else round(float(value) * 1000)
+
+    def counts(rows: list[dict[str, Any]], key: str) -> tuple[CountRow, ...]:
+        return tuple(
+            CountRow(str(row[key]), int(row["conversations"]), int(row["authenticated"]))
+            for row in rows
+        )
+
+    totals = data["totals"]
+    return AuthReport(
+        since=day(data["since"]),
+        until=day(data["until"]),
+        conversations=int(totals["conversations"]),
+        authenticated=int(totals["authenticated"]),
+        median_to_auth_ms=ms(totals["median_seconds_to_authenticate"]),
+        days=counts(data["days"], "day"),
+        inboxes=counts(data["inboxes"], "inbox"),
+        paths=tuple(
+            PathRow(
+                path=str(row["path"]),
+                conversations=int(row["conversations"]),
+                share=None if row["share"] is None else float(row["share"]),
+                median_to_auth_ms=ms(row["median_seconds_to_authenticate"]),
+            )
+            for row in data["trust_paths"]
+        ),
+        rejections=tuple(
+            RejectionRow(str(row["code"]), int(row["count"])) for row in data["rejected_tokens"]
+        ),
+    )

@@ -26,7 +26,6 @@ import logging
 import os
 import re
 import threading
-import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -650,15 +649,3 @@ class PgDesk(Desk):
                     f"SELECT setval(pg_get_serial_sequence('{table}', 'id'),"
                     f" coalesce((SELECT max(id) FROM {table}), 0) + 1, false)"
                 )
-
-    def wait_until_ready(self, deadline_s: float = 10.0) -> None:
-        """Block until the server answers again (tests of outages; the pool reconnects)."""
-        end = time.monotonic() + deadline_s
-        while True:
-            try:
-                self.query_one("SELECT 1")
-                return
-            except StoreUnavailable:
-                if time.monotonic() > end:
-                    raise
-                time.sleep(0.2)

@@ -11,29 +11,36 @@ The event stream is in `core.web.agent_events`.
 
 from __future__ import annotations
 
-import base64
-import binascii
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 
+from core.clock import iso
+from core.console.data import QUEUE_STATUSES
+from core.cursors import encode_cursor, parse_cursor, start_cursor
 from core.engine import AgentScope
 from core.errors import DeskError, NotFound
+from core.store import Desk
 from core.store.agent_accounts import AgentAccount
 from core.store.directory import agents, inboxes
-from core.store.queue import QueueFilter, QueueKey, queue_page
+from core.store.queue import MAX_PAGE as MAX_EVERY
+from core.store.queue import QueueFilter, QueueKey, queue_index, queue_page
 from core.web.admin_api import MAX_ID, item_out, report_answer
 from core.web.agent_models import (
     ActionOut,
+    AgentOut,
+    AgentsOut,
     CloseRequest,
     ConversationOut,
+    InboxesOut,
     ItemsOut,
     MeOut,
     ProfilePaneOut,
+    QueueDirectoryOut,
     QueueOut,
+    QueueRowOut,
     ReplyRequest,
     SearchOut,
     TransferRequest,
@@ -51,16 +58,14 @@ router = APIRouter(prefix="/agent/v1", tags=["agent"])
 
 #: Rows or items one page holds at most; a larger `limit` is cut to this.
 MAX_PAGE = 200
-#: Search hits of each kind.
+#: Search hits of each kind, by default and at most.
 SEARCH_HITS = 20
-#: The console's status filters (tui/screens/queue.py), by their API names.
-STATUS_VIEWS: dict[str, tuple[str, ...]] = {
-    "active": ("OPEN", "WAITING"),
-    "needs_reply": ("OPEN",),
-    "replied": ("WAITING",),
-    "closed": ("CLOSED",),
-    "all": ("OPEN", "WAITING", "CLOSED"),
-}
+MAX_SEARCH_HITS = 50
+#: Pages one directory read may also return.
+MAX_DIRECTORY_PAGES = 8
+#: The smallest page a directory counts in: a 100,000-row queue is then at most 10,000
+#: starts in one answer.
+MIN_EVERY = 10
 TOKEN: dict[str, Any] = {"security": [{"agentToken": []}]}
 ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"description": "bad input"},
@@ -87,6 +92,14 @@ class AgentCall:
             return await self.state.call(fn, *args)
         except DeskError as exc:
             raise api_error_from_desk(exc, attr=attr) from None
+
+    async def scan(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """A long read (`WebState.scan`: `fn(reader, *args)`); a refusal becomes the error
+        envelope."""
+        try:
+            return await self.state.scan(fn, *args)
+        except DeskError as exc:
+            raise api_error_from_desk(exc) from None
 
     async def named(self, lookup: Callable[[str], int], name: str, attr: str) -> int:
         """The id of an agent or inbox named in the request; an unknown name is bad input
@@ -118,33 +131,18 @@ Agent = Annotated[AgentCall, Depends(agent_call)]
 
 # -- cursors ----------------------------------------------------------------------------------
 
-_CURSOR_RE = re.compile(r"[A-Za-z0-9_-]{1,64}")
-_KEY_RE = re.compile(r"(\d{1,19})\.(\d{1,19})")
-
-
-def encode_cursor(key: QueueKey) -> str:
-    """An opaque `next` cursor for a queue page: where the next page starts."""
-    return base64.urlsafe_b64encode(f"{key[0]}.{key[1]}".encode()).decode().rstrip("=")
-
 
 def decode_cursor(cursor: str) -> QueueKey:
     """The key a `next` cursor stands for; 400 for anything else."""
-    refused = ApiError(
-        400,
-        "invalid",
-        "not a cursor from this API; pass the `next` of the page before, or leave it out",
-        attr="after",
-    )
-    if not _CURSOR_RE.fullmatch(cursor):
-        raise refused
-    try:
-        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode("ascii")
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        raise refused from None
-    match = _KEY_RE.fullmatch(text)
-    if match is None or max(int(match[1]), int(match[2])) > MAX_ID:
-        raise refused
-    return int(match[1]), int(match[2])
+    key = parse_cursor(cursor, largest=MAX_ID)
+    if key is None:
+        raise ApiError(
+            400,
+            "invalid",
+            "not a cursor from this API; pass the `next` of the page before, or leave it out",
+            attr="after",
+        )
+    return key
 
 
 # -- who am I ---------------------------------------------------------------------------------
@@ -152,14 +150,17 @@ def decode_cursor(cursor: str) -> QueueKey:
 
 @router.get("/me", response_model=MeOut, openapi_extra=TOKEN, responses=ERRORS)
 async def me(call: Agent) -> MeOut:
-    """The token's agent: handle, name, role, capacity, availability and inboxes."""
+    """The token's agent: handle, name, role, capacity, availability and inboxes; and where
+    the change feed and the desk's clock are now (what a console starts from)."""
     desk = call.state.desk
 
     def read() -> MeOut:
+        last_event_id = desk.last_event_id()
         entry = next(a for a in agents(desk) if a.id == call.account.id)
         worked = call.scope.inbox_ids
         names = [name for number, name in inboxes(desk) if worked is None or number in worked]
         return MeOut(
+            id=entry.id,
             handle=entry.handle,
             name=entry.name,
             role=call.account.role,  # type: ignore[arg-type]
@@ -168,7 +169,44 @@ async def me(call: Agent) -> MeOut:
             openConversations=entry.open_conversations,
             inboxes=names,
             everyInbox=worked is None,
+            lastEventId=last_event_id,
+            now=iso(desk.clock.now_ms()) or "",
         )
+
+    return await call.run(read)  # type: ignore[no-any-return]
+
+
+@router.get("/agents", response_model=AgentsOut, openapi_extra=TOKEN, responses=ERRORS)
+async def agent_list(call: Agent) -> AgentsOut:
+    """Every agent by handle, with their load and availability: whom a conversation may be
+    transferred to."""
+
+    def read() -> AgentsOut:
+        return AgentsOut(
+            agents=[
+                AgentOut(
+                    id=a.id,
+                    handle=a.handle,
+                    name=a.name,
+                    available=a.available,
+                    openConversations=a.open_conversations,
+                    capacity=a.capacity,
+                    disabled=a.disabled,
+                )
+                for a in agents(call.state.desk)
+            ]
+        )
+
+    return await call.run(read)  # type: ignore[no-any-return]
+
+
+@router.get("/inboxes", response_model=InboxesOut, openapi_extra=TOKEN, responses=ERRORS)
+async def inbox_list(call: Agent) -> InboxesOut:
+    """Every inbox's name in creation order: where a conversation may be transferred (the
+    queue views show only those the agent works, `/me`'s `inboxes`)."""
+
+    def read() -> InboxesOut:
+        return InboxesOut(inboxes=[name for _, name in inboxes(call.state.desk)])
 
     return await call.run(read)  # type: ignore[no-any-return]
 
@@ -176,13 +214,40 @@ async def me(call: Agent) -> MeOut:
 # -- the queue --------------------------------------------------------------------------------
 
 
+View = Literal["mine", "unassigned", "all", "inbox"]
+Status = Literal["active", "needs_reply", "replied", "closed", "all"]
+Trust = Literal["trusted", "untrusted"]
+InboxName = Annotated[str | None, Query(min_length=1, max_length=40)]
+
+
+async def _queue_filter(
+    call: AgentCall, view: str, inbox: str | None, status: str, trust: str | None
+) -> QueueFilter:
+    """The queue a request names, cut down to what the agent may see."""
+    if (view == "inbox") != (inbox is not None):
+        raise ApiError(
+            400, "invalid", "give inbox=NAME with view=inbox, and only then", attr="inbox"
+        )
+    inbox_id = None
+    if inbox is not None:
+        inbox_id = await call.named(call.state.engine.inbox_id, inbox, "inbox")
+    wanted = QueueFilter(
+        agent_id=call.account.id if view == "mine" else None,
+        inbox_id=inbox_id,
+        unassigned=view == "unassigned",
+        statuses=QUEUE_STATUSES[status],
+        trust=trust,
+    )
+    return call.scope.queue(wanted)
+
+
 @router.get("/queue", response_model=QueueOut, openapi_extra=TOKEN, responses=ERRORS)
 async def queue(
     call: Agent,
-    view: Literal["mine", "unassigned", "all", "inbox"] = "mine",
-    inbox: Annotated[str | None, Query(min_length=1, max_length=40)] = None,
-    status: Literal["active", "needs_reply", "replied", "closed", "all"] = "active",
-    trust: Literal["trusted", "untrusted"] | None = None,
+    view: View = "mine",
+    inbox: InboxName = None,
+    status: Status = "active",
+    trust: Trust | None = None,
     after: Annotated[str | None, Query(max_length=64)] = None,
     limit: Annotated[int, Query(ge=1, description=f"at most {MAX_PAGE}; more is cut")] = 50,
 ) -> QueueOut:
@@ -190,25 +255,12 @@ async def queue(
     queue list shows it. `view`: `mine`, `unassigned`, `all` or `inbox` (with `inbox=NAME`);
     for an agent every view holds only what they may see. `after`: the `next` of the page
     before."""
-    if (view == "inbox") != (inbox is not None):
-        raise ApiError(
-            400, "invalid", "give inbox=NAME with view=inbox, and only then", attr="inbox"
-        )
+    wanted = await _queue_filter(call, view, inbox, status, trust)
     start = decode_cursor(after) if after is not None else None
     size = min(limit, MAX_PAGE)
-    engine = call.state.engine
-    if inbox is not None:
-        inbox_id = await call.named(engine.inbox_id, inbox, "inbox")
-    wanted = QueueFilter(
-        agent_id=call.account.id if view == "mine" else None,
-        inbox_id=inbox_id if inbox is not None else None,
-        unassigned=view == "unassigned",
-        statuses=STATUS_VIEWS[status],
-        trust=trust,
-    )
 
     def read() -> QueueOut:
-        rows = queue_page(call.state.desk, call.scope.queue(wanted), after=start, limit=size + 1)
+        rows = queue_page(call.state.desk, wanted, after=start, limit=size + 1)
         page = rows[:size]
         more = len(rows) > size
         return QueueOut(
@@ -217,6 +269,54 @@ async def queue(
         )
 
     return await call.run(read)  # type: ignore[no-any-return]
+
+
+@router.get(
+    "/queue/directory", response_model=QueueDirectoryOut, openapi_extra=TOKEN, responses=ERRORS
+)
+async def queue_directory(
+    call: Agent,
+    view: View = "mine",
+    inbox: InboxName = None,
+    status: Status = "active",
+    trust: Trust | None = None,
+    every: Annotated[int, Query(ge=MIN_EVERY, le=MAX_EVERY)] = 64,
+    pages: Annotated[
+        str | None,
+        Query(
+            max_length=100,
+            pattern=r"^[0-9]{1,9}(,[0-9]{1,9})*$",
+            description=f"page numbers to return too, comma-separated (at most"
+            f" {MAX_DIRECTORY_PAGES})",
+        ),
+    ] = None,
+) -> QueueDirectoryOut:
+    """How many rows a queue has and where each page of `every` rows starts (a scroll bar
+    over the whole queue), with the rows of the pages asked for, in one snapshot: what the
+    console reads when the queue changes."""
+    wanted = await _queue_filter(call, view, inbox, status, trust)
+    numbers = sorted({int(n) for n in pages.split(",")}) if pages else []
+    if len(numbers) > MAX_DIRECTORY_PAGES:
+        raise ApiError(400, "invalid", f"ask for at most {MAX_DIRECTORY_PAGES} pages", attr="pages")
+
+    def read(desk: Desk) -> QueueDirectoryOut:
+        rows: dict[int, list[QueueRowOut]] = {}
+        with desk.reading():
+            index = queue_index(desk, wanted, every=every)
+            for number in numbers:
+                if number < len(index.anchors):
+                    key, row_id = index.anchors[number]
+                    found = queue_page(desk, wanted, after=(key, row_id - 1), limit=every)
+                    rows[number] = [queue_row_out(row) for row in found]
+        return QueueDirectoryOut(
+            total=index.total,
+            every=index.every,
+            starts=[start_cursor(anchor) for anchor in index.anchors],
+            pages=rows,
+        )
+
+    # One index scan of the whole queue: on the server's reader connection.
+    return await call.scan(read)  # type: ignore[no-any-return]
 
 
 # -- conversations ----------------------------------------------------------------------------
@@ -279,13 +379,16 @@ async def profile(call: Agent, profile_id: Annotated[int, Path(ge=1, le=MAX_ID)]
 
 
 @router.get("/search", response_model=SearchOut, openapi_extra=TOKEN, responses=ERRORS)
-async def search(call: Agent, q: Annotated[str, Query(min_length=1, max_length=320)]) -> SearchOut:
+async def search(
+    call: Agent,
+    q: Annotated[str, Query(min_length=1, max_length=320)],
+    limit: Annotated[int, Query(ge=1, le=MAX_SEARCH_HITS)] = SEARCH_HITS,
+) -> SearchOut:
     """Customers by name, email or phone, and messages and tags by their words (what the
-    console's search finds), only in conversations this agent may see."""
+    console's search finds), only in conversations this agent may see: up to `limit` of
+    each."""
     access = call.state.engine.agent_access
-    profiles, messages = await call.run(
-        lambda: access.search(call.scope, q, limit=SEARCH_HITS), attr="q"
-    )
+    profiles, messages = await call.run(lambda: access.search(call.scope, q, limit=limit), attr="q")
     return SearchOut(
         profiles=[profile_hit_out(hit) for hit in profiles],
         messages=[message_hit_out(hit) for hit in messages],
@@ -352,7 +455,12 @@ async def transfer(
 ) -> ActionOut:
     """Hand the conversation to another agent (`to`) and/or inbox (`inbox`)."""
     if payload.to is None and payload.inbox is None:
-        raise ApiError(400, "required", "give to (an agent's handle) or inbox, or both", attr="to")
+        raise ApiError(
+            400,
+            "required",
+            "transfer: name an agent or an inbox to transfer to (to: a handle, inbox: a name)",
+            attr="to",
+        )
     engine = call.state.engine
     if payload.to is not None:
         await call.named(engine.agent_id, payload.to, "to")

@@ -94,6 +94,8 @@ def _data(event: Event, **more: Any) -> dict[str, Any]:
         "at": iso(event.at),
         "conversationId": event.conversation_id,
         "itemId": event.item_id,
+        "profileId": event.profile_id,
+        "agentId": event.agent_id,
         **more,
     }
 

@@ -28,7 +28,9 @@ class Strict(BaseModel):
 
 
 class ReplyRequest(Strict):
-    body: str = Field(min_length=1, max_length=MAX_MESSAGE_CHARS)
+    # The length is checked by the engine, whose refusal says how long the message was
+    # (the console shows it); the schema still says the limit.
+    body: str = Field(min_length=1, json_schema_extra={"maxLength": MAX_MESSAGE_CHARS})
 
 
 class TransferRequest(Strict):
@@ -47,6 +49,7 @@ class CloseRequest(Strict):
 
 
 class MeOut(BaseModel):
+    id: int
     handle: str
     name: str
     role: Literal["agent", "admin"]
@@ -58,6 +61,32 @@ class MeOut(BaseModel):
     inboxes: list[str]
     #: True when they work every inbox (no inbox listed for them).
     everyInbox: bool
+    #: The change feed's newest id now: open `/events?after=` it to follow from here.
+    lastEventId: int
+    #: The desk's time now (waiting times are counted on it; a demo desk runs behind).
+    now: str
+
+
+class AgentOut(BaseModel):
+    """A colleague, as the console's transfer list shows them."""
+
+    id: int
+    handle: str
+    name: str
+    available: bool
+    openConversations: int
+    capacity: int
+    disabled: bool
+
+
+class AgentsOut(BaseModel):
+    #: Every agent, by handle.
+    agents: list[AgentOut]
+
+
+class InboxesOut(BaseModel):
+    #: Every inbox's name, in creation order (transfer targets).
+    inboxes: list[str]
 
 
 class QueueRowOut(BaseModel):
@@ -80,6 +109,8 @@ class QueueRowOut(BaseModel):
     updatedAt: str | None
     #: Held for the customer to log in: not routed to anyone yet.
     held: bool
+    #: When it was routed to an agent or the queue; null while held.
+    routedAt: str | None
     itemCount: int
     #: Its place in queue order (longest-waiting first).
     queueKey: int
@@ -89,6 +120,18 @@ class QueueOut(BaseModel):
     rows: list[QueueRowOut]
     #: Pass as `?after=` for the next page; null on the last page.
     next: str | None
+
+
+class QueueDirectoryOut(BaseModel):
+    #: Rows in the queue now.
+    total: int
+    #: Rows a page of the directory holds.
+    every: int
+    #: Where page `n` starts: pass `starts[n]` as `/queue?after=` (with `limit=every`).
+    starts: list[str]
+    #: The rows of the pages asked for with `pages=`, by page number (one snapshot with
+    #: the count).
+    pages: dict[int, list[QueueRowOut]]
 
 
 class RejectionNoteOut(BaseModel):
@@ -210,6 +253,7 @@ def queue_row_out(row: QueueRow) -> QueueRowOut:
         waitingSince=iso(row.waiting_since),
         updatedAt=iso(row.updated_at),
         held=row.held,
+        routedAt=iso(row.routed_at),
         itemCount=row.item_count,
         queueKey=row.queue_key,
     )

@@ -216,7 +216,7 @@ def _lifespan(
                 log.error(
                     "%s did not stop within %s s of its cancel", task.get_name(), SHUTDOWN_WAIT_S
                 )
-            state.desk.close()
+            state.close()
 
     return lifespan
 

@@ -70,6 +70,40 @@ class WebState:
     _unreachable_until: float = 0.0
     _origins: tuple[float, dict[str, frozenset[str]]] = (0.0, {})
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    #: A second connection for long reads (`scan`), opened when first needed.
+    _reader: Desk | None = None
+
+    async def scan(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        """Run `fn(reader, *args)`, a read over a whole queue or the whole desk (hundreds of
+        ms on a big desk), on a connection of its own in the thread pool: requests on the
+        desk's connection (every other agent's and customer's) do not wait behind it, and
+        neither does the event loop. Errors are those of `call`."""
+        now = time.monotonic()
+        if now < self._unreachable_until:
+            raise StoreUnavailable("the desk's database is unreachable (tried just now)")
+
+        def read() -> Any:
+            with self._lock:
+                if self._reader is None:
+                    self._reader = Desk.open(
+                        self.desk.location, clock=self.desk.clock, create=False
+                    )
+                reader = self._reader
+            return fn(reader, *args, **kwargs)
+
+        try:
+            return await run_in_threadpool(read)
+        except StoreUnavailable:
+            self._unreachable_until = time.monotonic() + UNREACHABLE_HOLD_S
+            raise
+
+    def close(self) -> None:
+        """Close the desk and the reader's connection."""
+        with self._lock:
+            reader, self._reader = self._reader, None
+        if reader is not None:
+            reader.close()
+        self.desk.close()
 
     async def call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
         """Run a blocking desk call.

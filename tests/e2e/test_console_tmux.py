@@ -46,10 +46,13 @@ def wait_until(
 class Terminal:
     """One tmux session running one console."""
 
-    def __init__(self, name: str, db: Path | str, agent: str) -> None:
+    def __init__(
+        self, name: str, db: Path | str, agent: str, *, command: str | None = None
+    ) -> None:
+        """The console on `db` as `agent`, or `command` (a shell line) when given."""
         self.name = name
         # COLUMNS/LINES may be inherited (80x24 under pytest) and would override the pane size.
-        command = (
+        command = command or (
             f"env -u COLUMNS -u LINES {sys.executable} -m tui --db '{db}' console --agent {agent}"
         )
         # a PostgreSQL desk's keystore is found through the state folder

@@ -12,6 +12,7 @@ import pytest
 from textual.binding import Binding
 
 import tui
+from core.console.local import LocalConsoleData
 from tests.console_helpers import SIZE, demo_copy, wait_until
 from tests.tui.test_console import (
     CLAIMED_OPEN,
@@ -210,7 +211,9 @@ async def test_queue_and_conversation_keys_are_remapped(remapped: DeskApp) -> No
 async def test_dialog_keys_are_remapped(remapped: DeskApp) -> None:
     app = remapped
     async with app.run_test(size=SIZE) as pilot:
-        db = app.desk.path
+        data = app.data
+        assert isinstance(data, LocalConsoleData)
+        db = data.desk.path
         await open_conversation(pilot, TRUSTED_OPEN)
         await pilot.press("c")
         await wait_until(lambda: isinstance(app.screen, ConfirmScreen))

@@ -31,7 +31,7 @@ def test_a_disabled_agent_cannot_open_the_console(db: Path) -> None:
     with pytest.raises(Conflict, match="agent 'bruno' is disabled.*gladdesk agents enable bruno"):
         console(db, "bruno")
     cli(db, "agents", "enable", "bruno")
-    console(db, "bruno").desk.close()
+    console(db, "bruno").data.close()
 
 
 async def test_a_new_inbox_becomes_a_queue_view_without_a_restart(db: Path) -> None:
@@ -45,7 +45,7 @@ async def test_a_new_inbox_becomes_a_queue_view_without_a_restart(db: Path) -> N
         cli(db, "inboxes", "add", "Escalations")
         await wait_until(lambda: "Inbox Escalations" in [v.label for v in screen.views])
         assert screen.views[screen.view_number].label == "Unassigned"
-        assert [name for _, name in app.inboxes][-1] == "Escalations"
+        assert app.inboxes[-1] == "Escalations"
 
 
 async def test_disabled_agents_leave_the_transfer_list_and_the_agent_is_told(db: Path) -> None:
@@ -64,3 +64,9 @@ async def test_disabled_agents_leave_the_transfer_list_and_the_agent_is_told(db:
         await pilot.press("escape")
         cli(db, "agents", "disable", "alice")
         await wait_until(lambda: told(app, "Your agent account was disabled"))
+        for inbox in ("Escalations", "Priority"):  # more changes: told once, not again
+            cli(db, "inboxes", "add", inbox)
+            await wait_until(lambda: app.inboxes[-1] == inbox)  # noqa: B023 (awaited here)
+        await pilot.pause()
+        notices = [n for n in app._notifications if "account was disabled" in str(n.message)]
+        assert len(notices) == 1

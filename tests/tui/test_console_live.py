@@ -18,6 +18,7 @@ import pytest
 from textual.pilot import Pilot
 from textual.scrollbar import ScrollBarRender
 
+from core.console import local as console_local
 from core.engine import Engine
 from tests.console_helpers import SIZE, customer_writes, frozen_clock, wait_until
 from tests.tui.test_console import open_conversation
@@ -137,7 +138,7 @@ async def test_the_consoles_own_action_reaches_it_through_the_feed(db: Path) -> 
     async with app.run_test(size=SIZE) as pilot:
         await queue_ready(pilot)
         first = app.last_event_id
-        app.engine.reply(TRUSTED_OPEN, "alice", "On it")
+        app.data.reply(TRUSTED_OPEN, "On it")
         assert await tick(pilot)
         assert app.last_event_id > first
 
@@ -257,7 +258,7 @@ class Hold:
         self.entered = threading.Event()
         self._gate = threading.Event()
         self._armed = False
-        real: Callable[..., Any] = queue_live.queue_index
+        real: Callable[..., Any] = console_local.queue_index
 
         def held(*args: Any, **kwargs: Any) -> Any:
             if self._armed:
@@ -266,7 +267,7 @@ class Hold:
                 self._gate.wait(30)
             return real(*args, **kwargs)
 
-        monkeypatch.setattr(queue_live, "queue_index", held)
+        monkeypatch.setattr(console_local, "queue_index", held)
         monkeypatch.setattr(queue_live, "INDEX_BACKOFF", 0)  # every read reads the directory
         monkeypatch.setattr(queue_live, "INDEX_GAP_S", 0)
 
@@ -322,6 +323,28 @@ async def test_a_burst_for_the_open_conversation_costs_one_read(db: Path, other:
             "Are you there?",
             "Order 1234",
         ]
+
+
+async def test_the_queue_under_a_conversation_reads_nothing_until_it_is_back(
+    db: Path, other: Engine
+) -> None:
+    """A queue covered by a conversation does not follow the feed (each read would be a
+    whole-queue read competing with the conversation's own); back on top, it reads once."""
+    app = console(db, queue_view="all")
+    async with app.run_test(size=SIZE) as pilot:
+        queue = await queue_ready(pilot)
+        reads = queue.live.reads
+        screen = await open_conversation(pilot, TRUSTED_OPEN)
+        await tick(pilot)
+        chat, _ = chat_session(other, "Nora New", "Hello from the website")
+        customer_writes(other, "diego.fischer@example.org", "Still there?")
+        assert await tick(pilot)
+        await wait_until(lambda: screen.timeline.items[-1].body == "Still there?")
+        assert queue.live.reads == reads
+        await pilot.press("escape")
+        await wait_until(lambda: isinstance(app.screen, QueueScreen))
+        await wait_until(lambda: preview(queue, chat) == "Hello from the website")
+        assert queue.live.reads == reads + 1
 
 
 # -- what is painted --------------------------------------------------------------------------------

@@ -55,5 +55,5 @@ async def test_rejections_in_the_customers_session_show_up_live(tmp_path: Path) 
             assert "Nov 20 09:15 expired · retale-demo-2026" in text
             assert "bad_signature" not in text  # the admin's check is not the customer's
     finally:
-        app.desk.close()
+        app.data.close()
         desk.close()

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from core.clock import parse_iso
 from core.engine import Engine
 from core.setup import DeskAdmin
 from core.store import Desk
@@ -90,7 +91,15 @@ def visible_to_alice(row: dict[str, Any]) -> bool:
 def test_me_says_who_the_token_is(desks: Desks) -> None:
     me = desks.get("alice", "/agent/v1/me")
     assert me.status_code == 200, me.text
-    assert me.json() | {"openConversations": 0} == {
+    with Desk.open(desks.db, create=False) as desk:
+        last_event_id = desk.last_event_id()
+        alice_id = Engine(desk).agent_id("alice")
+        now = desk.clock.now_ms()
+    answer = me.json()
+    # The desk's clock (the demo desk runs behind the wall clock), read a moment ago.
+    assert 0 <= now - parse_iso(answer.pop("now")) < 60_000
+    assert answer | {"openConversations": 0} == {
+        "id": alice_id,
         "handle": "alice",
         "name": "Alice Moreau",
         "role": "agent",
@@ -99,6 +108,7 @@ def test_me_says_who_the_token_is(desks: Desks) -> None:
         "openConversations": 0,
         "inboxes": ["Chat"],
         "everyInbox": False,
+        "lastEventId": last_event_id,
     }
     dana = desks.get("dana", "/agent/v1/me").json()
     assert (dana["role"], dana["everyInbox"]) == ("admin", True)
@@ -227,6 +237,76 @@ def test_hostile_queue_parameters_are_400(desks: Desks, query: str, attr: str) -
     answer = desks.get("alice", f"/agent/v1/queue?{query}")
     assert answer.status_code == 400, answer.text
     assert answer.json()["errors"][0]["attr"] == attr
+
+
+def test_the_directory_counts_the_queue_and_its_starts_read_each_page(desks: Desks) -> None:
+    """Any page of the queue is one read away: `starts[n]` with `limit=every` is page n,
+    for an agent only what they may see; `pages=` returns pages in the same snapshot."""
+    for who, query in (("dana", "view=all&status=all"), ("alice", "view=all&status=active")):
+        whole = desks.queue(who, query)
+        answer = desks.get(who, f"/agent/v1/queue/directory?{query}&every=10&pages=0,2,999")
+        assert answer.status_code == 200, answer.text
+        directory = answer.json()
+        assert (directory["total"], directory["every"]) == (len(whole), 10)
+        assert len(directory["starts"]) == -(-len(whole) // 10)
+        # JSON keys; page 999 is past the end, and so is page 2 of a short queue
+        assert set(directory["pages"]) == {str(n) for n in (0, 2) if n < len(directory["starts"])}
+        for number, start in enumerate(directory["starts"]):
+            page = desks.get(who, f"/agent/v1/queue?{query}&limit=10&after={start}").json()
+            wanted = [r["id"] for r in whole[number * 10 : number * 10 + 10]]
+            assert [r["id"] for r in page["rows"]] == wanted
+            if str(number) in directory["pages"]:
+                assert [r["id"] for r in directory["pages"][str(number)]] == wanted
+        if who == "dana":
+            assert len(directory["starts"]) > 2
+        else:
+            assert all(visible_to_alice(row) for row in whole)
+
+
+@pytest.mark.parametrize(
+    ("query", "attr"),
+    [
+        ("every=0", "every"),
+        ("every=9", "every"),
+        ("every=1001", "every"),
+        ("pages=-1", "pages"),
+        ("pages=1,,2", "pages"),
+        ("pages=" + ",".join(map(str, range(9))), "pages"),
+        ("pages=1;DROP", "pages"),
+        ("view=inbox", "inbox"),
+        ("view=inbox&inbox=Nowhere", "inbox"),
+    ],
+)
+def test_hostile_directory_parameters_are_400(desks: Desks, query: str, attr: str) -> None:
+    answer = desks.get("alice", f"/agent/v1/queue/directory?{query}")
+    assert answer.status_code == 400, answer.text
+    assert answer.json()["errors"][0]["attr"] == attr
+
+
+def test_agents_and_inboxes_list_every_transfer_target(desks: Desks) -> None:
+    agents = desks.get("alice", "/agent/v1/agents")
+    assert agents.status_code == 200, agents.text
+    handles = [a["handle"] for a in agents.json()["agents"]]
+    assert handles == sorted(handles) and {"alice", "bruno", "dana"} <= set(handles)
+    bruno = next(a for a in agents.json()["agents"] if a["handle"] == "bruno")
+    assert set(bruno) == {
+        "id", "handle", "name", "available", "openConversations", "capacity", "disabled"
+    }  # fmt: skip
+    # Every inbox, though alice works only Chat (/me's inboxes).
+    inboxes = desks.get("alice", "/agent/v1/inboxes")
+    assert inboxes.json() == {"inboxes": ["Chat", "Returns", "Billing"]}
+    assert desks.client.get("/agent/v1/agents").status_code == 401
+    assert desks.client.get("/agent/v1/inboxes").status_code == 401
+
+
+def test_search_takes_a_limit_up_to_fifty(desks: Desks) -> None:
+    few = desks.get("dana", "/agent/v1/search", params={"q": "a", "limit": 2}).json()
+    assert len(few["profiles"]) <= 2 and len(few["messages"]) <= 2
+    many = desks.get("dana", "/agent/v1/search", params={"q": "a", "limit": 50}).json()
+    assert len(many["profiles"]) > 2
+    for bad in (0, 51, "x"):
+        answer = desks.get("dana", "/agent/v1/search", params={"q": "a", "limit": bad})
+        assert answer.status_code == 400 and answer.json()["errors"][0]["attr"] == "limit"
 
 
 def test_a_huge_limit_is_cut_to_the_page_size(desks: Desks) -> None:
@@ -491,7 +571,10 @@ def test_the_openapi_document_describes_the_agent_api(desks: Desks) -> None:
     paths = schema["paths"]
     for path in (
         "/agent/v1/me",
+        "/agent/v1/agents",
+        "/agent/v1/inboxes",
         "/agent/v1/queue",
+        "/agent/v1/queue/directory",
         "/agent/v1/conversations/{conversation_id}",
         "/agent/v1/conversations/{conversation_id}/items",
         "/agent/v1/conversations/{conversation_id}/take",

@@ -76,13 +76,33 @@ def test_each_agent_streams_only_what_they_may_see(served: Served) -> None:
     assert seen_by_dana.data["conversationId"] == served.brunos and seen_by_dana.id
     served.engine.reply(served.alices, "alice", "for alice's customer")
     mine = alice.next("item.created")
-    assert mine.data["conversationId"] == served.alices
+    assert mine.data["conversationId"] == served.alices and mine.id is not None
+    # Whom the change concerns, as the change feed says (the console re-reads a profile
+    # pane by its customer).
+    (row,) = served.engine.desk.events_after(mine.id - 1, 1)
+    assert (mine.data["profileId"], mine.data["agentId"]) == (row.profile_id, row.agent_id)
+    also = dana.next("item.created")
+    assert also.id == mine.id and also.data["profileId"] == row.profile_id
     assert mine.id is not None and mine.id > seen_by_dana.id
-    assert dana.next("item.created").id == mine.id
     earlier = alice.drain()
     assert all(event.data.get("conversationId") != served.brunos for event in earlier)
     alice.close()
     dana.close()
+
+
+def test_a_new_inbox_reaches_every_agent_and_a_colleagues_account_change_does_not(
+    served: Served,
+) -> None:
+    alice = served.stream("alice")
+    DeskAdmin(served.engine.desk).set_agent("bruno", {"capacity": 3})
+    DeskAdmin(served.engine.desk).add_inbox("Priority")
+    seen = [alice.next()]
+    while seen[-1].kind != "inbox.added":
+        seen.append(alice.next())
+    assert seen[-1].data["conversationId"] is None
+    # bruno's capacity changed first, and is not alice's business.
+    assert not [event for event in seen if event.kind.startswith("agent.")]
+    alice.close()
 
 
 def test_a_transferred_conversation_is_said_to_be_hidden_once(served: Served) -> None:

@@ -42,14 +42,15 @@ def free_port() -> int:
 
 
 @contextmanager
-def serving(db: DeskAt, **options: Any) -> Iterator[str]:
+def serving(db: DeskAt, *, port: int | None = None, **options: Any) -> Iterator[str]:
+    """The desk served by uvicorn in a thread, on `port` or a free one; its URL."""
     app = create_app(db, **({"poll_s": 0.02} | options))
     SERVED[0:] = [app]
     server = uvicorn.Server(
         uvicorn.Config(
             app,
             host="127.0.0.1",
-            port=free_port(),
+            port=port or free_port(),
             log_level="warning",
             timeout_graceful_shutdown=1,
         )

@@ -1,6 +1,7 @@
 """The conversation screen: identity banner, timeline, profile pane and composer.
 
-Reads and actions run in thread workers that call core and post messages back; the one
+Reads and actions run in thread workers that call the console's data interface
+(`core.console.ConsoleData`) and post messages back; the one
 `Worker.StateChanged` handler of the app reports their errors. Live updates append new items
 and refresh the banner without moving focus or touching the draft in the composer.
 """
@@ -17,18 +18,22 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Input
 
-from core.engine import MAX_MESSAGE_CHARS
+from core.console.data import (
+    MAX_MESSAGE_CHARS,
+    AgentEntry,
+    ConversationView,
+    Event,
+    PastConversation,
+    TimelineItem,
+)
 from core.errors import DeskError
-from core.models import ConversationView, PastConversation, TimelineItem
-from core.store import Event
-from core.store.directory import AgentEntry, agents
-from core.store.timeline import timeline_page
 from tui.base import DeskAppBase, PaletteCommand
 from tui.bindings import CONVERSATION_SCREEN, bindings_for
 from tui.format import stamp
 from tui.screens.dialogs import ConfirmScreen, TransferScreen
 from tui.text import clean_line
 from tui.widgets.banner import IdentityBanner
+from tui.widgets.link_banner import LinkBanner
 from tui.widgets.profile_pane import ProfilePane
 from tui.widgets.status_bar import StatusBar
 from tui.widgets.timeline import TimelineView
@@ -36,6 +41,11 @@ from tui.workers import LatestRead, ReadTicket, ReportsWorkerErrors
 
 #: Items read when a conversation opens, and per older page.
 TIMELINE_PAGE = 100
+
+
+def _offers(view: ConversationView) -> tuple[bool, bool]:
+    """What `ConversationScreen.check_action` decides the footer's keys from."""
+    return view.status == "CLOSED", view.assignee is None
 
 
 class ConversationScreen(ReportsWorkerErrors, Screen[None]):
@@ -116,6 +126,7 @@ class ConversationScreen(ReportsWorkerErrors, Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield Header(show_clock=False, icon="✉")
+        yield LinkBanner(id="link-banner")
         yield IdentityBanner("loading…", id="banner")
         with Horizontal(id="conversation-body"):
             with Vertical(id="conversation-main"):
@@ -147,6 +158,7 @@ class ConversationScreen(ReportsWorkerErrors, Screen[None]):
         self.timeline.focus()
         self._place_profile()
         self.app.refresh_status_bars()
+        self.app.refresh_link_banners()
         self._load()
 
     def on_resize(self) -> None:
@@ -170,21 +182,20 @@ class ConversationScreen(ReportsWorkerErrors, Screen[None]):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="conversation-load")
     def _load(self) -> None:
-        engine = self.app.engine
-        view = engine.conversation(self.conversation_id)
-        desk, at = self.app.desk, self.at_item
+        data, at = self.app.data, self.at_item
+        view = data.conversation(self.conversation_id)
         if at is None:
-            status, items = timeline_page(desk, self.conversation_id, limit=TIMELINE_PAGE + 1)
+            page = data.timeline(self.conversation_id, limit=TIMELINE_PAGE + 1)
+            status, items = page.status, list(page.items)
             has_older = len(items) > TIMELINE_PAGE
             items = items[-TIMELINE_PAGE:]
         else:  # the page ending at the hit, then everything after it
-            status, older = timeline_page(
-                desk, self.conversation_id, before_id=at + 1, limit=TIMELINE_PAGE + 1
-            )
+            page = data.timeline(self.conversation_id, before=at + 1, limit=TIMELINE_PAGE + 1)
+            status, older = page.status, list(page.items)
             has_older = len(older) > TIMELINE_PAGE
-            _, newer = timeline_page(desk, self.conversation_id, after_id=at, limit=1000)
-            items = older[-TIMELINE_PAGE:] + newer
-        past = engine.past_conversations(view.profile.id, exclude=self.conversation_id)
+            newer = data.timeline(self.conversation_id, after=at, limit=1000).items
+            items = older[-TIMELINE_PAGE:] + list(newer)
+        past = data.past_conversations(view.profile.id, exclude=self.conversation_id)
         self.post_message(self.Loaded(view, status, items, has_older, past, at))
 
     @on(Loaded)
@@ -196,12 +207,17 @@ class ConversationScreen(ReportsWorkerErrors, Screen[None]):
         )
 
     def _show_view(self, view: ConversationView, past: Sequence[PastConversation]) -> None:
+        before = self.view
         self.view = view
         self._past = list(past)
         self.query_one(IdentityBanner).show(view)
         self.query_one(ProfilePane).show(view, past)
         self.timeline.set_status(view.status)
-        self.refresh_bindings()
+        # The footer is built again on every refresh of the bindings (a layout of the whole
+        # screen): only when what they offer may have changed (`check_action`), not on each
+        # new message.
+        if before is None or _offers(before) != _offers(view):
+            self.refresh_bindings()
 
     def desk_changed(self, events: Sequence[Event]) -> None:
         """A batch of the change feed: one background read if any of it concerns this
@@ -230,12 +246,10 @@ class ConversationScreen(ReportsWorkerErrors, Screen[None]):
         items: list[TimelineItem] = []
         past: list[PastConversation] = []
         try:
-            engine = self.app.engine
-            view = engine.conversation(self.conversation_id)
-            _, items = timeline_page(
-                self.app.desk, self.conversation_id, after_id=last_id, limit=1000
-            )
-            past = engine.past_conversations(view.profile.id, exclude=self.conversation_id)
+            data = self.app.data
+            view = data.conversation(self.conversation_id)
+            items = list(data.timeline(self.conversation_id, after=last_id, limit=1000).items)
+            past = data.past_conversations(view.profile.id, exclude=self.conversation_id)
         except BaseException:
             view = None
             raise  # reported by report_worker
@@ -258,9 +272,10 @@ class ConversationScreen(ReportsWorkerErrors, Screen[None]):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="conversation-older")
     def _load_older(self, before_id: int) -> None:
-        _, items = timeline_page(
-            self.app.desk, self.conversation_id, before_id=before_id, limit=TIMELINE_PAGE + 1
+        page = self.app.data.timeline(
+            self.conversation_id, before=before_id, limit=TIMELINE_PAGE + 1
         )
+        items = list(page.items)
         self.post_message(self.OlderLoaded(items[-TIMELINE_PAGE:], len(items) > TIMELINE_PAGE))
 
     @on(OlderLoaded)
@@ -302,7 +317,7 @@ class ConversationScreen(ReportsWorkerErrors, Screen[None]):
     @work(thread=True, exit_on_error=False, group="conversation-action")
     def _send_reply(self, body: str) -> None:
         try:
-            self.app.engine.reply(self.conversation_id, self.app.agent, body)
+            self.app.data.reply(self.conversation_id, body)
         except DeskError as exc:
             self.post_message(self.ReplyFailed(body, str(exc)))
 
@@ -317,14 +332,14 @@ class ConversationScreen(ReportsWorkerErrors, Screen[None]):
 
     @work(thread=True, exit_on_error=False, group="conversation-action")
     def _login_prompt(self, *, confirmed: bool) -> None:
-        engine = self.app.engine
+        data = self.app.data
         if not confirmed:
-            view = engine.conversation(self.conversation_id)
-            # A closed one goes on to the engine's own refusal (reopen it first).
+            view = data.conversation(self.conversation_id)
+            # A closed one goes on to the desk's own refusal (reopen it first).
             if view.identity_state == "TRUSTED" and view.status != "CLOSED":
                 self.post_message(self.LoginPromptNeedsConfirm(view))
                 return
-        engine.send_login_prompt(self.conversation_id, self.app.agent)
+        data.send_login_prompt(self.conversation_id)
         self.post_message(self.Done("Login prompt sent"))
 
     @on(LoginPromptNeedsConfirm)
@@ -351,7 +366,7 @@ class ConversationScreen(ReportsWorkerErrors, Screen[None]):
 
     @work(thread=True, exit_on_error=False, group="conversation-action")
     def _take(self) -> None:
-        self.app.engine.take(self.conversation_id, self.app.agent)
+        self.app.data.take(self.conversation_id)
         self.post_message(self.Done("Conversation taken: it is yours"))
 
     def action_reopen(self) -> None:
@@ -362,11 +377,11 @@ class ConversationScreen(ReportsWorkerErrors, Screen[None]):
 
     @work(thread=True, exit_on_error=False, group="conversation-action")
     def _close(self, *, force: bool) -> None:
-        engine = self.app.engine
-        if not force and engine.conversation(self.conversation_id).customer_waiting:
+        data = self.app.data
+        if not force and data.conversation(self.conversation_id).customer_waiting:
             self.post_message(self.CloseNeedsForce())
             return
-        engine.close(self.conversation_id, self.app.agent, force=force)
+        data.close_conversation(self.conversation_id, force=force)
         self.post_message(self.Done("Conversation closed"))
 
     @on(CloseNeedsForce)
@@ -389,7 +404,7 @@ class ConversationScreen(ReportsWorkerErrors, Screen[None]):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="conversation-targets")
     def _transfer_targets(self) -> None:
-        self.post_message(self.TransferTargets(agents(self.app.desk)))
+        self.post_message(self.TransferTargets(self.app.data.agents()))
 
     @on(TransferTargets)
     def _choose_target(self, message: TransferTargets) -> None:
@@ -402,22 +417,22 @@ class ConversationScreen(ReportsWorkerErrors, Screen[None]):
             self._transfer(kind, name)
 
         others = [a for a in message.agents if a.handle != app.agent and not a.disabled]
-        app.push_screen(TransferScreen(others, [name for _, name in app.inboxes]), chosen)
+        app.push_screen(TransferScreen(others, app.inboxes), chosen)
 
     @work(thread=True, exit_on_error=False, group="conversation-action")
     def _transfer(self, kind: str, name: str) -> None:
-        engine = self.app.engine
+        data = self.app.data
         if kind == "agent":
-            engine.transfer(self.conversation_id, self.app.agent, to_agent=name)
+            data.transfer(self.conversation_id, to_agent=name)
         else:
-            engine.transfer(self.conversation_id, self.app.agent, to_inbox=name)
+            data.transfer(self.conversation_id, to_inbox=name)
         self.post_message(self.Done(f"Transferred to {kind} {name}"))
 
     @work(thread=True, exit_on_error=False, group="conversation-action")
     def _reopen(self) -> None:
-        engine = self.app.engine
-        engine.reopen(self.conversation_id, self.app.agent)
-        assignee = engine.conversation(self.conversation_id).assignee
+        data = self.app.data
+        data.reopen_conversation(self.conversation_id)
+        assignee = data.conversation(self.conversation_id).assignee
         if assignee is None:
             self.post_message(self.Done("Conversation reopened; no agent is free: unassigned"))
         elif assignee == self.app.agent:

@@ -14,10 +14,8 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, OptionList, Static
 from textual.widgets.option_list import Option
 
-from core.store import Desk
-from core.store.directory import AgentEntry
-from core.store.profiles import ProfileHit, search_profiles
-from core.store.search import HIT_END, HIT_START, MessageHit, search_messages
+from core.console.data import HIT_END, HIT_START, AgentEntry, ConsoleData, MessageHit, ProfileHit
+from core.errors import DeskError
 from tui.bindings import CONFIRM_SCREEN, HELP_SCREEN, SEARCH_SCREEN, TRANSFER_SCREEN, bindings_for
 from tui.format import GLYPH, STATUS_WORDS, badge, fit, fit_right
 from tui.text import clean_line
@@ -117,9 +115,9 @@ class SearchScreen(ReportsWorkerErrors, ModalScreen[ProfileHit | MessageHit | No
         hits: list[ProfileHit | MessageHit]
         error: str | None = None
 
-    def __init__(self, desk: Desk) -> None:
+    def __init__(self, data: ConsoleData) -> None:
         super().__init__(classes="dialog-screen")
-        self.desk = desk
+        self.data = data
         self.hits: list[ProfileHit | MessageHit] = []
 
     def compose(self) -> ComposeResult:
@@ -146,13 +144,11 @@ class SearchScreen(ReportsWorkerErrors, ModalScreen[ProfileHit | MessageHit | No
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="search")
     def _search(self, query: str) -> None:
-        from core.errors import DeskError
-
         try:
             hits: list[ProfileHit | MessageHit] = []
-            hits += search_profiles(self.desk, query, limit=10)
+            hits += self.data.search_customers(query, limit=10)
             if len(query.strip()) >= MIN_MESSAGE_QUERY:
-                hits += search_messages(self.desk, query, limit=20)
+                hits += self.data.search_messages(query, limit=20)
         except DeskError as exc:
             self.post_message(self.Results(query, [], str(exc)))
             return

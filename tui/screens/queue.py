@@ -13,24 +13,23 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 
-from core.engine.directory import directory_changed
-from core.store import Event
-from core.store.queue import QueueFilter
-from tui.base import DeskAppBase, PaletteCommand
+from core.console.data import Event, QueueQuery, directory_changed
+from tui.base import DeskAppBase, PaletteCommand, in_sight
 from tui.bindings import QUEUE_SCREEN, bindings_for
 from tui.text import clean_line
+from tui.widgets.link_banner import LinkBanner
 from tui.widgets.queue_list import QueueList
 from tui.widgets.status_bar import StatusBar
 from tui.workers import ReportsWorkerErrors
 
 #: Named as the Status column names them (tui/format.py STATUS_WORDS): "needs reply", the
-#: customer wrote last; "replied", an agent did.
-STATUS_FILTERS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("active", ("OPEN", "WAITING")),
-    ("needs reply", ("OPEN",)),
-    ("replied", ("WAITING",)),
-    ("closed", ("CLOSED",)),
-    ("all", ("OPEN", "WAITING", "CLOSED")),
+#: customer wrote last; "replied", an agent did. Each label, and its `QueueQuery.status`.
+STATUS_FILTERS: tuple[tuple[str, str], ...] = (
+    ("active", "active"),
+    ("needs reply", "needs_reply"),
+    ("replied", "replied"),
+    ("closed", "closed"),
+    ("all", "all"),
 )
 STATUS_LABELS = tuple(label for label, _ in STATUS_FILTERS)
 TRUST_FILTERS: tuple[str | None, ...] = (None, "trusted", "untrusted")
@@ -52,9 +51,9 @@ class View:
     """One queue the agent can look at: their own, the unassigned, an inbox, or everything."""
 
     label: str
-    agent_id: int | None = None
-    inbox_id: int | None = None
-    unassigned: bool = False
+    #: Its `QueueQuery.view` and `inbox`.
+    view: str = "all"
+    inbox: str | None = None
 
 
 class QueueScreen(ReportsWorkerErrors, Screen[None]):
@@ -84,20 +83,21 @@ class QueueScreen(ReportsWorkerErrors, Screen[None]):
     def _views(self) -> list[View]:
         app = self.app
         return [
-            View(f"Mine ({app.agent})", agent_id=app.agent_id),
-            View("Unassigned", unassigned=True),
-            *(View(f"Inbox {name}", inbox_id=number) for number, name in app.inboxes),
+            View(f"Mine ({app.agent})", view="mine"),
+            View("Unassigned", view="unassigned"),
+            *(View(f"Inbox {name}", view="inbox", inbox=name) for name in app.inboxes),
             View("All"),
         ]
 
     def compose(self) -> ComposeResult:
         app = self.app
         self.views = self._views()
-        names = view_names([name for _, name in app.inboxes])
+        names = view_names(app.inboxes)
         self.view_number = names.index(self._initial_view) if self._initial_view in names else 0
         yield Header(show_clock=False, icon="✉")
+        yield LinkBanner(id="link-banner")
         yield Static(id="filter-bar")
-        yield QueueList(app.desk, app.clock, self.current_filter(), id="queue")
+        yield QueueList(app.data, self.current_filter(), id="queue")
         yield StatusBar(id="status-bar")
         yield Footer()
 
@@ -113,16 +113,16 @@ class QueueScreen(ReportsWorkerErrors, Screen[None]):
         self.queue.focus()
         self.set_interval(15, self.queue.refresh_rows)
         self.app.refresh_status_bars()
+        self.app.refresh_link_banners()
 
     # -- filters ---------------------------------------------------------------------------------
 
-    def current_filter(self) -> QueueFilter:
+    def current_filter(self) -> QueueQuery:
         view = self.views[self.view_number]
-        return QueueFilter(
-            agent_id=view.agent_id,
-            inbox_id=view.inbox_id,
-            unassigned=view.unassigned,
-            statuses=STATUS_FILTERS[self.status_number][1],
+        return QueueQuery(
+            view=view.view,
+            inbox=view.inbox,
+            status=STATUS_FILTERS[self.status_number][1],
             trust=TRUST_FILTERS[self.trust_number],
         )
 
@@ -185,7 +185,7 @@ class QueueScreen(ReportsWorkerErrors, Screen[None]):
             self.view_number = self.views.index(current) if current in self.views else 0
             self._show_filters()
         if touches_queue(events):
-            if self.is_current:
+            if in_sight(self):
                 # The feed can still arrive while the app exits and the screen's children
                 # are already gone: then there is nothing to refresh.
                 for queue in self.query(QueueList):
@@ -216,7 +216,7 @@ class QueueScreen(ReportsWorkerErrors, Screen[None]):
 
     @work(thread=True, exit_on_error=False, group="queue-take")
     def _take(self, conversation_id: int) -> None:
-        self.app.engine.take(conversation_id, self.app.agent)
+        self.app.data.take(conversation_id)
         self.post_message(self.Taken(conversation_id))
 
     @on(Taken)

@@ -1,7 +1,7 @@
 """The Reports screen: the authentication report (docs/reports.md) as bar charts.
 
 The screen only draws: `core.report` computes. The report loads in a thread worker from a
-`load` callable (the console passes `lambda: authentication_report(desk)`), so a big desk
+`load` callable (the console passes `ConsoleData.authentication_report`), so a big desk
 never blocks the UI; `r` loads it again.
 """
 

@@ -25,6 +25,7 @@ class IdentityBanner(Static):
     COMPONENT_CLASSES = {"identity-banner--glyph-green", "identity-banner--glyph-gray"}
 
     view: ConversationView | None = None
+    _shown: Text | None = None
 
     def show(self, view: ConversationView | None) -> None:
         """Show the conversation's identity; None: there is no conversation yet."""
@@ -33,7 +34,7 @@ class IdentityBanner(Static):
         for name in KINDS:
             self.set_class(name == kind, f"-{name}")
         if view is None:
-            self.update(Text(" No conversation yet", style="dim", end=""))
+            self._update(Text(" No conversation yet", style="dim", end=""))
             return
         width = self.content_size.width or None  # None before the first layout
         text = Text(no_wrap=False, end="")
@@ -59,7 +60,14 @@ class IdentityBanner(Static):
             view.identity_state, view.identity_source, view.trust_path, view.trusted_until
         )
         text.append(_dates_whole(words, width))
-        self.update(text)
+        self._update(text)
+
+    def _update(self, text: Text) -> None:
+        # Only what changed: the banner's height follows its text, so each update lays out
+        # the whole screen, and a new message usually leaves the banner as it was.
+        if text != self._shown:
+            self._shown = text
+            self.update(text)
 
     def on_resize(self) -> None:
         if self.view is not None:

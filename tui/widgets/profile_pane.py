@@ -17,6 +17,8 @@ class ProfilePane(Static):
     """Name, emails, phones, tags, rejected tokens and past conversations of the
     conversation's customer."""
 
+    _shown: Text | None = None
+
     def show(self, view: ConversationView, past: Sequence[PastConversation]) -> None:
         profile = view.profile
         text = Text(end="")
@@ -49,7 +51,11 @@ class ProfilePane(Static):
             )
             style = "green" if conversation.trusted_messages else "dim"
             text.append(f"    {words}\n", style)
-        self.update(text)
+        # Only what changed (a new message usually leaves the pane as it was; each update
+        # lays out the screen).
+        if text != self._shown:
+            self._shown = text
+            self.update(text)
 
 
 def _rejections(text: Text, rejections: Sequence[RejectionNote]) -> None:

@@ -1,14 +1,15 @@
 """The conversation queue: one line per conversation, drawn with Textual's line API.
 
 A queue may hold 100k conversations, so nothing here is proportional to its size but the
-page directory (`core.store.queue.QueueIndex`: a count and one key per 64 rows, built in a
+page directory (`core.console.QueueDirectory`: a count and one cursor per 64 rows, built in a
 worker). Rows are read a page at a time by keyset from the directory, kept in an LRU cache,
 and each line is rendered to a cached `Strip` (keyed by the row's content) only when it is
 on screen.
 
-Live updates (`changed()`) re-read, in one background read at a time on a connection of the
-list's own, the pages on screen, and the directory when it is due (tui/widgets/queue_live.py);
-then only the lines whose row changed are repainted.
+Live updates (`changed()`) re-read, in one background read at a time
+(`ConsoleData.queue_snapshot`: locally on a connection of its own), the pages on screen, and
+the directory when it is due (tui/widgets/queue_live.py); then only the lines whose row
+changed are repainted.
 """
 
 from __future__ import annotations
@@ -26,19 +27,11 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from core.clock import Clock
-from core.store import Desk
-from core.store.queue import QueueFilter, QueueIndex, QueueRow, queue_page
+from core.console.data import ConsoleData, QueueDirectory, QueueQuery, QueueRow, QueueSnapshot
 from tui.bindings import QUEUE_LIST, bindings_for
 from tui.format import GLYPH, badge, badge_kind, fit, fit_right, status_words, waiting
 from tui.text import clean_line
-from tui.widgets.queue_live import (
-    DirectorySchedule,
-    QueueRead,
-    move_scrollbar,
-    read_queue,
-    set_length,
-)
+from tui.widgets.queue_live import DirectorySchedule, move_scrollbar, set_length
 from tui.workers import LatestRead, ReadTicket, ReportsWorkerErrors
 
 PAGE = 64
@@ -113,29 +106,27 @@ class QueueList(ReportsWorkerErrors, ScrollView, can_focus=True):
 
         ticket: ReadTicket
         #: None when the read failed.
-        read: QueueRead | None
+        read: QueueSnapshot | None
 
     def __init__(
         self,
-        desk: Desk,
-        clock: Clock,
-        queue: QueueFilter,
+        data: ConsoleData,
+        queue: QueueQuery,
         *,
         name: str | None = None,
         id: str | None = None,
         classes: str | None = None,
     ) -> None:
         super().__init__(name=name, id=id, classes=classes)
-        self.desk = desk
-        self.clock = clock
+        self.data = data
+        self.clock = data.clock
         self.queue = queue
-        self.index: QueueIndex | None = None
-        self._pages: LRUCache[int, list[QueueRow]] = LRUCache(256)
+        self.index: QueueDirectory | None = None
+        self._pages: LRUCache[int, tuple[QueueRow, ...]] = LRUCache(256)
         self._strips: LRUCache[tuple[object, ...], Strip] = LRUCache(2048)
         self._selected_id: int | None = None
         #: The background reads of live updates (tests and bench/feed.py count them).
         self.live = LatestRead()
-        self._reader: Desk | None = None
         self._closed = False
         self._directory = DirectorySchedule()
         self._catch_up_due = False
@@ -153,7 +144,7 @@ class QueueList(ReportsWorkerErrors, ScrollView, can_focus=True):
     def loaded(self) -> bool:
         return self.index is not None
 
-    def set_filter(self, queue: QueueFilter) -> None:
+    def set_filter(self, queue: QueueQuery) -> None:
         """Show another queue, from its head."""
         self.queue = queue
         self.index = None
@@ -188,14 +179,12 @@ class QueueList(ReportsWorkerErrors, ScrollView, can_focus=True):
 
     @work(thread=True, exit_on_error=False, group="queue-read")
     def _read(
-        self, ticket: ReadTicket, queue: QueueFilter, index: QueueIndex | None, pages: range
+        self, ticket: ReadTicket, queue: QueueQuery, index: QueueDirectory | None, pages: range
     ) -> None:
-        read: QueueRead | None = None
+        read: QueueSnapshot | None = None
         try:
-            if self._reader is None:
-                # Its own connection: the UI thread's page reads never wait for this one.
-                self._reader = Desk.open(self.desk.location, clock=self.clock, create=False)
-            read = read_queue(self._reader, queue, index, pages, page_size=PAGE)
+            # Locally on a connection of its own: the UI thread's page reads never wait for it.
+            read = self.data.queue_snapshot(queue, directory=index, pages=pages, every=PAGE)
         except Exception:
             if not self._closed:
                 raise  # reported by report_worker
@@ -204,17 +193,15 @@ class QueueList(ReportsWorkerErrors, ScrollView, can_focus=True):
 
     def on_unmount(self) -> None:
         self._closed = True
-        if self._reader is not None:
-            self._reader.close()
 
     @on(Loaded)
     def _loaded(self, message: Loaded) -> None:
         read = message.read
         show, again = self.live.finish(message.ticket, ok=read is not None)
         if show and read is not None:
-            if read.index_seconds is not None:
-                self._directory.read(read.index_seconds)
-            self._show(read.index, read.pages)
+            if read.directory_seconds is not None:
+                self._directory.read(read.directory_seconds)
+            self._show(read.directory, read.pages)
         else:
             message.stop()  # nothing new for the screen
         if again:
@@ -231,7 +218,7 @@ class QueueList(ReportsWorkerErrors, ScrollView, can_focus=True):
         if self._directory.stale and not self._closed and not self.live.running:
             self.changed()
 
-    def _show(self, index: QueueIndex, pages: dict[int, list[QueueRow]]) -> None:
+    def _show(self, index: QueueDirectory, pages: dict[int, tuple[QueueRow, ...]]) -> None:
         """Take a read's rows, then repaint only the lines whose row changed."""
         top, before = int(self.scroll_y), self._rows_on_screen()
         self.index = index
@@ -266,7 +253,7 @@ class QueueList(ReportsWorkerErrors, ScrollView, can_focus=True):
         """Keep the cursor on the conversation it was on, if that is still close by."""
         if self._selected_id is not None:
             for page in (self.cursor // PAGE - 1, self.cursor // PAGE, self.cursor // PAGE + 1):
-                rows = self._pages.get(page) or []
+                rows = self._pages.get(page) or ()
                 for offset, row in enumerate(rows):
                     if row.id == self._selected_id:
                         if page * PAGE + offset != self.cursor:
@@ -279,17 +266,17 @@ class QueueList(ReportsWorkerErrors, ScrollView, can_focus=True):
             current = self.row(cursor)
             self._selected_id = current.id if current else None
 
-    def _page(self, page: int) -> list[QueueRow] | None:
+    def _page(self, page: int) -> tuple[QueueRow, ...] | None:
         rows = self._pages.get(page)
         if rows is not None:
             return rows
         if self.index is None:
             return None
-        anchor = self.index.anchor(page)
-        if anchor is None:
+        start = self.index.start(page)
+        if start is None:
             return None
-        # One keyset read of PAGE rows on an index: well under a millisecond.
-        rows = queue_page(self.desk, self.queue, start=anchor, limit=PAGE)
+        # Locally one keyset read of PAGE rows on an index: well under a millisecond.
+        rows = self.data.queue_page(self.queue, after=start, limit=PAGE).rows
         self._pages[page] = rows
         return rows
 

@@ -1,6 +1,6 @@
-"""The queue's live updates, apart from the widget (tui/widgets/queue_list.py): what one
-background read reads, when the page directory is read again, and when the scrollbar needs a
-repaint.
+"""The queue's live updates, apart from the widget (tui/widgets/queue_list.py): when the
+page directory is read again, and when the scrollbar needs a repaint (what one background
+read reads is `ConsoleData.queue_snapshot`).
 
 Reading the directory walks the whole queue, so under a busy feed it is re-read at most every
 `INDEX_GAP_S`, or `INDEX_BACKOFF` times its own read time when that is longer; the rows on
@@ -10,47 +10,14 @@ screen are re-read on every change, and the count catches up.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 from math import ceil
 
 from textual.geometry import Size
 from textual.scroll_view import ScrollView
 from textual.scrollbar import ScrollBar
 
-from core.store import Desk
-from core.store.queue import QueueFilter, QueueIndex, QueueRow, queue_index, queue_page
-
 INDEX_BACKOFF = 10
 INDEX_GAP_S = 0.25
-
-
-@dataclass(frozen=True, slots=True)
-class QueueRead:
-    """What one background read found."""
-
-    index: QueueIndex
-    pages: dict[int, list[QueueRow]]
-    #: Seconds the directory took to read; None when it was not re-read.
-    index_seconds: float | None
-
-
-def read_queue(
-    desk: Desk, queue: QueueFilter, index: QueueIndex | None, pages: range, *, page_size: int
-) -> QueueRead:
-    """The pages `pages` of a queue, and its directory first when `index` is None, in one
-    snapshot. Runs in a worker thread."""
-    rows: dict[int, list[QueueRow]] = {}
-    seconds: float | None = None
-    with desk.reading():
-        if index is None:
-            started = time.perf_counter()
-            index = queue_index(desk, queue, every=page_size)
-            seconds = time.perf_counter() - started
-        for page in pages:
-            anchor = index.anchor(page)
-            if anchor is not None:
-                rows[page] = queue_page(desk, queue, start=anchor, limit=page_size)
-    return QueueRead(index, rows, seconds)
 
 
 class DirectorySchedule:
@@ -123,11 +90,17 @@ def set_length(view: ScrollView, height: int) -> bool:
 
     Setting `virtual_size` lays the screen out again and repaints the whole list, and under a
     feed the queue's length moves every tick: while the scrollbar is there before and after
-    and the list need not scroll back, only the scrollbar is told.
+    and the list need not scroll back, only the scrollbar is told; while there is none before
+    and after, the lines are repainted without a layout.
     """
     if height == view.virtual_size.height:
         return False
     screen = view.size.height
+    if max(view.virtual_size.height, height) <= screen:
+        # No scrollbar before or after: nothing to lay out, the lines are repainted.
+        view.set_reactive(ScrollView.virtual_size, Size(view.size.width, height))
+        view.refresh()
+        return True
     if min(view.virtual_size.height, height) > screen and view.scroll_y <= height - screen:
         view.set_reactive(ScrollView.virtual_size, Size(view.size.width, height))
         move_scrollbar(view.vertical_scrollbar, length=height)

@@ -25,6 +25,7 @@ from core.models import TimelineItem, glyph
 from tui.bindings import TIMELINE_VIEW, bindings_for
 from tui.format import GLYPH, fit, stamp
 from tui.text import clean_line, clean_lines, wrap
+from tui.widgets.queue_live import set_length
 
 GLYPH_WIDTH = 2
 TIME_WIDTH = 12
@@ -160,7 +161,9 @@ class TimelineView(ScrollView, can_focus=True):
         width = self._body_width()
         for index in range(start, len(self.items)):
             self._lines.extend(self._item_lines(index, width))
-        self._set_virtual_size()
+        # Longer, not wider: the scrollbar is told, not the whole screen laid out again
+        # (as the queue does under a feed).
+        set_length(self, len(self._lines) + (1 if self.has_older else 0))
         if at_bottom:
             self.scroll_end(animate=False)
         self.refresh()
