@@ -10,6 +10,7 @@ import os
 import sqlite3
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -52,6 +53,25 @@ class Event:
     agent_id: int | None
 
 
+#: Desk files open in this process, by (device, inode): how many `Desk`s have each.
+_OPEN_FILES: Counter[tuple[int, int]] = Counter()
+_OPEN_FILES_LOCK = threading.Lock()
+
+
+def _file_key(path: Path) -> tuple[int, int] | None:
+    try:
+        info = path.stat()
+    except OSError:
+        return None
+    return info.st_dev, info.st_ino
+
+
+def _opened_here(path: Path) -> bool:
+    key = _file_key(path)
+    with _OPEN_FILES_LOCK:
+        return key is not None and _OPEN_FILES[key] > 0
+
+
 def _check_file(path: Path, *, create: bool) -> None:
     """Refuse, before SQLite touches it, anything that is not a desk file we may open."""
     if path.is_dir():
@@ -61,6 +81,13 @@ def _check_file(path: Path, *, create: bool) -> None:
             raise NoDesk(f"{path}: no such desk database (create one: gladdesk --db {path} init)")
         if not path.parent.is_dir():
             raise StoreError(f"{path}: directory {path.parent} does not exist")
+        return
+    if _opened_here(path):
+        # Already open as a desk in this process (so already checked): its header is not
+        # read again. Closing a descriptor of the file would drop every lock this process's
+        # SQLite connections hold on it (POSIX locks belong to the process), and another
+        # process could then take the WAL for unused and reset it under them: they would
+        # read a stale desk from then on.
         return
     try:
         with path.open("rb") as handle:
@@ -127,6 +154,11 @@ class Desk:
         self._touched: set[int] = set()
         self._checkpoint_lock = threading.Lock()
         self._checkpointer: sqlite3.Connection | None = None
+        #: Counted in `_OPEN_FILES` while open (see `_check_file`).
+        self._open_key = _file_key(path)
+        if self._open_key is not None:
+            with _OPEN_FILES_LOCK:
+                _OPEN_FILES[self._open_key] += 1
 
     # -- opening ---------------------------------------------------------------------------
 
@@ -209,6 +241,12 @@ class Desk:
     def close(self) -> None:
         with self._lock:
             self.conn.close()
+        key, self._open_key = self._open_key, None
+        if key is not None:
+            with _OPEN_FILES_LOCK:
+                _OPEN_FILES[key] -= 1
+                if _OPEN_FILES[key] <= 0:
+                    del _OPEN_FILES[key]
         with self._checkpoint_lock:
             if self._checkpointer is not None:
                 self._checkpointer.close()
