@@ -16,7 +16,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Input
+from textual.widgets import Header, Input
 
 from core.console.data import (
     MAX_MESSAGE_CHARS,
@@ -33,6 +33,7 @@ from tui.format import stamp
 from tui.screens.dialogs import ConfirmScreen, TransferScreen
 from tui.text import clean_line
 from tui.widgets.banner import IdentityBanner
+from tui.widgets.footer import KeyFooter
 from tui.widgets.link_banner import LinkBanner
 from tui.widgets.profile_pane import ProfilePane
 from tui.widgets.status_bar import StatusBar
@@ -139,7 +140,7 @@ class ConversationScreen(ReportsWorkerErrors, Screen[None]):
             with VerticalScroll(id="profile-scroll"):
                 yield ProfilePane(id="profile")
         yield StatusBar(id="status-bar")
-        yield Footer()
+        yield KeyFooter()
 
     @property
     def timeline(self) -> TimelineView:

@@ -11,12 +11,13 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Static
+from textual.widgets import Header, Static
 
 from core.console.data import Event, QueueQuery, directory_changed
 from tui.base import DeskAppBase, PaletteCommand, in_sight
 from tui.bindings import QUEUE_SCREEN, bindings_for
 from tui.text import clean_line
+from tui.widgets.footer import KeyFooter
 from tui.widgets.link_banner import LinkBanner
 from tui.widgets.queue_list import QueueList
 from tui.widgets.status_bar import StatusBar
@@ -99,7 +100,7 @@ class QueueScreen(ReportsWorkerErrors, Screen[None]):
         yield Static(id="filter-bar")
         yield QueueList(app.data, self.current_filter(), id="queue")
         yield StatusBar(id="status-bar")
-        yield Footer()
+        yield KeyFooter()
 
     @property
     def queue(self) -> QueueList:

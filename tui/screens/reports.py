@@ -16,13 +16,14 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Static
+from textual.widgets import Header, Static
 from textual.worker import Worker, WorkerState
 
 from core.report import DAY_BASIS, AuthReport, CountRow, duration, percent
 from tui.base import PaletteCommand
 from tui.bindings import REPORTS_SCREEN, bindings_for
 from tui.text import clean_line
+from tui.widgets.footer import KeyFooter
 
 #: Colours of the trust paths: proven before routing reads as good, never as absent.
 PATH_STYLES = {
@@ -210,7 +211,7 @@ class ReportsScreen(Screen[None]):
                 yield BarChart("Per inbox", id="report-inboxes", legend=COUNT_LEGEND)
                 yield BarChart("How conversations became trusted", id="report-paths")
                 yield BarChart("Rejected tokens by reason", id="report-rejections")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.title = "gladdesk"

@@ -21,7 +21,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Footer, OptionList, Static
+from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
 from sim.rehearsal import Frame, Rehearsal
@@ -30,6 +30,7 @@ from tui.bindings import ORDER_PICKER, TRAIN_SCREEN, bindings_for
 from tui.text import clean_line
 from tui.widgets.banner import IdentityBanner
 from tui.widgets.chat_widget import chat_log, footer, header
+from tui.widgets.footer import KeyFooter
 from tui.widgets.timeline import TimelineView
 
 #: The widget session's identity, under the customer's pane: what the widget itself never
@@ -120,7 +121,7 @@ class OrderPicker(Screen[str]):
             )
             options.append(Option(label, id=scenario.name))
         yield OptionList(*options, id="orders")
-        yield Footer()
+        yield KeyFooter()
 
     @on(OptionList.OptionSelected)
     def _picked(self, event: OptionList.OptionSelected) -> None:
@@ -193,7 +194,7 @@ class TrainScreen(Screen[str | None]):
                 yield TimelineView(id="train-timeline")
                 yield Static(id="agent-notes")
         yield Static(id="narration")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         # The console's stylesheet caps the banner at 4 lines; the trainer has room for all.
