@@ -78,11 +78,7 @@ def test_the_console_over_the_network_through_a_server_restart(
         wait_until("alice's queue", lambda: "View: Mine (alice)" in alice.screen(), shows=alice)
 
         # A conversation over the network, its glyphs as on a local desk.
-        alice.keys("/")
-        wait_until("the search dialog", lambda: "Search customers" in alice.screen())
-        alice.type(CUSTOMER)
-        wait_until("a search hit", lambda: f"#{MIXED} open" in alice.screen(), shows=alice)
-        alice.keys("Enter")
+        search_and_open(alice)
         wait_until(
             "the timeline",
             lambda: "Authenticated with a signed identity token" in alice.screen(),
@@ -110,11 +106,7 @@ def test_the_console_over_the_network_through_a_server_restart(
         wait_until("the chat made while away", lambda: "Nora Outage" in alice.screen(), shows=alice)
 
         # Back in the conversation the draft is there, and now it goes.
-        alice.keys("/")
-        wait_until("the search dialog", lambda: "Search customers" in alice.screen())
-        alice.type(CUSTOMER)
-        wait_until("a search hit", lambda: f"#{MIXED} open" in alice.screen(), shows=alice)
-        alice.keys("Enter")
+        search_and_open(alice)
         wait_until("the draft again", lambda: DRAFT in alice.screen(), shows=alice)
         write(alice, "")
         alice.keys("Enter")
@@ -133,6 +125,15 @@ def test_the_console_over_the_network_through_a_server_restart(
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+def search_and_open(terminal: Terminal) -> None:
+    """Find the customer with `/` and open their conversation."""
+    terminal.keys("/")
+    wait_until("the search dialog", lambda: "Search customers" in terminal.screen())
+    terminal.type(CUSTOMER)
+    wait_until("a search hit", lambda: f"#{MIXED} open" in terminal.screen(), shows=terminal)
+    terminal.keys("Enter")
 
 
 def write(terminal: Terminal, text: str) -> None:

@@ -59,7 +59,9 @@ def _local(location: DeskAt, agent: str, _: contextlib.ExitStack) -> ConsoleData
 def _remote(location: DeskAt, agent: str, servers: contextlib.ExitStack) -> ConsoleData:
     url = getattr(servers, "url", None)
     if url is None:
-        url = servers.enter_context(serving(location, clock=frozen_clock()))
+        # No engine tick: a server's tick hands waiting chats out on its own (timers,
+        # routing), which the local backend's desk does only when asked.
+        url = servers.enter_context(serving(location, clock=frozen_clock(), tick_s=3600))
         servers.url = url  # type: ignore[attr-defined]
     with Desk.open(location, create=False) as desk:
         admin = DeskAdmin(desk)
