@@ -339,9 +339,11 @@ class DeskApp(DeskAppBase):
 
     def refresh_status_bars(self) -> None:
         customers_line = self.customers.status_line if self.customers is not None else None
+        server = self.data.server
+        where = f"on {server}" if server else ""
         for screen in self.screen_stack:
             for bar in screen.query(StatusBar):
-                bar.show(self.agent, self.agent_name, customers_line)
+                bar.show(self.agent, self.agent_name, customers_line, note=where)
 
     def palette_commands(self) -> list[PaletteCommand]:
         commands = [

@@ -208,6 +208,9 @@ class ConsoleData(Protocol):
     agent: str
     #: The desk's time (waiting times are counted on it).
     clock: Clock
+    #: The desk's server, for the status bar, when the desk is reached over the network;
+    #: None for a desk file or database opened here.
+    server: str | None
 
     # -- who and where ---------------------------------------------------------------------------
 

@@ -88,6 +88,7 @@ class LocalConsoleData:
         self.agent = agent
         self.agent_id = self.engine.agent_id(agent)
         self.clock: Clock = desk.clock
+        self.server: str | None = None
         self._filters: dict[QueueQuery, QueueFilter] = {}
         #: The queue refresh's connection, and the change-feed tail's: opened when first used.
         self._queue_reader: Desk | None = None

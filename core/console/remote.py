@@ -105,6 +105,7 @@ class RemoteConsoleData:
         import httpx
 
         self.url = _base_url(url)
+        self.server: str | None = self.url
         headers = {
             "Authorization": f"Bearer {token}",
             "Accept": "application/json",

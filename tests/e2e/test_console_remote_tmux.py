@@ -76,6 +76,7 @@ def test_the_console_over_the_network_through_a_server_restart(
     terminal.append(alice)
     try:
         wait_until("alice's queue", lambda: "View: Mine (alice)" in alice.screen(), shows=alice)
+        assert f"on http://127.0.0.1:{port}" in alice.screen()  # where this console works
 
         # A conversation over the network, its glyphs as on a local desk.
         search_and_open(alice)

@@ -99,7 +99,11 @@ async def test_a_lost_link_shows_a_banner_keeps_the_draft_and_goes_when_it_is_ba
             assert len(errors_shown(app)) == 1
             data.plug()
             await wait_until(lambda: not banner(app).display)
-            assert any("Connected to the desk again" in str(n.message) for n in app._notifications)
+            await wait_until(
+                lambda: any(
+                    "Connected to the desk again" in str(n.message) for n in app._notifications
+                )
+            )
             assert screen.composer.value == "Back in a minute"
             # What changed while it was down shows now.
             await wait_until(lambda: screen.timeline.items[-1].body == "Hello?")
