@@ -220,10 +220,15 @@ Trust = Literal["trusted", "untrusted"]
 InboxName = Annotated[str | None, Query(min_length=1, max_length=40)]
 
 
-async def _queue_filter(
-    call: AgentCall, view: str, inbox: str | None, status: str, trust: str | None
+async def queue_filter(
+    call: Agent,
+    view: View = "mine",
+    inbox: InboxName = None,
+    status: Status = "active",
+    trust: Trust | None = None,
 ) -> QueueFilter:
-    """The queue a request names, cut down to what the agent may see."""
+    """The queue a request names (`view`, `inbox`, `status`, `trust`), cut down to what the
+    agent may see: the queue routes' shared parameters."""
     if (view == "inbox") != (inbox is not None):
         raise ApiError(
             400, "invalid", "give inbox=NAME with view=inbox, and only then", attr="inbox"
@@ -241,13 +246,13 @@ async def _queue_filter(
     return call.scope.queue(wanted)
 
 
+WantedQueue = Annotated[QueueFilter, Depends(queue_filter)]
+
+
 @router.get("/queue", response_model=QueueOut, openapi_extra=TOKEN, responses=ERRORS)
 async def queue(
     call: Agent,
-    view: View = "mine",
-    inbox: InboxName = None,
-    status: Status = "active",
-    trust: Trust | None = None,
+    wanted: WantedQueue,
     after: Annotated[str | None, Query(max_length=64)] = None,
     limit: Annotated[int, Query(ge=1, description=f"at most {MAX_PAGE}; more is cut")] = 50,
 ) -> QueueOut:
@@ -255,7 +260,6 @@ async def queue(
     queue list shows it. `view`: `mine`, `unassigned`, `all` or `inbox` (with `inbox=NAME`);
     for an agent every view holds only what they may see. `after`: the `next` of the page
     before."""
-    wanted = await _queue_filter(call, view, inbox, status, trust)
     start = decode_cursor(after) if after is not None else None
     size = min(limit, MAX_PAGE)
 
@@ -276,10 +280,7 @@ async def queue(
 )
 async def queue_directory(
     call: Agent,
-    view: View = "mine",
-    inbox: InboxName = None,
-    status: Status = "active",
-    trust: Trust | None = None,
+    wanted: WantedQueue,
     every: Annotated[int, Query(ge=MIN_EVERY, le=MAX_EVERY)] = 64,
     pages: Annotated[
         str | None,
@@ -294,7 +295,6 @@ async def queue_directory(
     """How many rows a queue has and where each page of `every` rows starts (a scroll bar
     over the whole queue), with the rows of the pages asked for, in one snapshot: what the
     console reads when the queue changes."""
-    wanted = await _queue_filter(call, view, inbox, status, trust)
     numbers = sorted({int(n) for n in pages.split(",")}) if pages else []
     if len(numbers) > MAX_DIRECTORY_PAGES:
         raise ApiError(400, "invalid", f"ask for at most {MAX_DIRECTORY_PAGES} pages", attr="pages")

@@ -19,7 +19,7 @@ from core.store import Desk
 from core.web import create_app
 from core.web.agent_api import MAX_PAGE, encode_cursor
 from tests.helpers import set_agents
-from tests.web_helpers import error
+from tests.web_helpers import DeskAt, error
 
 
 @dataclass
@@ -68,15 +68,21 @@ def add_unassigned(desk: Desk, email: str, inbox: str | None = None) -> int:
     return sent.conversation_id
 
 
-@pytest.fixture
-def desks(demo_db: Path) -> Iterator[Desks]:
-    with Desk.open(demo_db, create=False) as desk:
+def three_agents(db: DeskAt) -> dict[str, str]:
+    """The tokens of alice (works only the Chat inbox), bruno (every inbox) and dana (an
+    admin) on the demo desk, with an unassigned chat in Chat and one in Billing."""
+    with Desk.open(db, create=False) as desk:
         add_unassigned(desk, "pat.chat@example.com")
         add_unassigned(desk, "pat.billing@example.com", "Billing")
         admin = DeskAdmin(desk)
         admin.set_agent("alice", {"inboxes": ["Chat"]})
         admin.set_agent("dana", {"role": "admin"})
-        tokens = {handle: admin.issue_token(handle) for handle in ("alice", "bruno", "dana")}
+        return {handle: admin.issue_token(handle) for handle in ("alice", "bruno", "dana")}
+
+
+@pytest.fixture
+def desks(demo_db: Path) -> Iterator[Desks]:
+    tokens = three_agents(demo_db)
     with TestClient(create_app(demo_db)) as client:
         yield Desks(client, demo_db, tokens)
 

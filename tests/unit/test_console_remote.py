@@ -24,7 +24,7 @@ from core.errors import Conflict, NotFound
 from core.setup import DeskAdmin
 from core.store import Desk
 from tests.console_helpers import frozen_clock
-from tests.unit.test_agent_api import add_unassigned
+from tests.unit.test_agent_api import three_agents
 from tests.unit.test_console_data import BRUNOS_OPEN, TRUSTED_OPEN
 from tests.unit.test_web_events import free_port, serving
 
@@ -42,13 +42,7 @@ class Served:
 @pytest.fixture
 def tokens(demo_db: Path) -> dict[str, str]:
     """The demo desk's agents' tokens; alice works only the Chat inbox, dana is an admin."""
-    with Desk.open(demo_db, create=False) as desk:
-        add_unassigned(desk, "pat.chat@example.com")
-        add_unassigned(desk, "pat.billing@example.com", "Billing")
-        admin = DeskAdmin(desk)
-        admin.set_agent("alice", {"inboxes": ["Chat"]})
-        admin.set_agent("dana", {"role": "admin"})
-        return {handle: admin.issue_token(handle) for handle in ("alice", "bruno", "dana")}
+    return three_agents(demo_db)
 
 
 @pytest.fixture
