@@ -48,7 +48,7 @@ def tokens(demo_db: Path) -> dict[str, str]:
 @pytest.fixture
 def served(demo_db: Path, tokens: dict[str, str]) -> Iterator[Served]:
     port = free_port()
-    with serving(demo_db, port=port, clock=frozen_clock()) as url:
+    with serving(demo_db, port=port, clock=frozen_clock(), tick_s=3600) as url:
         yield Served(demo_db, url, port, tokens)
 
 
