@@ -352,7 +352,9 @@ def test_another_process_message_is_pushed_to_the_stream_at_once(
     demo_db: DeskAt, agent_desk: Engine, backend: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """With polling and the safety tick far away (60 s), an agent's reply written through
-    another desk reaches an open stream within a fraction of SQLite's 100 ms poll."""
+    another desk reaches an open stream at once: pushed, not polled. (How fast is measured
+    in bench/backends.py; here the bound only tells a push from the 60 s poll, so a loaded
+    machine slows the test rather than fails it.)"""
     if backend != "postgresql":
         pytest.skip("SQLite desks are polled: only PostgreSQL pushes its changes")
     from core.web import hub
@@ -372,5 +374,4 @@ def test_another_process_message_is_pushed_to_the_stream_at_once(
             assert stream.next("message:received").data["body"] == f"reply {n}"
             delays.append(time.monotonic() - written)
         stream.close()
-    delays.sort()
-    assert delays[len(delays) // 2] < 0.1 and delays[-1] < 1.0, delays
+    assert max(delays) < 10.0, delays
